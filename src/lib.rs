@@ -1,0 +1,7 @@
+//! gatekeeper: a calendar gatekeeper for async-first teams.
+//!
+//! The crate is a pure decision core (`policy`, `calendar`) inside an I/O
+//! shell (`source`, `store`, `daemon`, `cli`). See ARCHITECTURE.md.
+
+pub mod calendar;
+pub mod policy;

@@ -1,0 +1,339 @@
+//! The validated, in-memory form of a policy file. Everything here has been
+//! checked by `parse`: time zones exist, hours are possible, rules do not
+//! overlap. The decision core relies on that and never re-validates.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveTime, Weekday};
+use chrono_tz::Tz;
+
+use super::comment::Template;
+
+/// What a rule does when it fires. Ordered by severity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Log only: lets a team trial a rule before it touches calendars.
+    Observe,
+    /// Reply tentatively with a comment that says what to fix.
+    Annotate,
+    /// Decline with the reasons.
+    Decline,
+}
+
+impl Action {
+    pub const NAMES: [&'static str; 3] = ["observe", "annotate", "decline"];
+
+    pub fn parse(s: &str) -> Option<Action> {
+        match s {
+            "observe" => Some(Action::Observe),
+            "annotate" => Some(Action::Annotate),
+            "decline" => Some(Action::Decline),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Observe => "observe",
+            Action::Annotate => "annotate",
+            Action::Decline => "decline",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    Agenda,
+    MinNotice,
+    MeetingFreeDays,
+    MaxDuration,
+    MaxAttendees,
+    WorkingHours,
+}
+
+impl RuleKind {
+    pub const ALL: [RuleKind; 6] = [
+        RuleKind::Agenda,
+        RuleKind::MinNotice,
+        RuleKind::MeetingFreeDays,
+        RuleKind::MaxDuration,
+        RuleKind::MaxAttendees,
+        RuleKind::WorkingHours,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Agenda => "agenda",
+            RuleKind::MinNotice => "min_notice",
+            RuleKind::MeetingFreeDays => "meeting_free_days",
+            RuleKind::MaxDuration => "max_duration",
+            RuleKind::MaxAttendees => "max_attendees",
+            RuleKind::WorkingHours => "working_hours",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RuleKind> {
+        RuleKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// A set of weekdays as a bit mask (bit 0 = Monday).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WeekdaySet(u8);
+
+impl WeekdaySet {
+    pub const WORKWEEK: WeekdaySet = WeekdaySet(0b0001_1111);
+
+    pub fn insert(&mut self, day: Weekday) {
+        self.0 |= 1 << day.num_days_from_monday();
+    }
+
+    pub fn contains(self, day: Weekday) -> bool {
+        self.0 & (1 << day.num_days_from_monday()) != 0
+    }
+
+    pub fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn iter(self) -> impl Iterator<Item = Weekday> {
+        (0..7u8)
+            .filter(move |i| self.0 & (1 << i) != 0)
+            .filter_map(|i| Weekday::try_from(i).ok())
+    }
+
+    /// "Mon–Fri", "Mon, Wed", "no days".
+    pub fn describe(self) -> String {
+        let days: Vec<Weekday> = self.iter().collect();
+        if days.is_empty() {
+            return "no days".into();
+        }
+        let contiguous = days
+            .windows(2)
+            .all(|w| w[1].num_days_from_monday() == w[0].num_days_from_monday() + 1);
+        if contiguous && days.len() > 2 {
+            format!("{}–{}", short_day(days[0]), short_day(days[days.len() - 1]))
+        } else {
+            days.iter().map(|d| short_day(*d)).collect::<Vec<_>>().join(", ")
+        }
+    }
+}
+
+pub fn short_day(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "Mon",
+        Weekday::Tue => "Tue",
+        Weekday::Wed => "Wed",
+        Weekday::Thu => "Thu",
+        Weekday::Fri => "Fri",
+        Weekday::Sat => "Sat",
+        Weekday::Sun => "Sun",
+    }
+}
+
+pub fn long_day(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "Monday",
+        Weekday::Tue => "Tuesday",
+        Weekday::Wed => "Wednesday",
+        Weekday::Thu => "Thursday",
+        Weekday::Fri => "Friday",
+        Weekday::Sat => "Saturday",
+        Weekday::Sun => "Sunday",
+    }
+}
+
+/// A member's working hours in their own time zone. When `end <= start` the
+/// hours cross midnight: a shift that starts on a working day ends the next
+/// morning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkingHours {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub days: WeekdaySet,
+}
+
+impl WorkingHours {
+    pub fn crosses_midnight(&self) -> bool {
+        self.end <= self.start
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "{}–{} {}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M"),
+            self.days.describe()
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Lowercased.
+    pub email: String,
+    pub tz: Tz,
+    pub hours: WorkingHours,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleSpec {
+    /// The description must say what the meeting is for: at least
+    /// `min_words` meaningful words (see `agenda`).
+    Agenda { min_words: u32 },
+    /// The invite must arrive at least `hours` before the meeting starts.
+    MinNotice { hours: u32 },
+    /// No meetings on these days in the member's own time zone.
+    MeetingFreeDays { days: WeekdaySet },
+    MaxDuration { minutes: u32 },
+    /// People, not rooms: the organizer plus every non-resource attendee.
+    MaxAttendees { count: u32 },
+    /// Every required attendee who is a team member must be inside their
+    /// working hours.
+    WorkingHours,
+}
+
+impl RuleSpec {
+    pub fn kind(&self) -> RuleKind {
+        match self {
+            RuleSpec::Agenda { .. } => RuleKind::Agenda,
+            RuleSpec::MinNotice { .. } => RuleKind::MinNotice,
+            RuleSpec::MeetingFreeDays { .. } => RuleKind::MeetingFreeDays,
+            RuleSpec::MaxDuration { .. } => RuleKind::MaxDuration,
+            RuleSpec::MaxAttendees { .. } => RuleKind::MaxAttendees,
+            RuleSpec::WorkingHours => RuleKind::WorkingHours,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub spec: RuleSpec,
+    pub action: Action,
+    /// Lowercased member emails the rule applies to; `None` means everyone.
+    pub members: Option<Vec<String>>,
+}
+
+impl Rule {
+    pub fn applies_to(&self, member: &str) -> bool {
+        self.members
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|e| e == member))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneToOne {
+    /// A meeting of exactly two people is allowed whatever the rules say:
+    /// one-to-ones are where feedback and relationships happen.
+    Exempt,
+    Screen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExternalGuests {
+    /// Screen like any other invite.
+    Screen,
+    /// Allow: a customer's or partner's calendar does not follow our rules.
+    Exempt,
+    /// Screen, but never decline: a failing rule annotates instead.
+    NeverDecline,
+}
+
+#[derive(Debug, Clone)]
+pub struct Urgent {
+    /// Lowercased; matched as a whole word in the title.
+    pub keyword: String,
+    pub per_organizer_per_month: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exceptions {
+    /// Lowercased organizer emails whose invites are always allowed.
+    pub organizers: Vec<String>,
+    pub urgent: Option<Urgent>,
+    pub one_to_one: OneToOne,
+    pub external_guests: ExternalGuests,
+}
+
+impl Default for Exceptions {
+    fn default() -> Self {
+        Exceptions {
+            organizers: Vec::new(),
+            urgent: None,
+            one_to_one: OneToOne::Exempt,
+            external_guests: ExternalGuests::NeverDecline,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub team: String,
+    /// Lowercased domains whose addresses are colleagues, not external
+    /// guests. Team members are never external whatever their domain.
+    pub domains: Vec<String>,
+    pub members: Vec<Member>,
+    member_index: HashMap<String, usize>,
+    pub rules: Vec<Rule>,
+    pub exceptions: Exceptions,
+    pub comment: Template,
+    /// SHA-256 of the file's bytes, hex: the decision log records which
+    /// version of the policy decided.
+    pub hash: String,
+}
+
+impl Policy {
+    pub fn new(
+        team: String,
+        domains: Vec<String>,
+        members: Vec<Member>,
+        rules: Vec<Rule>,
+        exceptions: Exceptions,
+        comment: Template,
+        hash: String,
+    ) -> Policy {
+        let member_index = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.email.clone(), i))
+            .collect();
+        Policy {
+            team,
+            domains,
+            members,
+            member_index,
+            rules,
+            exceptions,
+            comment,
+            hash,
+        }
+    }
+
+    pub fn member(&self, email: &str) -> Option<&Member> {
+        self.member_index.get(email).map(|&i| &self.members[i])
+    }
+
+    /// An address is external when it is neither a member nor at one of the
+    /// team's domains. With no domains configured, only members are
+    /// colleagues.
+    pub fn is_external(&self, email: &str) -> bool {
+        if self.member_index.contains_key(email) {
+            return false;
+        }
+        let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
+        !self.domains.iter().any(|d| d == domain)
+    }
+}
+
+/// SHA-256 of a policy file's bytes, hex encoded.
+pub fn content_hash(source: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(source.as_bytes()))
+}

@@ -1,0 +1,754 @@
+//! Policy files: TOML text in, a validated `Policy` or every problem with its
+//! place in the file out.
+//!
+//! The walker below reads toml's spanned document tree by hand instead of
+//! deriving serde structs: serde stops at the first error, and a person
+//! fixing a policy wants all of them at once, each with a "did you mean".
+//! Reading the file is the caller's job; nothing here does I/O.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use chrono::{NaiveTime, Weekday};
+use chrono_tz::Tz;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::comment::Template;
+use super::diagnostic::{Diagnostic, Related, did_you_mean_help};
+use super::model::{
+    Action, Exceptions, ExternalGuests, Member, OneToOne, Policy, Rule, RuleKind, RuleSpec, Urgent,
+    WeekdaySet, WorkingHours, content_hash,
+};
+
+type Value<'i> = Spanned<DeValue<'i>>;
+
+const TOP_KEYS: &[&str] = &["team", "member", "rule", "exceptions", "comment"];
+const TEAM_KEYS: &[&str] = &["name", "domains"];
+const MEMBER_KEYS: &[&str] = &["email", "time_zone", "working_hours", "working_days"];
+const RULE_COMMON_KEYS: &[&str] = &["kind", "action", "members"];
+const EXCEPTION_KEYS: &[&str] = &["organizers", "urgent", "one_to_one", "external_guests"];
+const URGENT_KEYS: &[&str] = &["keyword", "per_organizer_per_month"];
+const COMMENT_KEYS: &[&str] = &["template"];
+const DAY_NAMES: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+fn rule_keys(kind: RuleKind) -> &'static [&'static str] {
+    match kind {
+        RuleKind::Agenda => &["min_words"],
+        RuleKind::MinNotice => &["hours"],
+        RuleKind::MeetingFreeDays => &["days"],
+        RuleKind::MaxDuration => &["minutes"],
+        RuleKind::MaxAttendees => &["count"],
+        RuleKind::WorkingHours => &[],
+    }
+}
+
+/// One policy file after linting.
+#[derive(Debug)]
+pub struct LintedFile {
+    pub path: String,
+    pub source: String,
+    pub policy: Option<Policy>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parse and validate one policy file. The policy is returned only when
+/// there is no error; warnings come with it.
+pub fn parse_policy(source: &str, file: &str) -> (Option<Policy>, Vec<Diagnostic>) {
+    let mut w = Walker {
+        file,
+        source,
+        diags: Vec::new(),
+        member_spans: HashMap::new(),
+    };
+    let policy = w.policy();
+    let mut diags = w.diags;
+    for d in &mut diags {
+        d.file = file.to_string();
+    }
+    diags.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+    let has_error = diags.iter().any(Diagnostic::is_error);
+    (if has_error { None } else { policy }, diags)
+}
+
+/// Lint several policy files together: each on its own, then the rules that
+/// span files (a member may belong to one team only).
+pub fn lint_sources(files: Vec<(String, String)>) -> Vec<LintedFile> {
+    let mut linted: Vec<LintedFile> = files
+        .into_iter()
+        .map(|(path, source)| {
+            let (policy, diagnostics) = parse_policy(&source, &path);
+            LintedFile {
+                path,
+                source,
+                policy,
+                diagnostics,
+            }
+        })
+        .collect();
+
+    // email -> (file index, span of the email in that file)
+    let mut first_seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
+    let mut extra: Vec<(usize, Diagnostic)> = Vec::new();
+    for (i, f) in linted.iter().enumerate() {
+        for (email, span) in member_emails(&f.source) {
+            match first_seen.get(&email) {
+                Some((j, first_span)) if *j != i => {
+                    let other = &linted[*j];
+                    let mut d = Diagnostic::error(
+                        "member-in-two-teams",
+                        format!("`{email}` is a member of two teams"),
+                    )
+                    .at(span.clone(), "also listed here")
+                    .help("a person follows one team's policy; remove them from one of the files");
+                    d.file = f.path.clone();
+                    d.related.push(Related {
+                        file: other.path.clone(),
+                        source: Some(other.source.clone()),
+                        span: first_span.clone(),
+                        label: "first listed here".into(),
+                    });
+                    extra.push((i, d));
+                }
+                Some(_) => {}
+                None => {
+                    first_seen.insert(email, (i, span));
+                }
+            }
+        }
+    }
+    for (i, d) in extra {
+        linted[i].policy = None;
+        linted[i].diagnostics.push(d);
+    }
+    linted
+}
+
+/// Member emails and their spans, for the cross-file check. Reads the file
+/// again leniently so that a file with other errors still takes part.
+fn member_emails(source: &str) -> Vec<(String, Range<usize>)> {
+    let (root, _) = DeTable::parse_recoverable(source);
+    let Some(members) = lookup(root.get_ref(), "member").and_then(|v| v.get_ref().as_array()) else {
+        return Vec::new();
+    };
+    members
+        .iter()
+        .filter_map(|m| m.get_ref().as_table())
+        .filter_map(|t| lookup(t, "email"))
+        .filter_map(|e| e.get_ref().as_str().map(|s| (s.trim().to_lowercase(), e.span())))
+        .collect()
+}
+
+fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Value<'i>> {
+    table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
+}
+
+struct Walker<'s> {
+    file: &'s str,
+    source: &'s str,
+    diags: Vec<Diagnostic>,
+    member_spans: HashMap<String, Range<usize>>,
+}
+
+impl Walker<'_> {
+    fn policy(&mut self) -> Option<Policy> {
+        let (root, errors) = DeTable::parse_recoverable(self.source);
+        if !errors.is_empty() {
+            for e in errors {
+                let span = e.span().unwrap_or(0..0);
+                self.diags.push(
+                    Diagnostic::error("toml-syntax", e.message().trim().to_lowercase())
+                        .at(span, "the file stops being valid TOML here"),
+                );
+            }
+            return None;
+        }
+        let root = root.into_inner();
+        self.check_keys(&root, TOP_KEYS, "the top level");
+
+        let (team, domains) = match self.required(&root, "team", 0..0, "the top level") {
+            Some(v) => self.team(v),
+            None => (String::new(), Vec::new()),
+        };
+        let members = match lookup(&root, "member") {
+            Some(v) => self.members(v),
+            None => {
+                self.diags.push(
+                    Diagnostic::error("missing-key", "the policy has no members")
+                        .at(0..0, "expected `[[member]]` tables")
+                        .help("add one `[[member]]` table per person, with `email`, `time_zone` and `working_hours`"),
+                );
+                Vec::new()
+            }
+        };
+        let rules = lookup(&root, "rule").map(|v| self.rules(v, &members)).unwrap_or_default();
+        let exceptions = lookup(&root, "exceptions")
+            .map(|v| self.exceptions(v))
+            .unwrap_or_default();
+        let comment = lookup(&root, "comment")
+            .map(|v| self.comment(v))
+            .unwrap_or_else(Template::default_template);
+
+        if self.diags.iter().any(Diagnostic::is_error) {
+            return None;
+        }
+        Some(Policy::new(
+            team,
+            domains,
+            members,
+            rules,
+            exceptions,
+            comment,
+            content_hash(self.source),
+        ))
+    }
+
+    // ---- sections -------------------------------------------------------
+
+    fn team(&mut self, v: &Value<'_>) -> (String, Vec<String>) {
+        let Some(t) = self.table(v, "`team`") else {
+            return (String::new(), Vec::new());
+        };
+        self.check_keys(t, TEAM_KEYS, "`[team]`");
+        let name = self
+            .required(t, "name", v.span(), "`[team]`")
+            .and_then(|n| self.string(n, "`team.name`"))
+            .map(|(s, _)| s)
+            .unwrap_or_default();
+        let domains = match lookup(t, "domains") {
+            Some(d) => self
+                .strings(d, "`team.domains`")
+                .into_iter()
+                .filter_map(|(s, span)| {
+                    let s = s.trim().trim_start_matches('@').to_lowercase();
+                    if s.is_empty() || s.contains(['@', ' ']) || !s.contains('.') {
+                        self.diags.push(
+                            Diagnostic::error("invalid-domain", format!("`{s}` is not a mail domain"))
+                                .at(span, "expected a domain such as `example.com`"),
+                        );
+                        None
+                    } else {
+                        Some(s)
+                    }
+                })
+                .collect(),
+            None => Vec::new(),
+        };
+        (name, domains)
+    }
+
+    fn members(&mut self, v: &Value<'_>) -> Vec<Member> {
+        let Some(items) = v.get_ref().as_array() else {
+            self.type_error(v, "`member`", "an array of tables, written `[[member]]`");
+            return Vec::new();
+        };
+        let mut out: Vec<Member> = Vec::new();
+        for item in items.iter() {
+            let Some(t) = self.table(item, "`[[member]]`") else { continue };
+            self.check_keys(t, MEMBER_KEYS, "`[[member]]`");
+            let email = self
+                .required(t, "email", item.span(), "`[[member]]`")
+                .and_then(|e| self.email(e, "`member.email`"));
+            let tz = self
+                .required(t, "time_zone", item.span(), "`[[member]]`")
+                .and_then(|z| self.time_zone(z));
+            let hours = self
+                .required(t, "working_hours", item.span(), "`[[member]]`")
+                .and_then(|h| self.hours(h));
+            let days = match lookup(t, "working_days") {
+                Some(d) => self.days(d, "`working_days`"),
+                None => Some(WeekdaySet::WORKWEEK),
+            };
+            if let Some(d) = days
+                && d.is_empty()
+                && let Some(dv) = lookup(t, "working_days")
+            {
+                self.diags.push(
+                    Diagnostic::error("impossible-value", "a member must work on at least one day")
+                        .at(dv.span(), "no working days")
+                        .help("list the days this person works, e.g. `[\"monday\", \"tuesday\"]`"),
+                );
+            }
+            let (Some((email, email_span)), Some(tz), Some((start, end)), Some(days)) = (email, tz, hours, days)
+            else {
+                continue;
+            };
+            if let Some(first) = self.member_spans.get(&email) {
+                let mut d = Diagnostic::error("duplicate-member", format!("`{email}` is listed twice"))
+                    .at(email_span, "listed again here")
+                    .help("keep one `[[member]]` table per person");
+                d.related.push(Related {
+                    file: self.file.to_string(),
+                    source: None,
+                    span: first.clone(),
+                    label: "first listed here".into(),
+                });
+                self.diags.push(d);
+                continue;
+            }
+            self.member_spans.insert(email.clone(), email_span);
+            out.push(Member {
+                email,
+                tz,
+                hours: WorkingHours { start, end, days },
+            });
+        }
+        out
+    }
+
+    fn rules(&mut self, v: &Value<'_>, members: &[Member]) -> Vec<Rule> {
+        let Some(items) = v.get_ref().as_array() else {
+            self.type_error(v, "`rule`", "an array of tables, written `[[rule]]`");
+            return Vec::new();
+        };
+        let mut out: Vec<(Rule, Range<usize>)> = Vec::new();
+        for item in items.iter() {
+            let Some(t) = self.table(item, "`[[rule]]`") else { continue };
+            let Some(kind_v) = self.required(t, "kind", item.span(), "`[[rule]]`") else { continue };
+            let Some((kind_s, kind_span)) = self.string(kind_v, "`rule.kind`") else { continue };
+            let Some(kind) = RuleKind::parse(&kind_s) else {
+                self.diags.push(
+                    Diagnostic::error("unknown-rule", format!("unknown rule kind `{kind_s}`"))
+                        .at(kind_span, "not a rule gatekeeper knows")
+                        .help_opt(
+                            did_you_mean_help(&kind_s, RuleKind::ALL.iter().map(|k| k.as_str())).or_else(|| {
+                                Some(format!(
+                                    "the kinds are {}",
+                                    RuleKind::ALL.iter().map(|k| format!("`{}`", k.as_str())).collect::<Vec<_>>().join(", ")
+                                ))
+                            }),
+                        ),
+                );
+                continue;
+            };
+            let allowed: Vec<&str> = RULE_COMMON_KEYS.iter().chain(rule_keys(kind)).copied().collect();
+            self.check_keys(t, &allowed, &format!("a `{}` rule", kind.as_str()));
+            let action = self
+                .required(t, "action", item.span(), &format!("the `{}` rule", kind.as_str()))
+                .and_then(|a| self.action(a));
+            let scope = lookup(t, "members").map(|m| self.rule_members(m, members));
+            let spec = match kind {
+                RuleKind::Agenda => {
+                    let min_words = match lookup(t, "min_words") {
+                        Some(n) => self.int_in(n, "`min_words`", 1, 200, "a description needs at least one word, and 200 is an essay"),
+                        None => Some(6),
+                    };
+                    min_words.map(|min_words| RuleSpec::Agenda { min_words })
+                }
+                RuleKind::MinNotice => self
+                    .required(t, "hours", item.span(), "the `min_notice` rule")
+                    .and_then(|n| self.int_in(n, "`hours`", 1, 24 * 90, "notice is counted in hours, from 1 to 2160 (90 days)"))
+                    .map(|hours| RuleSpec::MinNotice { hours }),
+                RuleKind::MeetingFreeDays => self
+                    .required(t, "days", item.span(), "the `meeting_free_days` rule")
+                    .and_then(|d| {
+                        let set = self.days(d, "`days`")?;
+                        if set.is_empty() {
+                            self.diags.push(
+                                Diagnostic::error("impossible-value", "`meeting_free_days` lists no days")
+                                    .at(d.span(), "empty")
+                                    .help("list at least one day, e.g. `[\"wednesday\"]`, or remove the rule"),
+                            );
+                            None
+                        } else if set.len() == 7 {
+                            self.diags.push(
+                                Diagnostic::error("impossible-value", "every day is meeting-free")
+                                    .at(d.span(), "no day is left for meetings")
+                                    .help("keep at least one day open for meetings"),
+                            );
+                            None
+                        } else {
+                            Some(RuleSpec::MeetingFreeDays { days: set })
+                        }
+                    }),
+                RuleKind::MaxDuration => self
+                    .required(t, "minutes", item.span(), "the `max_duration` rule")
+                    .and_then(|n| self.int_in(n, "`minutes`", 1, 24 * 60, "a meeting lasts between 1 minute and 24 hours"))
+                    .map(|minutes| RuleSpec::MaxDuration { minutes }),
+                RuleKind::MaxAttendees => self
+                    .required(t, "count", item.span(), "the `max_attendees` rule")
+                    .and_then(|n| self.int_in(n, "`count`", 2, 10_000, "a meeting has at least 2 people"))
+                    .map(|count| RuleSpec::MaxAttendees { count }),
+                RuleKind::WorkingHours => Some(RuleSpec::WorkingHours),
+            };
+            let (Some(spec), Some(action)) = (spec, action) else { continue };
+            let scope = match scope {
+                Some(Some(s)) => Some(s),
+                Some(None) => continue,
+                None => None,
+            };
+            let rule = Rule {
+                spec,
+                action,
+                members: scope,
+            };
+            // Two rules of one kind that can apply to the same member would
+            // make the outcome depend on their order: that is an error.
+            if let Some((_, first_span)) = out.iter().find(|(r, _)| r.spec.kind() == kind && scopes_overlap(r, &rule)) {
+                let mut d = Diagnostic::error(
+                    "overlapping-rules",
+                    format!("two `{}` rules apply to the same members", kind.as_str()),
+                )
+                .at(kind_span, "this rule overlaps an earlier one")
+                .help("merge them, or give each a `members` list that does not overlap");
+                d.related.push(Related {
+                    file: self.file.to_string(),
+                    source: None,
+                    span: first_span.clone(),
+                    label: "the earlier rule".into(),
+                });
+                self.diags.push(d);
+                continue;
+            }
+            out.push((rule, kind_span));
+        }
+        out.into_iter().map(|(r, _)| r).collect()
+    }
+
+    fn rule_members(&mut self, v: &Value<'_>, members: &[Member]) -> Option<Vec<String>> {
+        let mut ok = true;
+        let mut out = Vec::new();
+        let known: Vec<&str> = members.iter().map(|m| m.email.as_str()).collect();
+        for (s, span) in self.strings(v, "`members`") {
+            let email = s.trim().to_lowercase();
+            if known.contains(&email.as_str()) {
+                out.push(email);
+            } else {
+                ok = false;
+                self.diags.push(
+                    Diagnostic::error("unknown-member", format!("`{email}` is not a member of this team"))
+                        .at(span, "not listed in any `[[member]]`")
+                        .help_opt(did_you_mean_help(&email, known.iter().copied())),
+                );
+            }
+        }
+        if out.is_empty() && ok {
+            self.diags.push(
+                Diagnostic::error("impossible-value", "the rule applies to nobody")
+                    .at(v.span(), "empty list")
+                    .help("remove `members` to apply the rule to everyone"),
+            );
+            return None;
+        }
+        ok.then_some(out)
+    }
+
+    fn exceptions(&mut self, v: &Value<'_>) -> Exceptions {
+        let mut ex = Exceptions::default();
+        let Some(t) = self.table(v, "`exceptions`") else { return ex };
+        self.check_keys(t, EXCEPTION_KEYS, "`[exceptions]`");
+        if let Some(o) = lookup(t, "organizers") {
+            for (s, span) in self.strings(o, "`exceptions.organizers`") {
+                if let Some((e, _)) = self.email_str(&s, span, "`exceptions.organizers`") {
+                    ex.organizers.push(e);
+                }
+            }
+        }
+        if let Some(o) = lookup(t, "one_to_one") {
+            if let Some(choice) = self.choice(o, "`one_to_one`", &["exempt", "screen"]) {
+                ex.one_to_one = if choice == "exempt" { OneToOne::Exempt } else { OneToOne::Screen };
+            }
+        }
+        if let Some(o) = lookup(t, "external_guests") {
+            if let Some(choice) = self.choice(o, "`external_guests`", &["screen", "exempt", "never_decline"]) {
+                ex.external_guests = match choice.as_str() {
+                    "screen" => ExternalGuests::Screen,
+                    "exempt" => ExternalGuests::Exempt,
+                    _ => ExternalGuests::NeverDecline,
+                };
+            }
+        }
+        if let Some(u) = lookup(t, "urgent")
+            && let Some(ut) = self.table(u, "`exceptions.urgent`")
+        {
+            self.check_keys(ut, URGENT_KEYS, "`[exceptions.urgent]`");
+            let keyword = self
+                .required(ut, "keyword", u.span(), "`[exceptions.urgent]`")
+                .and_then(|k| self.string(k, "`keyword`"))
+                .and_then(|(k, span)| {
+                    let k = k.trim().to_lowercase();
+                    if k.is_empty() || k.contains(char::is_whitespace) {
+                        self.diags.push(
+                            Diagnostic::error("impossible-value", "the urgent keyword must be one word")
+                                .at(span, "empty or several words")
+                                .help("use a single word such as `urgent`"),
+                        );
+                        None
+                    } else {
+                        Some(k)
+                    }
+                });
+            let per = self
+                .required(ut, "per_organizer_per_month", u.span(), "`[exceptions.urgent]`")
+                .and_then(|n| self.int_in(n, "`per_organizer_per_month`", 1, 100, "use 1 or more, or remove `[exceptions.urgent]`"));
+            if let (Some(keyword), Some(per_organizer_per_month)) = (keyword, per) {
+                ex.urgent = Some(Urgent {
+                    keyword,
+                    per_organizer_per_month,
+                });
+            }
+        }
+        ex
+    }
+
+    fn comment(&mut self, v: &Value<'_>) -> Template {
+        let Some(t) = self.table(v, "`comment`") else {
+            return Template::default_template();
+        };
+        self.check_keys(t, COMMENT_KEYS, "`[comment]`");
+        let Some(tv) = lookup(t, "template") else {
+            return Template::default_template();
+        };
+        let Some((text, span)) = self.string(tv, "`comment.template`") else {
+            return Template::default_template();
+        };
+        match Template::parse(&text) {
+            Ok(t) => t,
+            Err(unknown) => {
+                let raw = &self.source[span.clone()];
+                for u in unknown {
+                    // Point at the placeholder itself when the raw text holds
+                    // it verbatim (it does unless escapes sit inside it).
+                    let needle = format!("{{{}}}", u.name);
+                    let at = raw.find(&needle).map_or(span.clone(), |i| span.start + i..span.start + i + needle.len());
+                    self.diags.push(
+                        Diagnostic::error("unknown-placeholder", format!("unknown placeholder `{{{}}}`", u.name))
+                            .at(at, "gatekeeper cannot fill this in")
+                            .help_opt(did_you_mean_help(&u.name, super::comment::PLACEHOLDERS).or_else(|| {
+                                Some(format!(
+                                    "the placeholders are {}",
+                                    super::comment::PLACEHOLDERS.iter().map(|p| format!("`{{{p}}}`")).collect::<Vec<_>>().join(", ")
+                                ))
+                            })),
+                    );
+                }
+                Template::default_template()
+            }
+        }
+    }
+
+    // ---- values ---------------------------------------------------------
+
+    fn check_keys(&mut self, t: &DeTable<'_>, allowed: &[&str], place: &str) {
+        for (k, _) in t.iter() {
+            let key = k.get_ref().as_ref();
+            if !allowed.contains(&key) {
+                self.diags.push(
+                    Diagnostic::error("unknown-key", format!("unknown key `{key}` in {place}"))
+                        .at(k.span(), "gatekeeper does not know this key")
+                        .help_opt(did_you_mean_help(key, allowed.iter().copied()).or_else(|| {
+                            Some(format!(
+                                "the keys here are {}",
+                                allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                            ))
+                        })),
+                );
+            }
+        }
+    }
+
+    fn required<'a, 'i>(&mut self, t: &'a DeTable<'i>, key: &str, at: Range<usize>, place: &str) -> Option<&'a Value<'i>> {
+        let v = lookup(t, key);
+        if v.is_none() {
+            self.diags.push(
+                Diagnostic::error("missing-key", format!("{place} needs `{key}`"))
+                    .at(at.start..at.start, format!("`{key}` is missing"))
+                    .help(format!("add `{key} = ...`")),
+            );
+        }
+        v
+    }
+
+    fn type_error(&mut self, v: &Value<'_>, what: &str, expected: &str) {
+        self.diags.push(
+            Diagnostic::error("wrong-type", format!("{what} must be {expected}"))
+                .at(v.span(), format!("this is {}", article(v.get_ref().type_str()))),
+        );
+    }
+
+    fn table<'a, 'i>(&mut self, v: &'a Value<'i>, what: &str) -> Option<&'a DeTable<'i>> {
+        let t = v.get_ref().as_table();
+        if t.is_none() {
+            self.type_error(v, what, "a table");
+        }
+        t
+    }
+
+    fn string(&mut self, v: &Value<'_>, what: &str) -> Option<(String, Range<usize>)> {
+        match v.get_ref().as_str() {
+            Some(s) => Some((s.to_string(), v.span())),
+            None => {
+                self.type_error(v, what, "a string");
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, v: &Value<'_>, what: &str) -> Vec<(String, Range<usize>)> {
+        let Some(items) = v.get_ref().as_array() else {
+            self.type_error(v, what, "an array of strings");
+            return Vec::new();
+        };
+        items.iter().filter_map(|i| self.string(i, what)).collect()
+    }
+
+    fn int_in(&mut self, v: &Value<'_>, what: &str, min: i64, max: i64, why: &str) -> Option<u32> {
+        let Some(i) = v.get_ref().as_integer() else {
+            self.type_error(v, what, "a whole number");
+            return None;
+        };
+        let digits: String = i.as_str().chars().filter(|c| *c != '_').collect();
+        let n = i64::from_str_radix(digits.trim_start_matches('+'), i.radix()).ok();
+        match n {
+            Some(n) if (min..=max).contains(&n) => u32::try_from(n).ok(),
+            _ => {
+                self.diags.push(
+                    Diagnostic::error("impossible-value", format!("{what} must be between {min} and {max}"))
+                        .at(v.span(), "out of range")
+                        .help(why.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn choice(&mut self, v: &Value<'_>, what: &str, choices: &[&str]) -> Option<String> {
+        let (s, span) = self.string(v, what)?;
+        if choices.contains(&s.as_str()) {
+            return Some(s);
+        }
+        self.diags.push(
+            Diagnostic::error("unknown-value", format!("{what} cannot be `{s}`"))
+                .at(span, "not one of the choices")
+                .help_opt(did_you_mean_help(&s, choices.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "choose one of {}",
+                        choices.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                    ))
+                })),
+        );
+        None
+    }
+
+    fn action(&mut self, v: &Value<'_>) -> Option<Action> {
+        self.choice(v, "`action`", &Action::NAMES)
+            .and_then(|s| Action::parse(&s))
+    }
+
+    fn email(&mut self, v: &Value<'_>, what: &str) -> Option<(String, Range<usize>)> {
+        let (s, span) = self.string(v, what)?;
+        self.email_str(&s, span, what)
+    }
+
+    fn email_str(&mut self, s: &str, span: Range<usize>, what: &str) -> Option<(String, Range<usize>)> {
+        let e = s.trim().trim_start_matches("mailto:").to_lowercase();
+        let valid = e
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'))
+            && !e.contains(char::is_whitespace);
+        if valid {
+            Some((e, span))
+        } else {
+            self.diags.push(
+                Diagnostic::error("invalid-email", format!("{what} `{s}` is not an email address"))
+                    .at(span, "expected an address such as `ana@example.com`"),
+            );
+            None
+        }
+    }
+
+    fn time_zone(&mut self, v: &Value<'_>) -> Option<Tz> {
+        let (s, span) = self.string(v, "`time_zone`")?;
+        if let Ok(tz) = s.parse::<Tz>() {
+            return Some(tz);
+        }
+        let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+        self.diags.push(
+            Diagnostic::error("unknown-time-zone", format!("unknown time zone `{s}`"))
+                .at(span, "not an IANA time zone name")
+                .help_opt(did_you_mean_help(&s, names).or_else(|| {
+                    Some("use an IANA name such as `Europe/Lisbon` or `America/New_York`".into())
+                })),
+        );
+        None
+    }
+
+    fn hours(&mut self, v: &Value<'_>) -> Option<(NaiveTime, NaiveTime)> {
+        let (s, span) = self.string(v, "`working_hours`")?;
+        let parsed = s.split_once('-').and_then(|(a, b)| {
+            let a = NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?;
+            let b = b.trim();
+            // "24:00" is how people write the end of the day.
+            let b = if b == "24:00" { NaiveTime::MIN } else { NaiveTime::parse_from_str(b, "%H:%M").ok()? };
+            Some((a, b))
+        });
+        match parsed {
+            Some((a, b)) if a == b => {
+                self.diags.push(
+                    Diagnostic::error("impossible-value", "working hours start and end at the same time")
+                        .at(span, "zero-length working day")
+                        .help("write the span, e.g. `09:00-17:00`; hours that cross midnight, like `22:00-06:00`, are fine"),
+                );
+                None
+            }
+            Some(p) => Some(p),
+            None => {
+                self.diags.push(
+                    Diagnostic::error("invalid-hours", format!("`{s}` is not a span of hours"))
+                        .at(span, "expected `HH:MM-HH:MM`")
+                        .help("write 24-hour times, e.g. `09:00-17:30` or `22:00-06:00`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn days(&mut self, v: &Value<'_>, what: &str) -> Option<WeekdaySet> {
+        let mut set = WeekdaySet::default();
+        let mut ok = true;
+        for (s, span) in self.strings(v, what) {
+            match parse_day(&s) {
+                Some(d) => set.insert(d),
+                None => {
+                    ok = false;
+                    self.diags.push(
+                        Diagnostic::error("unknown-day", format!("`{s}` is not a day of the week"))
+                            .at(span, "unknown day")
+                            .help_opt(did_you_mean_help(&s, DAY_NAMES).or_else(|| {
+                                Some("write days in English, e.g. `monday` or `mon`".into())
+                            })),
+                    );
+                }
+            }
+        }
+        (ok && v.get_ref().is_array()).then_some(set)
+    }
+}
+
+fn article(type_str: &str) -> String {
+    let a = if type_str.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{a} {type_str}")
+}
+
+fn parse_day(s: &str) -> Option<Weekday> {
+    let s = s.trim().to_lowercase();
+    DAY_NAMES
+        .iter()
+        .position(|d| *d == s || (s.len() == 3 && d.starts_with(&s)))
+        .and_then(|i| Weekday::try_from(i as u8).ok())
+}
+
+fn scopes_overlap(a: &Rule, b: &Rule) -> bool {
+    match (&a.members, &b.members) {
+        (Some(x), Some(y)) => x.iter().any(|e| y.contains(e)),
+        _ => true,
+    }
+}
