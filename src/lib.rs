@@ -4,4 +4,9 @@
 //! shell (`source`, `store`, `daemon`, `cli`). See ARCHITECTURE.md.
 
 pub mod calendar;
+pub mod cli;
+pub mod config;
+pub mod daemon;
 pub mod policy;
+pub mod source;
+pub mod store;

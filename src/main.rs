@@ -1,1 +1,5 @@
-fn main() {}
+//! The `gatekeeper` binary: everything lives in the library; see `cli`.
+
+fn main() -> std::process::ExitCode {
+    gatekeeper::cli::main()
+}

@@ -89,7 +89,10 @@ fn gap_length(tz: Tz, after_gap: DateTime<Utc>) -> chrono::Duration {
         .offset_from_utc_datetime(&(after_gap - chrono::Duration::hours(6)).naive_utc())
         .fix()
         .local_minus_utc();
-    let after = tz.offset_from_utc_datetime(&after_gap.naive_utc()).fix().local_minus_utc();
+    let after = tz
+        .offset_from_utc_datetime(&after_gap.naive_utc())
+        .fix()
+        .local_minus_utc();
     chrono::Duration::seconds(i64::from(after - before).max(0))
 }
 

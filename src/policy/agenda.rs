@@ -120,7 +120,10 @@ fn ascii_lower<'b>(word: &str, buf: &'b mut [u8; 24]) -> Option<&'b [u8]> {
 }
 
 fn is_link_or_address(token: &str) -> bool {
-    token.contains("://") || token.starts_with("www.") || token.contains('@') || token.starts_with("tel:")
+    token.contains("://")
+        || token.starts_with("www.")
+        || token.contains('@')
+        || token.starts_with("tel:")
 }
 
 /// Words that only appear in the join details conferencing tools paste.
@@ -205,7 +208,11 @@ mod tests {
     use super::meaningful_words;
 
     fn check(description: &str, expect: u32) {
-        assert_eq!(meaningful_words(description, u32::MAX), expect, "description: {description:?}");
+        assert_eq!(
+            meaningful_words(description, u32::MAX),
+            expect,
+            "description: {description:?}"
+        );
     }
 
     #[test]
@@ -219,8 +226,14 @@ mod tests {
         check("https://zoom.us/j/123456789?pwd=abc", 0);
         check("Decide the Q3 hiring plan for the search team", 6);
         check("<p>Review <b>launch</b> checklist</p>&nbsp;", 3);
-        check("Agenda:\n- Review incident 42 timeline\n- Agree on follow-ups", 5);
-        check("Join Zoom Meeting\nhttps://zoom.us/j/1\nMeeting ID: 123 456\nPasscode: 999", 0);
+        check(
+            "Agenda:\n- Review incident 42 timeline\n- Agree on follow-ups",
+            5,
+        );
+        check(
+            "Join Zoom Meeting\nhttps://zoom.us/j/1\nMeeting ID: 123 456\nPasscode: 999",
+            0,
+        );
         check(
             "Pick the database for billing\n\n-::~:~::~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~::~:~::-\nJoin with Google Meet: https://meet.google.com/abc-defg-hij\nLearn more about Meet at: https://support.google.com/a/users/answer/9282720\n-::~:~::~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~:~::~:~::-",
             3,
@@ -231,6 +244,9 @@ mod tests {
 
     #[test]
     fn stops_early_once_enough() {
-        assert_eq!(meaningful_words("one two three\nfour five six\nseven", 3), 3);
+        assert_eq!(
+            meaningful_words("one two three\nfour five six\nseven", 3),
+            3
+        );
     }
 }

@@ -148,7 +148,10 @@ mod tests {
     fn unknown_placeholders_are_reported_with_ranges() {
         let text = "hi {membr}, see {reasons} {{literal}} {nope}";
         let err = Template::parse(text).unwrap_err();
-        let names: Vec<_> = err.iter().map(|u| (u.name.as_str(), &text[u.range.clone()])).collect();
+        let names: Vec<_> = err
+            .iter()
+            .map(|u| (u.name.as_str(), &text[u.range.clone()]))
+            .collect();
         assert_eq!(names, vec![("membr", "{membr}"), ("nope", "{nope}")]);
     }
 

@@ -97,8 +97,16 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
 }
 
 /// Render diagnostics the way rustc does. `styled` adds ANSI colours.
-pub fn render_human(diags: &[Diagnostic], source_of: &dyn Fn(&str) -> Option<String>, styled: bool) -> String {
-    let renderer = if styled { Renderer::styled() } else { Renderer::plain() };
+pub fn render_human(
+    diags: &[Diagnostic],
+    source_of: &dyn Fn(&str) -> Option<String>,
+    styled: bool,
+) -> String {
+    let renderer = if styled {
+        Renderer::styled()
+    } else {
+        Renderer::plain()
+    };
     let mut out = String::new();
     for d in diags {
         let level = match d.severity {
@@ -130,7 +138,11 @@ pub fn render_human(diags: &[Diagnostic], source_of: &dyn Fn(&str) -> Option<Str
                 group = group.element(
                     Snippet::source(src.as_str())
                         .path(r.file.as_str())
-                        .annotation(AnnotationKind::Context.span(clamp(r.span.clone(), src)).label(r.label.as_str())),
+                        .annotation(
+                            AnnotationKind::Context
+                                .span(clamp(r.span.clone(), src))
+                                .label(r.label.as_str()),
+                        ),
                 );
             }
         }
@@ -171,7 +183,10 @@ pub fn render_json(diags: &[Diagnostic], source_of: &dyn Fn(&str) -> Option<Stri
         .map(|d| {
             let src = source_of(&d.file);
             let (start, end) = match (&d.span, &src) {
-                (Some(span), Some(src)) => (Some(line_col(src, span.start)), Some(line_col(src, span.end))),
+                (Some(span), Some(src)) => (
+                    Some(line_col(src, span.start)),
+                    Some(line_col(src, span.end)),
+                ),
                 _ => (None, None),
             };
             JsonDiagnostic {
@@ -193,7 +208,10 @@ pub fn render_json(diags: &[Diagnostic], source_of: &dyn Fn(&str) -> Option<Stri
 
 /// The closest candidate to `input`, if it is close enough to be a likely
 /// typo ("wedensday" → "wednesday").
-pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let input_lower = input.to_lowercase();
     candidates
         .into_iter()
@@ -203,6 +221,9 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
         .map(|(_, c)| c)
 }
 
-pub fn did_you_mean_help<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean_help<'a>(
+    input: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     did_you_mean(input, candidates).map(|c| format!("did you mean `{c}`?"))
 }

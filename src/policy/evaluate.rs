@@ -10,7 +10,9 @@ use chrono_tz::Tz;
 
 use super::agenda::meaningful_words;
 use super::comment::CommentValues;
-use super::model::{Action, ExternalGuests, Member, OneToOne, Policy, RuleKind, RuleSpec, WorkingHours, long_day};
+use super::model::{
+    Action, ExternalGuests, Member, OneToOne, Policy, RuleKind, RuleSpec, WorkingHours, long_day,
+};
 use crate::calendar::{Attendee, PartStat};
 
 /// One occurrence to judge, as instants.
@@ -86,7 +88,10 @@ pub enum Exemption {
     OrganizerAllowed,
     OneToOne,
     ExternalGuests,
-    Urgent { use_number: u32, limit: u32 },
+    Urgent {
+        use_number: u32,
+        limit: u32,
+    },
 }
 
 impl Exemption {
@@ -172,15 +177,26 @@ impl Problem {
                 human_minutes(*notice_minutes),
                 plural(*needed_hours)
             ),
-            Problem::MeetingFreeDay { day, occurrences, of } => {
+            Problem::MeetingFreeDay {
+                day,
+                occurrences,
+                of,
+            } => {
                 if *of > 1 {
-                    format!("{occurrences} of the next {of} occurrences fall on {}, a meeting-free day", long_day(*day))
+                    format!(
+                        "{occurrences} of the next {of} occurrences fall on {}, a meeting-free day",
+                        long_day(*day)
+                    )
                 } else {
                     format!("it falls on {}, a meeting-free day", long_day(*day))
                 }
             }
             Problem::TooLong { minutes, max } => {
-                format!("it lasts {}; this team keeps meetings to {}", human_minutes(*minutes), human_minutes(i64::from(*max)))
+                format!(
+                    "it lasts {}; this team keeps meetings to {}",
+                    human_minutes(*minutes),
+                    human_minutes(i64::from(*max))
+                )
             }
             Problem::TooManyPeople { count, max } => {
                 format!("it invites {count} people; this team keeps meetings to {max}")
@@ -199,7 +215,9 @@ impl Problem {
                         "{occurrences} of the next {of} occurrences are outside {attendee}'s working hours (e.g. {when}; works {working_hours})"
                     )
                 } else {
-                    format!("it is outside {attendee}'s working hours ({when}; works {working_hours})")
+                    format!(
+                        "it is outside {attendee}'s working hours ({when}; works {working_hours})"
+                    )
                 }
             }
         }
@@ -214,8 +232,12 @@ impl Problem {
             Problem::ShortNotice { .. } => "move it later, or handle it in writing",
             Problem::MeetingFreeDay { .. } => "move it to another day",
             Problem::TooLong { .. } => "shorten it, or split it",
-            Problem::TooManyPeople { .. } => "invite only the people who must decide, and share notes with the rest",
-            Problem::OutsideWorkingHours { .. } => "move it to a time inside everyone's working hours",
+            Problem::TooManyPeople { .. } => {
+                "invite only the people who must decide, and share notes with the rest"
+            }
+            Problem::OutsideWorkingHours { .. } => {
+                "move it to a time inside everyone's working hours"
+            }
         }
     }
 }
@@ -272,7 +294,13 @@ impl Verdict {
     }
 
     /// The comment sent with an annotation or a decline; `None` for allow.
-    pub fn comment(&self, invite: &Invite<'_>, policy: &Policy, member: &str, private: bool) -> Option<String> {
+    pub fn comment(
+        &self,
+        invite: &Invite<'_>,
+        policy: &Policy,
+        member: &str,
+        private: bool,
+    ) -> Option<String> {
         let response = match self.decision {
             Decision::Allow => return None,
             Decision::Annotate => "tentatively accepted",
@@ -296,16 +324,26 @@ impl Verdict {
                 u.per_organizer_per_month, u.keyword
             ));
         }
-        let title = if private { "(private event)" } else { invite.title };
-        Some(policy.comment.render(&CommentValues {
-            member,
-            organizer: invite.organizer.unwrap_or("the organizer"),
-            title,
-            response,
-            reasons: &reasons,
-            team: &policy.team,
-            urgent_keyword: policy.exceptions.urgent.as_ref().map_or("", |u| u.keyword.as_str()),
-        }))
+        let title = if private {
+            "(private event)"
+        } else {
+            invite.title
+        };
+        Some(
+            policy.comment.render(&CommentValues {
+                member,
+                organizer: invite.organizer.unwrap_or("the organizer"),
+                title,
+                response,
+                reasons: &reasons,
+                team: &policy.team,
+                urgent_keyword: policy
+                    .exceptions
+                    .urgent
+                    .as_ref()
+                    .map_or("", |u| u.keyword.as_str()),
+            }),
+        )
     }
 }
 
@@ -361,7 +399,12 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
                 })
             }
             RuleSpec::MaxDuration { minutes } => {
-                let longest = invite.occurrences.iter().map(|o| (o.end - o.start).num_minutes()).max().unwrap_or(0);
+                let longest = invite
+                    .occurrences
+                    .iter()
+                    .map(|o| (o.end - o.start).num_minutes())
+                    .max()
+                    .unwrap_or(0);
                 (longest > i64::from(*minutes)).then_some(Problem::TooLong {
                     minutes: longest,
                     max: *minutes,
@@ -382,7 +425,8 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
                     let mut misses = 0;
                     for o in invite.occurrences {
                         if !within_working_hours(o, m.tz, &m.hours) {
-                            first_miss.get_or_insert_with(|| o.start.with_timezone(&m.tz).naive_local());
+                            first_miss
+                                .get_or_insert_with(|| o.start.with_timezone(&m.tz).naive_local());
                             misses += 1;
                         }
                     }
@@ -471,10 +515,16 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
 /// The organizer and every attendee who is a person, without duplicates
 /// (the organizer usually appears among the attendees too).
 fn people<'a>(invite: &'a Invite<'a>) -> impl Iterator<Item = &'a str> {
-    let organizer = invite.organizer.filter(|o| !invite.attendees.iter().any(|a| a.email == *o));
-    organizer
-        .into_iter()
-        .chain(invite.attendees.iter().filter(|a| !a.is_resource).map(|a| a.email.as_str()))
+    let organizer = invite
+        .organizer
+        .filter(|o| !invite.attendees.iter().any(|a| a.email == *o));
+    organizer.into_iter().chain(
+        invite
+            .attendees
+            .iter()
+            .filter(|a| !a.is_resource)
+            .map(|a| a.email.as_str()),
+    )
 }
 
 fn people_count(invite: &Invite<'_>) -> u32 {
@@ -483,7 +533,10 @@ fn people_count(invite: &Invite<'_>) -> u32 {
 
 /// Team members who must attend: required role, a person, has not declined,
 /// and not the organizer (who picked the time themselves).
-fn required_members<'a>(invite: &'a Invite<'a>, policy: &'a Policy) -> impl Iterator<Item = (&'a Attendee, &'a Member)> {
+fn required_members<'a>(
+    invite: &'a Invite<'a>,
+    policy: &'a Policy,
+) -> impl Iterator<Item = (&'a Attendee, &'a Member)> {
     invite
         .attendees
         .iter()
@@ -526,7 +579,10 @@ fn touched_day(o: &Span, tz: Tz, pred: impl Fn(Weekday) -> bool) -> Option<Weekd
     let start = o.start.with_timezone(&tz).naive_local();
     // The end instant itself is exclusive: a meeting ending at midnight does
     // not touch the next day.
-    let last = (o.end - Duration::seconds(1)).max(o.start).with_timezone(&tz).naive_local();
+    let last = (o.end - Duration::seconds(1))
+        .max(o.start)
+        .with_timezone(&tz)
+        .naive_local();
     let mut d = start.date();
     while d <= last.date() {
         if pred(d.weekday()) {
@@ -551,6 +607,8 @@ fn contains_word(text: &str, word: &str) -> bool {
     (0..=bytes.len() - w.len()).any(|i| {
         bytes[i..i + w.len()].eq_ignore_ascii_case(w)
             && (i == 0 || !bytes[i - 1].is_ascii_alphanumeric())
-            && bytes.get(i + w.len()).is_none_or(|b| !b.is_ascii_alphanumeric())
+            && bytes
+                .get(i + w.len())
+                .is_none_or(|b| !b.is_ascii_alphanumeric())
     })
 }

@@ -120,7 +120,10 @@ impl WeekdaySet {
         if contiguous && days.len() > 2 {
             format!("{}–{}", short_day(days[0]), short_day(days[days.len() - 1]))
         } else {
-            days.iter().map(|d| short_day(*d)).collect::<Vec<_>>().join(", ")
+            days.iter()
+                .map(|d| short_day(*d))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     }
 }
@@ -186,14 +189,24 @@ pub struct Member {
 pub enum RuleSpec {
     /// The description must say what the meeting is for: at least
     /// `min_words` meaningful words (see `agenda`).
-    Agenda { min_words: u32 },
+    Agenda {
+        min_words: u32,
+    },
     /// The invite must arrive at least `hours` before the meeting starts.
-    MinNotice { hours: u32 },
+    MinNotice {
+        hours: u32,
+    },
     /// No meetings on these days in the member's own time zone.
-    MeetingFreeDays { days: WeekdaySet },
-    MaxDuration { minutes: u32 },
+    MeetingFreeDays {
+        days: WeekdaySet,
+    },
+    MaxDuration {
+        minutes: u32,
+    },
     /// People, not rooms: the organizer plus every non-resource attendee.
-    MaxAttendees { count: u32 },
+    MaxAttendees {
+        count: u32,
+    },
     /// Every required attendee who is a team member must be inside their
     /// working hours.
     WorkingHours,

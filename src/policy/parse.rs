@@ -136,19 +136,27 @@ pub fn lint_sources(files: Vec<(String, String)>) -> Vec<LintedFile> {
 /// again leniently so that a file with other errors still takes part.
 fn member_emails(source: &str) -> Vec<(String, Range<usize>)> {
     let (root, _) = DeTable::parse_recoverable(source);
-    let Some(members) = lookup(root.get_ref(), "member").and_then(|v| v.get_ref().as_array()) else {
+    let Some(members) = lookup(root.get_ref(), "member").and_then(|v| v.get_ref().as_array())
+    else {
         return Vec::new();
     };
     members
         .iter()
         .filter_map(|m| m.get_ref().as_table())
         .filter_map(|t| lookup(t, "email"))
-        .filter_map(|e| e.get_ref().as_str().map(|s| (s.trim().to_lowercase(), e.span())))
+        .filter_map(|e| {
+            e.get_ref()
+                .as_str()
+                .map(|s| (s.trim().to_lowercase(), e.span()))
+        })
         .collect()
 }
 
 fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Value<'i>> {
-    table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)
+    table
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(_, v)| v)
 }
 
 struct Walker<'s> {
@@ -189,7 +197,9 @@ impl Walker<'_> {
                 Vec::new()
             }
         };
-        let rules = lookup(&root, "rule").map(|v| self.rules(v, &members)).unwrap_or_default();
+        let rules = lookup(&root, "rule")
+            .map(|v| self.rules(v, &members))
+            .unwrap_or_default();
         let exceptions = lookup(&root, "exceptions")
             .map(|v| self.exceptions(v))
             .unwrap_or_default();
@@ -231,8 +241,11 @@ impl Walker<'_> {
                     let s = s.trim().trim_start_matches('@').to_lowercase();
                     if s.is_empty() || s.contains(['@', ' ']) || !s.contains('.') {
                         self.diags.push(
-                            Diagnostic::error("invalid-domain", format!("`{s}` is not a mail domain"))
-                                .at(span, "expected a domain such as `example.com`"),
+                            Diagnostic::error(
+                                "invalid-domain",
+                                format!("`{s}` is not a mail domain"),
+                            )
+                            .at(span, "expected a domain such as `example.com`"),
                         );
                         None
                     } else {
@@ -252,7 +265,9 @@ impl Walker<'_> {
         };
         let mut out: Vec<Member> = Vec::new();
         for item in items.iter() {
-            let Some(t) = self.table(item, "`[[member]]`") else { continue };
+            let Some(t) = self.table(item, "`[[member]]`") else {
+                continue;
+            };
             self.check_keys(t, MEMBER_KEYS, "`[[member]]`");
             let email = self
                 .required(t, "email", item.span(), "`[[member]]`")
@@ -277,14 +292,16 @@ impl Walker<'_> {
                         .help("list the days this person works, e.g. `[\"monday\", \"tuesday\"]`"),
                 );
             }
-            let (Some((email, email_span)), Some(tz), Some((start, end)), Some(days)) = (email, tz, hours, days)
+            let (Some((email, email_span)), Some(tz), Some((start, end)), Some(days)) =
+                (email, tz, hours, days)
             else {
                 continue;
             };
             if let Some(first) = self.member_spans.get(&email) {
-                let mut d = Diagnostic::error("duplicate-member", format!("`{email}` is listed twice"))
-                    .at(email_span, "listed again here")
-                    .help("keep one `[[member]]` table per person");
+                let mut d =
+                    Diagnostic::error("duplicate-member", format!("`{email}` is listed twice"))
+                        .at(email_span, "listed again here")
+                        .help("keep one `[[member]]` table per person");
                 d.related.push(Related {
                     file: self.file.to_string(),
                     source: None,
@@ -311,28 +328,48 @@ impl Walker<'_> {
         };
         let mut out: Vec<(Rule, Range<usize>)> = Vec::new();
         for item in items.iter() {
-            let Some(t) = self.table(item, "`[[rule]]`") else { continue };
-            let Some(kind_v) = self.required(t, "kind", item.span(), "`[[rule]]`") else { continue };
-            let Some((kind_s, kind_span)) = self.string(kind_v, "`rule.kind`") else { continue };
+            let Some(t) = self.table(item, "`[[rule]]`") else {
+                continue;
+            };
+            let Some(kind_v) = self.required(t, "kind", item.span(), "`[[rule]]`") else {
+                continue;
+            };
+            let Some((kind_s, kind_span)) = self.string(kind_v, "`rule.kind`") else {
+                continue;
+            };
             let Some(kind) = RuleKind::parse(&kind_s) else {
                 self.diags.push(
                     Diagnostic::error("unknown-rule", format!("unknown rule kind `{kind_s}`"))
                         .at(kind_span, "not a rule gatekeeper knows")
                         .help_opt(
-                            did_you_mean_help(&kind_s, RuleKind::ALL.iter().map(|k| k.as_str())).or_else(|| {
-                                Some(format!(
-                                    "the kinds are {}",
-                                    RuleKind::ALL.iter().map(|k| format!("`{}`", k.as_str())).collect::<Vec<_>>().join(", ")
-                                ))
-                            }),
+                            did_you_mean_help(&kind_s, RuleKind::ALL.iter().map(|k| k.as_str()))
+                                .or_else(|| {
+                                    Some(format!(
+                                        "the kinds are {}",
+                                        RuleKind::ALL
+                                            .iter()
+                                            .map(|k| format!("`{}`", k.as_str()))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    ))
+                                }),
                         ),
                 );
                 continue;
             };
-            let allowed: Vec<&str> = RULE_COMMON_KEYS.iter().chain(rule_keys(kind)).copied().collect();
+            let allowed: Vec<&str> = RULE_COMMON_KEYS
+                .iter()
+                .chain(rule_keys(kind))
+                .copied()
+                .collect();
             self.check_keys(t, &allowed, &format!("a `{}` rule", kind.as_str()));
             let action = self
-                .required(t, "action", item.span(), &format!("the `{}` rule", kind.as_str()))
+                .required(
+                    t,
+                    "action",
+                    item.span(),
+                    &format!("the `{}` rule", kind.as_str()),
+                )
                 .and_then(|a| self.action(a));
             let scope = lookup(t, "members").map(|m| self.rule_members(m, members));
             let spec = match kind {
@@ -379,7 +416,9 @@ impl Walker<'_> {
                     .map(|count| RuleSpec::MaxAttendees { count }),
                 RuleKind::WorkingHours => Some(RuleSpec::WorkingHours),
             };
-            let (Some(spec), Some(action)) = (spec, action) else { continue };
+            let (Some(spec), Some(action)) = (spec, action) else {
+                continue;
+            };
             let scope = match scope {
                 Some(Some(s)) => Some(s),
                 Some(None) => continue,
@@ -392,7 +431,10 @@ impl Walker<'_> {
             };
             // Two rules of one kind that can apply to the same member would
             // make the outcome depend on their order: that is an error.
-            if let Some((_, first_span)) = out.iter().find(|(r, _)| r.spec.kind() == kind && scopes_overlap(r, &rule)) {
+            if let Some((_, first_span)) = out
+                .iter()
+                .find(|(r, _)| r.spec.kind() == kind && scopes_overlap(r, &rule))
+            {
                 let mut d = Diagnostic::error(
                     "overlapping-rules",
                     format!("two `{}` rules apply to the same members", kind.as_str()),
@@ -424,9 +466,12 @@ impl Walker<'_> {
             } else {
                 ok = false;
                 self.diags.push(
-                    Diagnostic::error("unknown-member", format!("`{email}` is not a member of this team"))
-                        .at(span, "not listed in any `[[member]]`")
-                        .help_opt(did_you_mean_help(&email, known.iter().copied())),
+                    Diagnostic::error(
+                        "unknown-member",
+                        format!("`{email}` is not a member of this team"),
+                    )
+                    .at(span, "not listed in any `[[member]]`")
+                    .help_opt(did_you_mean_help(&email, known.iter().copied())),
                 );
             }
         }
@@ -443,7 +488,9 @@ impl Walker<'_> {
 
     fn exceptions(&mut self, v: &Value<'_>) -> Exceptions {
         let mut ex = Exceptions::default();
-        let Some(t) = self.table(v, "`exceptions`") else { return ex };
+        let Some(t) = self.table(v, "`exceptions`") else {
+            return ex;
+        };
         self.check_keys(t, EXCEPTION_KEYS, "`[exceptions]`");
         if let Some(o) = lookup(t, "organizers") {
             for (s, span) in self.strings(o, "`exceptions.organizers`") {
@@ -454,11 +501,19 @@ impl Walker<'_> {
         }
         if let Some(o) = lookup(t, "one_to_one") {
             if let Some(choice) = self.choice(o, "`one_to_one`", &["exempt", "screen"]) {
-                ex.one_to_one = if choice == "exempt" { OneToOne::Exempt } else { OneToOne::Screen };
+                ex.one_to_one = if choice == "exempt" {
+                    OneToOne::Exempt
+                } else {
+                    OneToOne::Screen
+                };
             }
         }
         if let Some(o) = lookup(t, "external_guests") {
-            if let Some(choice) = self.choice(o, "`external_guests`", &["screen", "exempt", "never_decline"]) {
+            if let Some(choice) = self.choice(
+                o,
+                "`external_guests`",
+                &["screen", "exempt", "never_decline"],
+            ) {
                 ex.external_guests = match choice.as_str() {
                     "screen" => ExternalGuests::Screen,
                     "exempt" => ExternalGuests::Exempt,
@@ -477,9 +532,12 @@ impl Walker<'_> {
                     let k = k.trim().to_lowercase();
                     if k.is_empty() || k.contains(char::is_whitespace) {
                         self.diags.push(
-                            Diagnostic::error("impossible-value", "the urgent keyword must be one word")
-                                .at(span, "empty or several words")
-                                .help("use a single word such as `urgent`"),
+                            Diagnostic::error(
+                                "impossible-value",
+                                "the urgent keyword must be one word",
+                            )
+                            .at(span, "empty or several words")
+                            .help("use a single word such as `urgent`"),
                         );
                         None
                     } else {
@@ -487,8 +545,21 @@ impl Walker<'_> {
                     }
                 });
             let per = self
-                .required(ut, "per_organizer_per_month", u.span(), "`[exceptions.urgent]`")
-                .and_then(|n| self.int_in(n, "`per_organizer_per_month`", 1, 100, "use 1 or more, or remove `[exceptions.urgent]`"));
+                .required(
+                    ut,
+                    "per_organizer_per_month",
+                    u.span(),
+                    "`[exceptions.urgent]`",
+                )
+                .and_then(|n| {
+                    self.int_in(
+                        n,
+                        "`per_organizer_per_month`",
+                        1,
+                        100,
+                        "use 1 or more, or remove `[exceptions.urgent]`",
+                    )
+                });
             if let (Some(keyword), Some(per_organizer_per_month)) = (keyword, per) {
                 ex.urgent = Some(Urgent {
                     keyword,
@@ -518,16 +589,29 @@ impl Walker<'_> {
                     // Point at the placeholder itself when the raw text holds
                     // it verbatim (it does unless escapes sit inside it).
                     let needle = format!("{{{}}}", u.name);
-                    let at = raw.find(&needle).map_or(span.clone(), |i| span.start + i..span.start + i + needle.len());
+                    let at = raw.find(&needle).map_or(span.clone(), |i| {
+                        span.start + i..span.start + i + needle.len()
+                    });
                     self.diags.push(
-                        Diagnostic::error("unknown-placeholder", format!("unknown placeholder `{{{}}}`", u.name))
-                            .at(at, "gatekeeper cannot fill this in")
-                            .help_opt(did_you_mean_help(&u.name, super::comment::PLACEHOLDERS).or_else(|| {
-                                Some(format!(
-                                    "the placeholders are {}",
-                                    super::comment::PLACEHOLDERS.iter().map(|p| format!("`{{{p}}}`")).collect::<Vec<_>>().join(", ")
-                                ))
-                            })),
+                        Diagnostic::error(
+                            "unknown-placeholder",
+                            format!("unknown placeholder `{{{}}}`", u.name),
+                        )
+                        .at(at, "gatekeeper cannot fill this in")
+                        .help_opt(
+                            did_you_mean_help(&u.name, super::comment::PLACEHOLDERS).or_else(
+                                || {
+                                    Some(format!(
+                                        "the placeholders are {}",
+                                        super::comment::PLACEHOLDERS
+                                            .iter()
+                                            .map(|p| format!("`{{{p}}}`"))
+                                            .collect::<Vec<_>>()
+                                            .join(", ")
+                                    ))
+                                },
+                            ),
+                        ),
                     );
                 }
                 Template::default_template()
@@ -547,7 +631,11 @@ impl Walker<'_> {
                         .help_opt(did_you_mean_help(key, allowed.iter().copied()).or_else(|| {
                             Some(format!(
                                 "the keys here are {}",
-                                allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ")
+                                allowed
+                                    .iter()
+                                    .map(|a| format!("`{a}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ))
                         })),
                 );
@@ -555,7 +643,13 @@ impl Walker<'_> {
         }
     }
 
-    fn required<'a, 'i>(&mut self, t: &'a DeTable<'i>, key: &str, at: Range<usize>, place: &str) -> Option<&'a Value<'i>> {
+    fn required<'a, 'i>(
+        &mut self,
+        t: &'a DeTable<'i>,
+        key: &str,
+        at: Range<usize>,
+        place: &str,
+    ) -> Option<&'a Value<'i>> {
         let v = lookup(t, key);
         if v.is_none() {
             self.diags.push(
@@ -569,8 +663,10 @@ impl Walker<'_> {
 
     fn type_error(&mut self, v: &Value<'_>, what: &str, expected: &str) {
         self.diags.push(
-            Diagnostic::error("wrong-type", format!("{what} must be {expected}"))
-                .at(v.span(), format!("this is {}", article(v.get_ref().type_str()))),
+            Diagnostic::error("wrong-type", format!("{what} must be {expected}")).at(
+                v.span(),
+                format!("this is {}", article(v.get_ref().type_str())),
+            ),
         );
     }
 
@@ -611,9 +707,12 @@ impl Walker<'_> {
             Some(n) if (min..=max).contains(&n) => u32::try_from(n).ok(),
             _ => {
                 self.diags.push(
-                    Diagnostic::error("impossible-value", format!("{what} must be between {min} and {max}"))
-                        .at(v.span(), "out of range")
-                        .help(why.to_string()),
+                    Diagnostic::error(
+                        "impossible-value",
+                        format!("{what} must be between {min} and {max}"),
+                    )
+                    .at(v.span(), "out of range")
+                    .help(why.to_string()),
                 );
                 None
             }
@@ -631,7 +730,11 @@ impl Walker<'_> {
                 .help_opt(did_you_mean_help(&s, choices.iter().copied()).or_else(|| {
                     Some(format!(
                         "choose one of {}",
-                        choices.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+                        choices
+                            .iter()
+                            .map(|c| format!("`{c}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })),
         );
@@ -648,18 +751,25 @@ impl Walker<'_> {
         self.email_str(&s, span, what)
     }
 
-    fn email_str(&mut self, s: &str, span: Range<usize>, what: &str) -> Option<(String, Range<usize>)> {
+    fn email_str(
+        &mut self,
+        s: &str,
+        span: Range<usize>,
+        what: &str,
+    ) -> Option<(String, Range<usize>)> {
         let e = s.trim().trim_start_matches("mailto:").to_lowercase();
-        let valid = e
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.contains('@'))
-            && !e.contains(char::is_whitespace);
+        let valid = e.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        }) && !e.contains(char::is_whitespace);
         if valid {
             Some((e, span))
         } else {
             self.diags.push(
-                Diagnostic::error("invalid-email", format!("{what} `{s}` is not an email address"))
-                    .at(span, "expected an address such as `ana@example.com`"),
+                Diagnostic::error(
+                    "invalid-email",
+                    format!("{what} `{s}` is not an email address"),
+                )
+                .at(span, "expected an address such as `ana@example.com`"),
             );
             None
         }
@@ -687,7 +797,11 @@ impl Walker<'_> {
             let a = NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?;
             let b = b.trim();
             // "24:00" is how people write the end of the day.
-            let b = if b == "24:00" { NaiveTime::MIN } else { NaiveTime::parse_from_str(b, "%H:%M").ok()? };
+            let b = if b == "24:00" {
+                NaiveTime::MIN
+            } else {
+                NaiveTime::parse_from_str(b, "%H:%M").ok()?
+            };
             Some((a, b))
         });
         match parsed {
@@ -734,7 +848,11 @@ impl Walker<'_> {
 }
 
 fn article(type_str: &str) -> String {
-    let a = if type_str.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    let a = if type_str.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     format!("{a} {type_str}")
 }
 

@@ -1,0 +1,82 @@
+//! `gatekeeper log`: the decision log, newest last.
+
+use std::path::PathBuf;
+
+use super::{Exit, Format};
+use crate::config::Config;
+use crate::store::Store;
+use crate::store::sqlite::SqliteStore;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The config file naming the state database.
+    #[arg(long, default_value = "gatekeeper.toml")]
+    config: PathBuf,
+    /// Read this SQLite database instead of the config's.
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Only decisions from this date or time on.
+    #[arg(long, value_parser = super::parse_instant)]
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+pub fn run(args: Args) -> Exit {
+    let db = match args.db {
+        Some(db) => db,
+        None => match Config::load(&args.config) {
+            Ok(c) => c.store.sqlite,
+            Err(e) => {
+                super::err(e);
+                return Exit::ConfigInvalid;
+            }
+        },
+    };
+    if !db.exists() {
+        super::err(format!(
+            "no decision log at `{}` yet: run `gatekeeper run` first",
+            db.display()
+        ));
+        return Exit::Failure;
+    }
+    let store = match SqliteStore::open(&db) {
+        Ok(s) => s,
+        Err(e) => {
+            super::err(e);
+            return Exit::Failure;
+        }
+    };
+    let records = match store.decisions(args.since) {
+        Ok(r) => r,
+        Err(e) => {
+            super::err(e);
+            return Exit::Failure;
+        }
+    };
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&records) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                super::err(e);
+                return Exit::Failure;
+            }
+        },
+        Format::Human => {
+            for r in &records {
+                println!("{}", super::run::decision_line(r));
+            }
+            if records.is_empty() {
+                eprintln!(
+                    "no decisions logged{}",
+                    if args.since.is_some() {
+                        " in that period"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+    }
+    Exit::Ok
+}

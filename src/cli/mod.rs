@@ -1,0 +1,144 @@
+//! The command line: argument parsing and one file per subcommand. This is
+//! the outermost shell: it reads files, opens the store, prints, and turns
+//! errors into messages that name the file, calendar or event, and into the
+//! exit codes the README lists.
+
+mod check;
+mod events;
+mod lint;
+mod log;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit statuses. The README lists them; scripts rely on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    Ok = 0,
+    /// Something failed at run time: a file, the store, a source.
+    Failure = 1,
+    /// Bad arguments (clap's own code).
+    Usage = 2,
+    /// A policy file has errors.
+    PolicyInvalid = 3,
+    /// The config file has errors.
+    ConfigInvalid = 4,
+    /// An input file (an invite, a calendar) cannot be read as iCalendar.
+    InputInvalid = 5,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Parser)]
+#[command(
+    name = "gatekeeper",
+    version,
+    about = "Keeps meetings rare, fair and purposeful"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Work with policy files.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Say what gatekeeper would do with one invite, and why.
+    Check(check::Args),
+    /// Sync every source, screen new invites, act and log.
+    Run(run::Args),
+    /// List the event occurrences gatekeeper sees, recurrences expanded.
+    Events(events::Args),
+    /// Show the decision log.
+    Log(log::Args),
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check policy files and report every problem at once.
+    Lint(lint::Args),
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                Exit::Usage.into()
+            } else {
+                Exit::Ok.into()
+            };
+        }
+    };
+    init_logging();
+    let exit = match cli.command {
+        Command::Policy {
+            command: PolicyCommand::Lint(a),
+        } => lint::run(a),
+        Command::Check(a) => check::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Events(a) => events::run(a),
+        Command::Log(a) => log::run(a),
+    };
+    exit.into()
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("GATEKEEPER_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(use_color())
+        .without_time()
+        .try_init();
+}
+
+/// Colour only on a terminal, and never when NO_COLOR is set.
+pub fn use_color() -> bool {
+    use std::io::IsTerminal;
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// Parse `--now`: RFC 3339, or a date meaning its midnight UTC.
+pub fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    Err(format!(
+        "`{s}` is not an RFC 3339 time such as `2026-12-01T09:00:00Z` or a date such as `2026-12-01`"
+    ))
+}
+
+fn err(msg: impl std::fmt::Display) {
+    eprintln!("error: {msg}");
+}
+
+fn read_file(path: &PathBuf) -> Result<String, String> {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+}

@@ -1,0 +1,177 @@
+//! `gatekeeper run`: the daemon. `--once` does one pass and exits; without
+//! it the daemon keeps watching until SIGINT/SIGTERM, reloading policies
+//! when they change and keeping the last good one when a change breaks a
+//! file.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::Exit;
+use crate::config::Config;
+use crate::daemon::team::Team;
+use crate::daemon::{
+    Clock, DaemonEvent, Engine, OffsetClock, SystemClock, next_event, shutdown_flag,
+};
+use crate::store::DecisionRecord;
+use crate::store::sqlite::SqliteStore;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[arg(long, default_value = "gatekeeper.toml")]
+    config: PathBuf,
+    /// One pass over every source, then exit.
+    #[arg(long)]
+    once: bool,
+    /// Pretend the clock reads this time (for demos and replaying a day);
+    /// the clock moves on from it.
+    #[arg(long, value_parser = super::parse_instant)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One line per decision, as `run` prints and `log` shows it.
+pub fn decision_line(r: &DecisionRecord) -> String {
+    let rules: Vec<String> = r
+        .findings
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| {
+                    let rule = f.get("rule")?.as_str()?;
+                    let action = f.get("action")?.as_str()?;
+                    Some(if action == "observe" {
+                        format!("{rule}(observe)")
+                    } else {
+                        rule.to_string()
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut why = if rules.is_empty() {
+        "no rule fired".to_string()
+    } else {
+        rules.join(", ")
+    };
+    if let Some(e) = &r.exemption {
+        why = format!("{why}; allowed: {e}");
+    }
+    let occurrence = if r.recurrence_id.is_empty() {
+        String::new()
+    } else {
+        format!(" @{}", r.recurrence_id)
+    };
+    let mut line = format!(
+        "{}  {:<8}  {}  {:?}{} from {}  [{}]  {}",
+        r.decided_at.format("%Y-%m-%dT%H:%M:%SZ"),
+        r.action,
+        r.member,
+        r.title,
+        occurrence,
+        if r.organizer.is_empty() {
+            "(no organizer)"
+        } else {
+            &r.organizer
+        },
+        why,
+        r.outcome.as_str(),
+    );
+    if let Some(resp) = &r.response {
+        line.push_str(&format!(" → {resp}"));
+    }
+    if let Some(e) = &r.error {
+        line.push_str(&format!(" ({e})"));
+    }
+    line
+}
+
+pub fn run(args: Args) -> Exit {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            super::err(e);
+            return Exit::ConfigInvalid;
+        }
+    };
+    let team = match Team::load(&config.policies) {
+        Ok(t) => t,
+        Err(e) => {
+            eprint!("{}", e.render(super::use_color()));
+            return Exit::PolicyInvalid;
+        }
+    };
+    let store = match SqliteStore::open(&config.store.sqlite) {
+        Ok(s) => s,
+        Err(e) => {
+            super::err(e);
+            return Exit::Failure;
+        }
+    };
+    let clock: Box<dyn Clock> = match args.now {
+        Some(t) => Box::new(OffsetClock::starting_at(t)),
+        None => Box::new(SystemClock),
+    };
+    let policy_paths = config.policies.clone();
+    let poll = Duration::from_secs(config.poll_seconds.max(1));
+    let mut engine = Engine::new(config, store, team);
+
+    let shutdown = if args.once {
+        None
+    } else {
+        match shutdown_flag() {
+            Ok(f) => Some(f),
+            Err(e) => {
+                super::err(format!("cannot install signal handlers: {e}"));
+                return Exit::Failure;
+            }
+        }
+    };
+    let mut failed = false;
+    loop {
+        match engine.run_once(clock.now()) {
+            Ok(report) => {
+                for r in &report.decisions {
+                    println!("{}", decision_line(r));
+                }
+                for p in &report.problems {
+                    eprintln!("warning: {p}");
+                }
+                failed |= report
+                    .decisions
+                    .iter()
+                    .any(|d| d.outcome == crate::store::Outcome::Failed);
+            }
+            Err(e) => {
+                super::err(format!("state database: {e}"));
+                return Exit::Failure;
+            }
+        }
+        let Some(flag) = &shutdown else { break };
+        loop {
+            let mut changed = || engine.team.changed_on_disk(&policy_paths);
+            match next_event(flag, &mut changed, poll) {
+                DaemonEvent::Shutdown => {
+                    eprintln!("gatekeeper: shutting down");
+                    return Exit::Ok;
+                }
+                DaemonEvent::SyncDue => break,
+                DaemonEvent::PolicyChanged => match Team::load(&policy_paths) {
+                    Ok(team) => {
+                        eprintln!("gatekeeper: policies reloaded");
+                        engine.set_team(team);
+                        break;
+                    }
+                    Err(e) => {
+                        eprint!("{}", e.render(super::use_color()));
+                        eprintln!(
+                            "gatekeeper: keeping the last good policies until the files are fixed"
+                        );
+                        // Remember the broken state so the same error is
+                        // not printed every second.
+                        engine.team.mark_seen(&policy_paths);
+                    }
+                },
+            }
+        }
+    }
+    if failed { Exit::Failure } else { Exit::Ok }
+}

@@ -1,0 +1,245 @@
+//! The rules around a verdict that keep gatekeeper polite: whose answer an
+//! attendee's PARTSTAT is, what to write, and what makes two versions of an
+//! invite the same. Pure functions; the engine does the I/O.
+//!
+//! **Invariant:** an answer the member gave themselves is never
+//! overwritten. gatekeeper changes a PARTSTAT only when it is NEEDS-ACTION
+//! or is the very answer gatekeeper wrote (its marker still matches).
+
+use crate::calendar::{Event, PartStat};
+use crate::policy::Decision;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ownership {
+    /// Nobody has answered yet.
+    Unanswered,
+    /// The current answer is the one gatekeeper wrote.
+    Gatekeeper,
+    /// The member answered themselves.
+    Member,
+}
+
+/// Who owns the attendee's current PARTSTAT. `marker` is the answer the file
+/// says gatekeeper wrote; `applied` the one the store says it wrote.
+pub fn ownership(
+    current: &PartStat,
+    marker: Option<&PartStat>,
+    applied: Option<&str>,
+) -> Ownership {
+    match current {
+        PartStat::NeedsAction => Ownership::Unanswered,
+        PartStat::Declined | PartStat::Tentative
+            if marker == Some(current)
+                || (marker.is_none() && applied == Some(current.as_ical())) =>
+        {
+            Ownership::Gatekeeper
+        }
+        _ => Ownership::Member,
+    }
+}
+
+/// A response to write into the member's copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Write {
+    pub partstat: PartStat,
+    pub comment: Option<String>,
+    /// The marker that records the answer as gatekeeper's own.
+    pub marker: Option<PartStat>,
+}
+
+/// What to write, given the verdict and who owns the current answer.
+/// `previous_comment` is the comment gatekeeper last wrote, if any.
+pub fn plan(
+    decision: Decision,
+    ownership: Ownership,
+    current: &PartStat,
+    comment: Option<String>,
+    previous_comment: Option<&str>,
+) -> Option<Write> {
+    match (decision.partstat(), ownership) {
+        (_, Ownership::Member) => None,
+        (None, Ownership::Unanswered) => None,
+        // The invite passes now: take gatekeeper's own answer back.
+        (None, Ownership::Gatekeeper) => Some(Write {
+            partstat: PartStat::NeedsAction,
+            comment: None,
+            marker: None,
+        }),
+        (Some(wanted), _) => {
+            if *current == wanted && comment.as_deref() == previous_comment {
+                None
+            } else {
+                Some(Write {
+                    partstat: wanted.clone(),
+                    comment,
+                    marker: Some(wanted),
+                })
+            }
+        }
+    }
+}
+
+/// A hash of what a decision depends on. The member's own PARTSTAT and
+/// gatekeeper's marker are left out, so gatekeeper's own write does not
+/// make an invite look changed.
+pub fn fingerprint(event: &Event, member: &str) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(512);
+    let _ = write!(
+        s,
+        "{}\u{1f}{:?}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{}\u{1f}{:?}",
+        event.uid,
+        event.recurrence_id,
+        event.summary,
+        event.description,
+        event.organizer,
+        event.start,
+        event.end,
+        event.recurrence,
+        event.status,
+        event.sequence,
+        event.private,
+    );
+    let mut attendees: Vec<_> = event.attendees.iter().collect();
+    attendees.sort_by(|a, b| a.email.cmp(&b.email));
+    for a in attendees {
+        let partstat = if a.email == member {
+            "-"
+        } else {
+            a.partstat.as_ical()
+        };
+        let _ = write!(
+            s,
+            "\u{1e}{}|{:?}|{}|{}",
+            a.email, a.role, partstat, a.is_resource
+        );
+    }
+    crate::policy::model::content_hash(&s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_table() {
+        use PartStat::*;
+        let d = Declined;
+        let t = Tentative;
+        let cases: &[(PartStat, Option<&PartStat>, Option<&str>, Ownership)] = &[
+            (NeedsAction, None, None, Ownership::Unanswered),
+            (
+                NeedsAction,
+                Some(&d),
+                Some("DECLINED"),
+                Ownership::Unanswered,
+            ),
+            (Declined, Some(&d), None, Ownership::Gatekeeper),
+            (Declined, None, Some("DECLINED"), Ownership::Gatekeeper),
+            (
+                Tentative,
+                Some(&t),
+                Some("TENTATIVE"),
+                Ownership::Gatekeeper,
+            ),
+            // The member changed gatekeeper's tentative into a decline.
+            (Declined, Some(&t), Some("TENTATIVE"), Ownership::Member),
+            (Declined, None, None, Ownership::Member),
+            (Accepted, Some(&d), Some("DECLINED"), Ownership::Member),
+            (Accepted, None, None, Ownership::Member),
+        ];
+        for (current, marker, applied, expect) in cases {
+            assert_eq!(
+                ownership(current, *marker, *applied),
+                *expect,
+                "{current:?} {marker:?} {applied:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn plan_table() {
+        use Decision::*;
+        let c = || Some("why".to_string());
+        // Member answers are never touched.
+        assert_eq!(
+            plan(Decline, Ownership::Member, &PartStat::Accepted, c(), None),
+            None
+        );
+        // Allow on an unanswered invite writes nothing.
+        assert_eq!(
+            plan(
+                Allow,
+                Ownership::Unanswered,
+                &PartStat::NeedsAction,
+                None,
+                None
+            ),
+            None
+        );
+        // Allow after gatekeeper declined takes the decline back.
+        assert_eq!(
+            plan(
+                Allow,
+                Ownership::Gatekeeper,
+                &PartStat::Declined,
+                None,
+                Some("why")
+            ),
+            Some(Write {
+                partstat: PartStat::NeedsAction,
+                comment: None,
+                marker: None
+            })
+        );
+        // Decline on unanswered writes the decline with the marker.
+        assert_eq!(
+            plan(
+                Decline,
+                Ownership::Unanswered,
+                &PartStat::NeedsAction,
+                c(),
+                None
+            ),
+            Some(Write {
+                partstat: PartStat::Declined,
+                comment: c(),
+                marker: Some(PartStat::Declined)
+            })
+        );
+        // The same decline again is a no-op.
+        assert_eq!(
+            plan(
+                Decline,
+                Ownership::Gatekeeper,
+                &PartStat::Declined,
+                c(),
+                Some("why")
+            ),
+            None
+        );
+        // New reasons update the comment.
+        assert!(
+            plan(
+                Decline,
+                Ownership::Gatekeeper,
+                &PartStat::Declined,
+                Some("other".into()),
+                Some("why")
+            )
+            .is_some()
+        );
+        // A fixed agenda but still too long: decline becomes tentative.
+        assert_eq!(
+            plan(
+                Annotate,
+                Ownership::Gatekeeper,
+                &PartStat::Declined,
+                c(),
+                Some("why")
+            )
+            .map(|w| w.partstat),
+            Some(PartStat::Tentative)
+        );
+    }
+}

@@ -1,0 +1,154 @@
+//! The team's policies as the daemon holds them: loaded from files and
+//! folders, indexed by member, reloaded when a file changes, and kept at
+//! the last good version when a change breaks one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::policy::{Diagnostic, LintedFile, Policy, lint_sources};
+
+pub struct Team {
+    policies: Vec<Arc<Policy>>,
+    by_member: HashMap<String, usize>,
+    /// The files read and their modification times, to notice changes.
+    stamps: Vec<(PathBuf, Option<SystemTime>)>,
+}
+
+/// A policy set that could not be loaded, with every problem found.
+#[derive(Debug)]
+pub struct TeamError {
+    pub files: Vec<LintedFile>,
+    pub io: Vec<String>,
+}
+
+impl TeamError {
+    pub fn diagnostics(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.files.iter().flat_map(|f| f.diagnostics.iter())
+    }
+
+    /// rustc-style rendering of every problem.
+    pub fn render(&self, styled: bool) -> String {
+        let diags: Vec<Diagnostic> = self
+            .diagnostics()
+            .filter(|d| d.is_error())
+            .cloned()
+            .collect();
+        let sources: HashMap<&str, &str> = self
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.source.as_str()))
+            .collect();
+        let mut out = crate::policy::diagnostic::render_human(
+            &diags,
+            &|p| sources.get(p).map(|s| s.to_string()),
+            styled,
+        );
+        for e in &self.io {
+            out.push_str(&format!("error: {e}\n"));
+        }
+        out
+    }
+}
+
+/// Expand files and folders into the policy files they name, sorted.
+pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("cannot read policy folder `{}`: {e}", p.display()))?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn stamp(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+impl Team {
+    pub fn load(paths: &[PathBuf]) -> Result<Team, TeamError> {
+        let files = policy_files(paths).map_err(|e| TeamError {
+            files: Vec::new(),
+            io: vec![e],
+        })?;
+        let mut sources = Vec::new();
+        let mut io = Vec::new();
+        let mut stamps = Vec::new();
+        for f in &files {
+            stamps.push((f.clone(), stamp(f)));
+            match std::fs::read_to_string(f) {
+                Ok(s) => sources.push((f.display().to_string(), s)),
+                Err(e) => io.push(format!("cannot read policy `{}`: {e}", f.display())),
+            }
+        }
+        if files.is_empty() {
+            io.push("no policy files found".to_string());
+        }
+        let linted = lint_sources(sources);
+        if !io.is_empty() || linted.iter().any(|f| f.policy.is_none()) {
+            return Err(TeamError { files: linted, io });
+        }
+        let policies: Vec<Arc<Policy>> = linted
+            .into_iter()
+            .filter_map(|f| f.policy.map(Arc::new))
+            .collect();
+        let mut by_member = HashMap::new();
+        for (i, p) in policies.iter().enumerate() {
+            for m in &p.members {
+                by_member.insert(m.email.clone(), i);
+            }
+        }
+        Ok(Team {
+            policies,
+            by_member,
+            stamps,
+        })
+    }
+
+    pub fn policy_for(&self, member: &str) -> Option<&Arc<Policy>> {
+        self.by_member.get(member).map(|&i| &self.policies[i])
+    }
+
+    /// Changes whenever any policy file's content changes.
+    pub fn combined_hash(&self) -> String {
+        let joined: Vec<&str> = self.policies.iter().map(|p| p.hash.as_str()).collect();
+        crate::policy::model::content_hash(&joined.join(","))
+    }
+
+    /// Whether any file changed on disk since it was loaded.
+    pub fn changed_on_disk(&self, paths: &[PathBuf]) -> bool {
+        let now_files = policy_files(paths).unwrap_or_default();
+        if now_files.len() != self.stamps.len() {
+            return true;
+        }
+        self.stamps
+            .iter()
+            .any(|(p, t)| stamp(p) != *t || !now_files.contains(p))
+    }
+}
+
+impl Team {
+    /// Take the files' current modification times as seen, without loading
+    /// them: used after a failed reload so a broken file is reported once.
+    pub fn mark_seen(&mut self, paths: &[PathBuf]) {
+        self.stamps = policy_files(paths)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| {
+                let t = stamp(&p);
+                (p, t)
+            })
+            .collect();
+    }
+}

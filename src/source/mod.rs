@@ -1,0 +1,36 @@
+//! Calendar sources: where invites come from and where responses go. One
+//! file per backend behind the `CalendarSource` trait. Sources do I/O and
+//! map wire formats into the calendar domain; they never decide anything.
+
+pub mod vdir;
+
+/// One stored calendar object (a vdir `.ics` file, a CalDAV resource).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRef {
+    /// The calendar (collection) the item lives in.
+    pub calendar: String,
+    /// The item's name inside the calendar.
+    pub href: String,
+    /// Changes whenever the item's content changes.
+    pub etag: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} changed while gatekeeper was answering it; it will be read again")]
+    Conflict { path: String },
+}
+
+pub trait CalendarSource {
+    /// Every item of every calendar, with etags. Cheap: no content is read.
+    fn list(&mut self) -> Result<Vec<ItemRef>, SourceError>;
+    fn read(&mut self, item: &ItemRef) -> Result<String, SourceError>;
+    /// Replace an item's content if it still has `item.etag`; returns the
+    /// new etag.
+    fn write(&mut self, item: &ItemRef, text: &str) -> Result<String, SourceError>;
+}

@@ -1,0 +1,160 @@
+//! gatekeeper's state: the decision log, what was already screened, urgent
+//! allowance spent, and per-source sync cursors.
+//!
+//! One trait, one file per database. SQLite is the embedded default; a
+//! PostgreSQL implementation joins behind the same trait. Migrations are
+//! append-only SQL files under `migrations/<database>/`.
+
+pub mod sqlite;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("cannot open the state database `{path}`: {reason}")]
+    Open { path: String, reason: String },
+    #[error(
+        "the state database `{path}` was written by a newer gatekeeper (schema {found}, this build knows {known})"
+    )]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Identifies one screened invite for one member.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ScreeningKey {
+    pub source: String,
+    pub calendar: String,
+    pub uid: String,
+    /// Empty for a series or a single event.
+    pub recurrence_id: String,
+    pub member: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Screening {
+    pub key: ScreeningKey,
+    /// Hash of the invite's decision-relevant content.
+    pub fingerprint: String,
+    pub policy_hash: String,
+    /// The PARTSTAT gatekeeper wrote, if it wrote one that still stands.
+    pub applied_partstat: Option<String>,
+    pub applied_comment: Option<String>,
+    pub decision_id: Option<i64>,
+    /// False while an action is in flight: a crash leaves it false, and the
+    /// next run finishes the job instead of starting another.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Logged before acting; a row left pending means the process stopped
+    /// mid-action.
+    Pending,
+    /// The response was written.
+    Applied,
+    /// Nothing needed writing (an allow, or the calendar already says it).
+    NoChange,
+    /// Observe mode: the decision was only logged.
+    Observed,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Applied => "applied",
+            Outcome::NoChange => "no_change",
+            Outcome::Observed => "observed",
+            Outcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Outcome {
+        match s {
+            "pending" => Outcome::Pending,
+            "applied" => Outcome::Applied,
+            "no_change" => Outcome::NoChange,
+            "observed" => Outcome::Observed,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// One row of the decision log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DecisionRecord {
+    pub id: i64,
+    pub decided_at: DateTime<Utc>,
+    pub source: String,
+    pub calendar: String,
+    pub member: String,
+    pub uid: String,
+    pub recurrence_id: String,
+    /// "(private event)" for private events.
+    pub title: String,
+    pub organizer: String,
+    /// allow, annotate or decline.
+    pub action: String,
+    /// The PARTSTAT written (DECLINED, TENTATIVE, or NEEDS-ACTION when an
+    /// earlier response was withdrawn); none when nothing was written.
+    pub response: Option<String>,
+    /// The rules that fired, as JSON (rule, action, problem, message).
+    pub findings: serde_json::Value,
+    pub exemption: Option<String>,
+    pub comment: Option<String>,
+    pub policy_hash: String,
+    pub outcome: Outcome,
+    pub error: Option<String>,
+}
+
+pub trait Store {
+    fn screening(&self, key: &ScreeningKey) -> Result<Option<Screening>>;
+    /// Write a screening without a log entry (e.g. an invite the member
+    /// answered themselves, or one that is over).
+    fn put_screening(&mut self, s: &Screening) -> Result<()>;
+    /// Append a decision to the log and mark the screening in flight, in one
+    /// transaction. Returns the log row id.
+    fn begin_decision(&mut self, record: &DecisionRecord, screening: &Screening) -> Result<i64>;
+    /// Record how the action ended, in one transaction with the screening.
+    fn finish_decision(
+        &mut self,
+        id: i64,
+        outcome: Outcome,
+        error: Option<&str>,
+        screening: &Screening,
+    ) -> Result<()>;
+    fn decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<DecisionRecord>>;
+
+    fn urgent_uses(&self, organizer: &str, month: &str) -> Result<u32>;
+    fn record_urgent_use(
+        &mut self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// All cursors of one source, as (calendar, item) -> cursor.
+    fn cursors(&self, source: &str) -> Result<std::collections::HashMap<(String, String), String>>;
+    fn set_cursor(&mut self, source: &str, calendar: &str, item: &str, cursor: &str) -> Result<()>;
+    fn remove_cursor(&mut self, source: &str, calendar: &str, item: &str) -> Result<()>;
+    /// Forget every cursor, so the next sync reads everything again (after
+    /// a policy change, for instance).
+    fn clear_cursors(&mut self) -> Result<()>;
+    /// A small key-value table for bookkeeping such as the policy hashes
+    /// last used.
+    fn meta(&self, key: &str) -> Result<Option<String>>;
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+}

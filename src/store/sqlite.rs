@@ -1,0 +1,411 @@
+//! The SQLite store: the embedded default. WAL mode, a busy timeout so a
+//! second process (`gatekeeper log` while the daemon runs) can read, and
+//! append-only migrations applied in order at open.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{DecisionRecord, Outcome, Result, Screening, ScreeningKey, Store, StoreError};
+
+/// Append-only: never edit a released migration, add a new one.
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/sqlite/0001_initial.sql"),
+    include_str!("migrations/sqlite/0002_meta.sql"),
+];
+
+pub struct SqliteStore {
+    conn: Connection,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<SqliteStore> {
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|e| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        // The log holds organizers' addresses and comments: keep it private
+        // to the service user.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+        Self::init(conn, &path.display().to_string())
+    }
+
+    pub fn in_memory() -> Result<SqliteStore> {
+        Self::init(Connection::open_in_memory()?, ":memory:")
+    }
+
+    fn init(conn: Connection, path: &str) -> Result<SqliteStore> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path: path.to_string(),
+                found: version,
+                known,
+            });
+        }
+        let mut store = SqliteStore { conn };
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = store.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(store)
+    }
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn put_screening_on(conn: &Connection, s: &Screening) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO screenings (source, calendar, uid, recurrence_id, member, fingerprint, policy_hash,
+                                 applied_partstat, applied_comment, decision_id, complete, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (source, calendar, uid, recurrence_id, member) DO UPDATE SET
+             fingerprint = excluded.fingerprint, policy_hash = excluded.policy_hash,
+             applied_partstat = excluded.applied_partstat, applied_comment = excluded.applied_comment,
+             decision_id = excluded.decision_id, complete = excluded.complete, updated_at = excluded.updated_at",
+        params![
+            s.key.source,
+            s.key.calendar,
+            s.key.uid,
+            s.key.recurrence_id,
+            s.key.member,
+            s.fingerprint,
+            s.policy_hash,
+            s.applied_partstat,
+            s.applied_comment,
+            s.decision_id,
+            s.complete,
+            ts(Utc::now()),
+        ],
+    )?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn screening(&self, key: &ScreeningKey) -> Result<Option<Screening>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT fingerprint, policy_hash, applied_partstat, applied_comment, decision_id, complete
+                 FROM screenings WHERE source = ?1 AND calendar = ?2 AND uid = ?3 AND recurrence_id = ?4 AND member = ?5",
+                params![key.source, key.calendar, key.uid, key.recurrence_id, key.member],
+                |r| {
+                    Ok(Screening {
+                        key: key.clone(),
+                        fingerprint: r.get(0)?,
+                        policy_hash: r.get(1)?,
+                        applied_partstat: r.get(2)?,
+                        applied_comment: r.get(3)?,
+                        decision_id: r.get(4)?,
+                        complete: r.get(5)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    fn put_screening(&mut self, s: &Screening) -> Result<()> {
+        Ok(put_screening_on(&self.conn, s)?)
+    }
+
+    fn begin_decision(&mut self, d: &DecisionRecord, screening: &Screening) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO decisions (decided_at, source, calendar, member, uid, recurrence_id, title, organizer,
+                                    action, response, findings, exemption, comment, policy_hash, outcome, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            params![
+                ts(d.decided_at),
+                d.source,
+                d.calendar,
+                d.member,
+                d.uid,
+                d.recurrence_id,
+                d.title,
+                d.organizer,
+                d.action,
+                d.response,
+                d.findings.to_string(),
+                d.exemption,
+                d.comment,
+                d.policy_hash,
+                d.outcome.as_str(),
+                d.error,
+            ],
+        )?;
+        let id = tx.last_insert_rowid();
+        let mut s = screening.clone();
+        s.decision_id = Some(id);
+        put_screening_on(&tx, &s)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
+    fn finish_decision(
+        &mut self,
+        id: i64,
+        outcome: Outcome,
+        error: Option<&str>,
+        screening: &Screening,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE decisions SET outcome = ?2, error = ?3 WHERE id = ?1",
+            params![id, outcome.as_str(), error],
+        )?;
+        let mut s = screening.clone();
+        s.decision_id = Some(id);
+        put_screening_on(&tx, &s)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<DecisionRecord>> {
+        let since = since.map(ts).unwrap_or_default();
+        let mut stmt = self.conn.prepare(
+            "SELECT id, decided_at, source, calendar, member, uid, recurrence_id, title, organizer, action,
+                    response, findings, exemption, comment, policy_hash, outcome, error
+             FROM decisions WHERE decided_at >= ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![since], |r| {
+            let decided_at: String = r.get(1)?;
+            let findings: String = r.get(11)?;
+            let outcome: String = r.get(15)?;
+            Ok(DecisionRecord {
+                id: r.get(0)?,
+                decided_at: DateTime::parse_from_rfc3339(&decided_at)
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_default(),
+                source: r.get(2)?,
+                calendar: r.get(3)?,
+                member: r.get(4)?,
+                uid: r.get(5)?,
+                recurrence_id: r.get(6)?,
+                title: r.get(7)?,
+                organizer: r.get(8)?,
+                action: r.get(9)?,
+                response: r.get(10)?,
+                findings: serde_json::from_str(&findings).unwrap_or(serde_json::Value::Null),
+                exemption: r.get(12)?,
+                comment: r.get(13)?,
+                policy_hash: r.get(14)?,
+                outcome: Outcome::parse(&outcome),
+                error: r.get(16)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn urgent_uses(&self, organizer: &str, month: &str) -> Result<u32> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FROM urgent_uses WHERE organizer = ?1 AND month = ?2",
+            params![organizer, month],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn record_urgent_use(
+        &mut self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO urgent_uses (organizer, month, uid, recurrence_id, used_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![organizer, month, uid, recurrence_id, ts(at)],
+        )?;
+        Ok(())
+    }
+
+    fn cursors(&self, source: &str) -> Result<HashMap<(String, String), String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT calendar, item, cursor FROM sync_cursors WHERE source = ?1")?;
+        let rows = stmt.query_map(params![source], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
+
+    fn set_cursor(&mut self, source: &str, calendar: &str, item: &str, cursor: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO sync_cursors (source, calendar, item, cursor) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (source, calendar, item) DO UPDATE SET cursor = excluded.cursor",
+            params![source, calendar, item, cursor],
+        )?;
+        Ok(())
+    }
+
+    fn remove_cursor(&mut self, source: &str, calendar: &str, item: &str) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM sync_cursors WHERE source = ?1 AND calendar = ?2 AND item = ?3",
+            params![source, calendar, item],
+        )?;
+        Ok(())
+    }
+
+    fn clear_cursors(&mut self) -> Result<()> {
+        self.conn.execute("DELETE FROM sync_cursors", [])?;
+        Ok(())
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ScreeningKey {
+        ScreeningKey {
+            source: "s".into(),
+            calendar: "c".into(),
+            uid: "u".into(),
+            recurrence_id: String::new(),
+            member: "ana@example.com".into(),
+        }
+    }
+
+    fn screening() -> Screening {
+        Screening {
+            key: key(),
+            fingerprint: "f1".into(),
+            policy_hash: "p1".into(),
+            applied_partstat: None,
+            applied_comment: None,
+            decision_id: None,
+            complete: false,
+        }
+    }
+
+    fn record() -> DecisionRecord {
+        DecisionRecord {
+            id: 0,
+            decided_at: DateTime::parse_from_rfc3339("2026-11-20T10:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            source: "s".into(),
+            calendar: "c".into(),
+            member: "ana@example.com".into(),
+            uid: "u".into(),
+            recurrence_id: String::new(),
+            title: "Sync".into(),
+            organizer: "bo@example.com".into(),
+            action: "decline".into(),
+            response: Some("DECLINED".into()),
+            findings: serde_json::json!([{"rule": "agenda"}]),
+            exemption: None,
+            comment: Some("no agenda".into()),
+            policy_hash: "p1".into(),
+            outcome: Outcome::Pending,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn decision_lifecycle_is_transactional_and_readable() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        assert_eq!(s.screening(&key()).unwrap(), None);
+        let id = s.begin_decision(&record(), &screening()).unwrap();
+        let pending = s.screening(&key()).unwrap().unwrap();
+        assert!(!pending.complete);
+        assert_eq!(pending.decision_id, Some(id));
+
+        let mut done = screening();
+        done.complete = true;
+        done.applied_partstat = Some("DECLINED".into());
+        s.finish_decision(id, Outcome::Applied, None, &done)
+            .unwrap();
+        let stored = s.screening(&key()).unwrap().unwrap();
+        assert!(stored.complete);
+        assert_eq!(stored.applied_partstat.as_deref(), Some("DECLINED"));
+
+        let log = s.decisions(None).unwrap();
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].outcome, Outcome::Applied);
+        assert_eq!(log[0].findings, serde_json::json!([{"rule": "agenda"}]));
+        let later = DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert!(s.decisions(Some(later)).unwrap().is_empty());
+    }
+
+    #[test]
+    fn urgent_uses_count_each_invite_once() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let at = Utc::now();
+        s.record_urgent_use("bo@x.com", "2026-11", "u1", "", at)
+            .unwrap();
+        s.record_urgent_use("bo@x.com", "2026-11", "u1", "", at)
+            .unwrap();
+        s.record_urgent_use("bo@x.com", "2026-11", "u2", "", at)
+            .unwrap();
+        s.record_urgent_use("bo@x.com", "2026-12", "u3", "", at)
+            .unwrap();
+        assert_eq!(s.urgent_uses("bo@x.com", "2026-11").unwrap(), 2);
+        assert_eq!(s.urgent_uses("cy@x.com", "2026-11").unwrap(), 0);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_clear() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        s.set_cursor("src", "work", "a.ics", "e1").unwrap();
+        s.set_cursor("src", "work", "a.ics", "e2").unwrap();
+        s.set_cursor("src", "work", "b.ics", "e3").unwrap();
+        s.remove_cursor("src", "work", "b.ics").unwrap();
+        let c = s.cursors("src").unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[&("work".to_string(), "a.ics".to_string())], "e2");
+        s.clear_cursors().unwrap();
+        assert!(s.cursors("src").unwrap().is_empty());
+    }
+
+    #[test]
+    fn reopening_a_file_keeps_state_and_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/gk.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.set_meta("k", "v").unwrap();
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.meta("k").unwrap().as_deref(), Some("v"));
+    }
+}
