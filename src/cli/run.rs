@@ -75,8 +75,10 @@ pub fn decision_line(r: &DecisionRecord) -> String {
         why,
         r.outcome.as_str(),
     );
-    if let Some(resp) = &r.response {
-        line.push_str(&format!(" → {resp}"));
+    match (&r.response, r.outcome) {
+        (Some(resp), crate::store::Outcome::Observed) => line.push_str(&format!(" (would write {resp})")),
+        (Some(resp), _) => line.push_str(&format!(" → {resp}")),
+        (None, _) => {}
     }
     if let Some(e) = &r.error {
         line.push_str(&format!(" ({e})"));

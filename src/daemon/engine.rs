@@ -166,14 +166,12 @@ impl<S: Store> Engine<S> {
         let parsed = match parse_ics(&text) {
             Ok(p) => p,
             Err(e) => {
-                tracing::warn!("{path}: {e}; skipped");
                 report.problems.push(format!("{path}: {e}; skipped"));
                 // Remember the etag: the file is read again when it changes.
                 return Ok(Some(unit.item.etag.clone()));
             }
         };
         for p in &parsed.problems {
-            tracing::warn!("{path}: {p}");
             report.problems.push(format!("{path}: {p}"));
         }
         let Some(policy) = self.team.policy_for(unit.member).cloned() else {
@@ -380,9 +378,6 @@ impl<S: Store> Engine<S> {
             },
         };
         screening.complete = outcome != Outcome::Failed;
-        if outcome == Outcome::Failed {
-            tracing::warn!("{}: {}", item_path(unit), error.as_deref().unwrap_or(""));
-        }
         self.store
             .finish_decision(id, outcome, error.as_deref(), &screening)?;
         if verdict.uses_urgent
