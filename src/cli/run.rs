@@ -76,7 +76,9 @@ pub fn decision_line(r: &DecisionRecord) -> String {
         r.outcome.as_str(),
     );
     match (&r.response, r.outcome) {
-        (Some(resp), crate::store::Outcome::Observed) => line.push_str(&format!(" (would write {resp})")),
+        (Some(resp), crate::store::Outcome::Observed) => {
+            line.push_str(&format!(" (would write {resp})"))
+        }
         (Some(resp), _) => line.push_str(&format!(" → {resp}")),
         (None, _) => {}
     }

@@ -71,26 +71,61 @@ pub fn shutdown_flag() -> std::io::Result<Arc<AtomicBool>> {
 }
 
 /// Wait for the next event: shutdown, a policy change, or the next sync.
-/// Checks often so a signal is honoured within a fraction of a second.
+/// Checks often so a signal is honoured within a fraction of a second, and
+/// looks at the policy files once a second whatever the poll interval.
 pub fn next_event(
     shutdown: &AtomicBool,
     policy_changed: &mut dyn FnMut() -> bool,
     poll: Duration,
 ) -> DaemonEvent {
     let tick = Duration::from_millis(100);
+    let policy_every = Duration::from_secs(1);
     let mut waited = Duration::ZERO;
+    let mut next_policy_check = Duration::ZERO;
     loop {
         if shutdown.load(Ordering::Relaxed) {
             return DaemonEvent::Shutdown;
         }
+        if waited >= next_policy_check {
+            next_policy_check += policy_every;
+            if policy_changed() {
+                return DaemonEvent::PolicyChanged;
+            }
+        }
         if waited >= poll {
             return DaemonEvent::SyncDue;
         }
-        // Policy files are checked once a second: a stat per file is cheap.
-        if waited.as_millis() % 1000 == 0 && !waited.is_zero() && policy_changed() {
-            return DaemonEvent::PolicyChanged;
-        }
         std::thread::sleep(tick);
         waited += tick;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_changes_are_noticed_even_when_polling_fast() {
+        let flag = AtomicBool::new(false);
+        let mut calls = 0;
+        let mut changed = || {
+            calls += 1;
+            calls == 2
+        };
+        // The first check sees no change, the sync comes due, and the next
+        // wait notices the change before anything else.
+        assert_eq!(
+            next_event(&flag, &mut changed, Duration::from_millis(100)),
+            DaemonEvent::SyncDue
+        );
+        assert_eq!(
+            next_event(&flag, &mut changed, Duration::from_millis(100)),
+            DaemonEvent::PolicyChanged
+        );
+        flag.store(true, Ordering::Relaxed);
+        assert_eq!(
+            next_event(&flag, &mut || false, Duration::from_secs(60)),
+            DaemonEvent::Shutdown
+        );
     }
 }

@@ -211,7 +211,9 @@ impl Problem {
             } => {
                 let when = format!("{} {}", local_start.format("%a %H:%M"), time_zone.name());
                 if *of > 1 && occurrences == of {
-                    format!("all {of} upcoming occurrences are outside {attendee}'s working hours (e.g. {when}; works {working_hours})")
+                    format!(
+                        "all {of} upcoming occurrences are outside {attendee}'s working hours (e.g. {when}; works {working_hours})"
+                    )
                 } else if *of > 1 {
                     format!(
                         "{occurrences} of the next {of} occurrences are outside {attendee}'s working hours (e.g. {when}; works {working_hours})"
