@@ -11,7 +11,11 @@ fn demo_policy() -> std::path::PathBuf {
 #[test]
 fn lint_accepts_the_shipped_policies() {
     for path in ["examples/demo/policies", "policies"] {
-        let out = gatekeeper().current_dir(repo()).args(["policy", "lint", path]).output().unwrap();
+        let out = gatekeeper()
+            .current_dir(repo())
+            .args(["policy", "lint", path])
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(0), "{path}: {}", stderr_of(&out));
         assert!(stdout_of(&out).contains("no errors"));
     }
@@ -39,7 +43,11 @@ count = 1
 "#,
     )
     .unwrap();
-    let out = gatekeeper().args(["policy", "lint"]).arg(&bad).output().unwrap();
+    let out = gatekeeper()
+        .args(["policy", "lint"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr_of(&out);
     let path = bad.display().to_string();
@@ -55,28 +63,57 @@ count = 1
         assert!(err.contains(&expected), "missing {expected:?} in:\n{err}");
     }
     // The underline sits under the offending value.
-    assert!(err.contains("working_days = [\"monday\", \"wedensday\"]\n  |                           ^^^^^^^^^^^"), "{err}");
+    assert!(
+        err.contains(
+            "working_days = [\"monday\", \"wedensday\"]\n  |                           ^^^^^^^^^^^"
+        ),
+        "{err}"
+    );
 
-    let out = gatekeeper().args(["policy", "lint", "--format", "json"]).arg(&bad).output().unwrap();
+    let out = gatekeeper()
+        .args(["policy", "lint", "--format", "json"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let diags: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let codes: Vec<&str> = diags.iter().map(|d| d["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["unknown-time-zone", "unknown-day", "unknown-value", "impossible-value"]);
-    assert_eq!((diags[1]["line"].as_u64(), diags[1]["column"].as_u64()), (Some(8), Some(27)));
+    assert_eq!(
+        codes,
+        [
+            "unknown-time-zone",
+            "unknown-day",
+            "unknown-value",
+            "impossible-value"
+        ]
+    );
+    assert_eq!(
+        (diags[1]["line"].as_u64(), diags[1]["column"].as_u64()),
+        (Some(8), Some(27))
+    );
 }
 
 #[test]
 fn lint_catches_a_member_in_two_teams() {
     let dir = tempfile::tempdir().unwrap();
     let team = |name: &str| {
-        format!("[team]\nname = \"{name}\"\n\n[[member]]\nemail = \"ana@example.com\"\ntime_zone = \"UTC\"\nworking_hours = \"09:00-17:00\"\n")
+        format!(
+            "[team]\nname = \"{name}\"\n\n[[member]]\nemail = \"ana@example.com\"\ntime_zone = \"UTC\"\nworking_hours = \"09:00-17:00\"\n"
+        )
     };
     std::fs::write(dir.path().join("a.toml"), team("a")).unwrap();
     std::fs::write(dir.path().join("b.toml"), team("b")).unwrap();
-    let out = gatekeeper().args(["policy", "lint"]).arg(dir.path()).output().unwrap();
+    let out = gatekeeper()
+        .args(["policy", "lint"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = stderr_of(&out);
-    assert!(err.contains("`ana@example.com` is a member of two teams"), "{err}");
+    assert!(
+        err.contains("`ana@example.com` is a member of two teams"),
+        "{err}"
+    );
     assert!(err.contains("a.toml") && err.contains("b.toml"), "{err}");
 }
 
@@ -92,9 +129,20 @@ fn check_explains_a_decline_with_the_comment() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
     let text = stdout_of(&out);
-    assert!(text.starts_with("decline: \"Sync\" from bo@example.com, screened for ana@example.com"), "{text}");
-    assert!(text.contains("decline   agenda             the invite has no agenda"), "{text}");
-    assert!(text.contains("chen@example.com's working hours (Tue 23:00 Asia/Singapore; works 10:00–18:00 Mon–Fri)"), "{text}");
+    assert!(
+        text.starts_with("decline: \"Sync\" from bo@example.com, screened for ana@example.com"),
+        "{text}"
+    );
+    assert!(
+        text.contains("decline   agenda             the invite has no agenda"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "chen@example.com's working hours (Tue 23:00 Asia/Singapore; works 10:00–18:00 Mon–Fri)"
+        ),
+        "{text}"
+    );
     assert!(text.contains("  | gatekeeper declined this invite for ana@example.com under the demo team's meeting policy."), "{text}");
 
     let out = gatekeeper()
@@ -113,14 +161,27 @@ fn check_explains_a_decline_with_the_comment() {
         .iter()
         .map(|r| (r["rule"].as_str().unwrap(), r["action"].as_str().unwrap()))
         .collect();
-    assert_eq!(rules, [("agenda", "decline"), ("working_hours", "annotate")]);
-    assert!(v["comment"].as_str().unwrap().contains("- the invite has no agenda: add a description"));
+    assert_eq!(
+        rules,
+        [("agenda", "decline"), ("working_hours", "annotate")]
+    );
+    assert!(
+        v["comment"]
+            .as_str()
+            .unwrap()
+            .contains("- the invite has no agenda: add a description")
+    );
 }
 
 #[test]
 fn check_allows_a_good_invite_and_reports_an_own_answer() {
     let good = repo().join("examples/demo/calendars/ana/work/design-review.ics");
-    let out = gatekeeper().args(["check", "--format", "json", "--now", DEMO_NOW, "--policy"]).arg(demo_policy()).arg(&good).output().unwrap();
+    let out = gatekeeper()
+        .args(["check", "--format", "json", "--now", DEMO_NOW, "--policy"])
+        .arg(demo_policy())
+        .arg(&good)
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["action"], "allow");
     assert_eq!(v["rules"], serde_json::json!([]));
@@ -128,25 +189,46 @@ fn check_allows_a_good_invite_and_reports_an_own_answer() {
 
     let answered = repo().join("examples/demo/calendars/ana/work/coffee.ics");
     let out = gatekeeper()
-        .args(["check", "--as", "ana@example.com", "--now", DEMO_NOW, "--policy"])
+        .args([
+            "check",
+            "--as",
+            "ana@example.com",
+            "--now",
+            DEMO_NOW,
+            "--policy",
+        ])
         .arg(demo_policy())
         .arg(&answered)
         .output()
         .unwrap();
-    assert!(stdout_of(&out).contains("has already answered (ACCEPTED)"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("has already answered (ACCEPTED)"),
+        "{}",
+        stdout_of(&out)
+    );
 }
 
 #[test]
 fn check_rejects_a_broken_invite_and_a_broken_policy() {
     let broken = repo().join("examples/demo/calendars/ana/work/broken.ics");
-    let out = gatekeeper().args(["check", "--policy"]).arg(demo_policy()).arg(&broken).output().unwrap();
+    let out = gatekeeper()
+        .args(["check", "--policy"])
+        .arg(demo_policy())
+        .arg(&broken)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(5));
     assert!(stderr_of(&out).contains("broken.ics"));
 
     let dir = tempfile::tempdir().unwrap();
     let bad_policy = dir.path().join("p.toml");
     std::fs::write(&bad_policy, "[team\nname=").unwrap();
-    let out = gatekeeper().args(["check", "--policy"]).arg(&bad_policy).arg(&broken).output().unwrap();
+    let out = gatekeeper()
+        .args(["check", "--policy"])
+        .arg(&bad_policy)
+        .arg(&broken)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert!(stderr_of(&out).contains("p.toml:1:"), "{}", stderr_of(&out));
 }
@@ -154,7 +236,16 @@ fn check_rejects_a_broken_invite_and_a_broken_policy() {
 #[test]
 fn events_lists_occurrences_with_recurrences_expanded() {
     let out = gatekeeper()
-        .args(["events", "--format", "json", "--from", "2026-03-01", "--to", "2026-03-31", "--ics"])
+        .args([
+            "events",
+            "--format",
+            "json",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-31",
+            "--ics",
+        ])
         .arg(repo().join("tests/fixtures/ics/weekly_series.ics"))
         .output()
         .unwrap();
@@ -175,13 +266,25 @@ fn events_lists_occurrences_with_recurrences_expanded() {
     );
     assert_eq!(v[2]["summary"], "Weekly sync (moved)");
     assert_eq!(v[2]["recurrence_id"], "2026-03-16T09:00:00+01:00");
-    assert!(v.iter().all(|o| o["uid"] == "weekly-sync@example.com" && o["all_day"] == false));
+    assert!(
+        v.iter()
+            .all(|o| o["uid"] == "weekly-sync@example.com" && o["all_day"] == false)
+    );
 }
 
 #[test]
 fn events_prints_floating_and_all_day_times_as_specified() {
     let out = gatekeeper()
-        .args(["events", "--format", "json", "--from", "2020-01-01", "--to", "2030-12-31", "--ics"])
+        .args([
+            "events",
+            "--format",
+            "json",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2030-12-31",
+            "--ics",
+        ])
         .arg(repo().join("tests/fixtures/ics/all_day_duration_floating.ics"))
         .output()
         .unwrap();
@@ -200,13 +303,23 @@ fn events_prints_floating_and_all_day_times_as_specified() {
         }
     }
     assert!(v.iter().any(|o| o["all_day"] == true));
-    assert!(v.iter().any(|o| o["start"].as_str().unwrap().len() == 19), "a floating time");
+    assert!(
+        v.iter().any(|o| o["start"].as_str().unwrap().len() == 19),
+        "a floating time"
+    );
 }
 
 #[test]
 fn events_reports_unparsable_files_and_goes_on() {
     let out = gatekeeper()
-        .args(["events", "--from", "2026-11-30", "--to", "2026-12-31", "--ics"])
+        .args([
+            "events",
+            "--from",
+            "2026-11-30",
+            "--to",
+            "2026-12-31",
+            "--ics",
+        ])
         .arg(repo().join("examples/demo/calendars/ana"))
         .output()
         .unwrap();
@@ -219,12 +332,35 @@ fn events_reports_unparsable_files_and_goes_on() {
 fn log_shows_decisions_since_a_date() {
     let dir = demo_copy();
     let config = dir.path().join("gatekeeper.toml");
-    let out = gatekeeper().args(["log", "--config"]).arg(&config).output().unwrap();
+    let out = gatekeeper()
+        .args(["log", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "no log before the first run");
     run_once(&config, DEMO_NOW);
-    let out = gatekeeper().args(["log", "--config"]).arg(&config).output().unwrap();
-    assert!(stdout_of(&out).contains("decline   ana@example.com  \"Sync\""), "{}", stdout_of(&out));
-    let out = gatekeeper().args(["log", "--since", "2026-12-01", "--format", "json", "--config"]).arg(&config).output().unwrap();
+    let out = gatekeeper()
+        .args(["log", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        stdout_of(&out).contains("decline   ana@example.com  \"Sync\""),
+        "{}",
+        stdout_of(&out)
+    );
+    let out = gatekeeper()
+        .args([
+            "log",
+            "--since",
+            "2026-12-01",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert!(rows.is_empty(), "every decision was made on 2026-11-30");
 }
@@ -233,11 +369,22 @@ fn log_shows_decisions_since_a_date() {
 fn bad_config_exits_4_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("gatekeeper.toml");
-    std::fs::write(&config, "policies = [\"p\"]\n[store]\nsqlite = \"x.db\"\nsqllite = 1\n").unwrap();
-    let out = gatekeeper().args(["run", "--once", "--config"]).arg(&config).output().unwrap();
+    std::fs::write(
+        &config,
+        "policies = [\"p\"]\n[store]\nsqlite = \"x.db\"\nsqllite = 1\n",
+    )
+    .unwrap();
+    let out = gatekeeper()
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(4));
     let err = stderr_of(&out);
-    assert!(err.contains("gatekeeper.toml:4:1") && err.contains("unknown field `sqllite`"), "{err}");
+    assert!(
+        err.contains("gatekeeper.toml:4:1") && err.contains("unknown field `sqllite`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -245,7 +392,21 @@ fn the_shipped_config_parses_and_every_key_is_documented() {
     let text = std::fs::read_to_string(repo().join("examples/demo/gatekeeper.toml")).unwrap();
     gatekeeper::config::Config::parse(&text).unwrap();
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    for key in ["policies", "mode", "poll_seconds", "series_occurrences", "horizon_days", "sqlite", "kind", "name", "member", "path"] {
-        assert!(readme.contains(&format!("`{key}`")), "README does not document config key `{key}`");
+    for key in [
+        "policies",
+        "mode",
+        "poll_seconds",
+        "series_occurrences",
+        "horizon_days",
+        "sqlite",
+        "kind",
+        "name",
+        "member",
+        "path",
+    ] {
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "README does not document config key `{key}`"
+        );
     }
 }

@@ -296,7 +296,7 @@ fn the_daemon_keeps_the_last_good_policy_and_stops_on_sigterm() {
         .replace("poll_seconds = 30", "poll_seconds = 1");
     std::fs::write(&config, text).unwrap();
     let bin = assert_cmd::cargo::cargo_bin("gatekeeper");
-    let mut child = std::process::Command::new(bin)
+    let child = std::process::Command::new(bin)
         .args(["run", "--now", DEMO_NOW, "--config"])
         .arg(&config)
         .env("NO_COLOR", "1")

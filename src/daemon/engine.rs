@@ -201,7 +201,7 @@ impl<S: Store> Engine<S> {
                         if record.outcome == Outcome::Failed {
                             complete = false;
                         }
-                        report.decisions.push(record);
+                        report.decisions.push(*record);
                     }
                 }
             }
@@ -389,13 +389,13 @@ impl<S: Store> Engine<S> {
         }
         record.outcome = outcome;
         record.error = error;
-        Ok(Screened::Decided(record))
+        Ok(Screened::Decided(Box::new(record)))
     }
 }
 
 enum Screened {
     Skipped,
-    Decided(DecisionRecord),
+    Decided(Box<DecisionRecord>),
 }
 
 /// The item's text and etag as they stand after gatekeeper's own writes.

@@ -1,12 +1,14 @@
 //! How gatekeeper judges whether a description says what a meeting is for.
 //!
-//! The judgement counts *meaningful words*: words of at least two letters
-//! that are not filler ("sync", "quick", "call", "meeting", "the", ...), in
-//! lines that are not conferencing boilerplate (Google Meet, Zoom and Teams
-//! join blocks, dial-in numbers, passcodes), with HTML tags, links and email
-//! addresses ignored. "Sync", an empty line or a bare Zoom link score zero; a
-//! sentence such as "Decide the Q3 hiring plan for the search team" scores
-//! six. The policy's `min_words` sets the bar.
+//! The judgement counts *meaningful words*: words of at least two letters or
+//! digits, one of them a letter, that are not filler ("sync", "quick",
+//! "call", "meeting", "the", ...), with HTML tags, links and email addresses
+//! ignored. Conferencing tools append their join details at the end of a
+//! description (Google Meet's `-::~:~::~` block, "Join Zoom Meeting",
+//! "Microsoft Teams meeting", "Join Webex meeting"); everything from the
+//! line where such a block starts is ignored, and so are dial-in lines
+//! ("Passcode: 123456"). "Sync", an empty line or a bare Zoom link score
+//! zero; "Decide the Q3 hiring plan for the search team" scores six.
 //!
 //! The scan stops as soon as the bar is reached and does not allocate: it is
 //! on the screening hot path.
@@ -14,42 +16,46 @@
 /// Counts meaningful words, stopping early once `enough` is reached.
 pub fn meaningful_words(description: &str, enough: u32) -> u32 {
     let mut counted = 0u32;
-    let mut in_google_block = false;
     for line in description.lines() {
-        // Google Meet wraps its join details between separator lines of
-        // `-::~:~::~:~...`; everything in between is boilerplate.
         if line.trim_start().starts_with("-::~") {
-            in_google_block = !in_google_block;
-            continue;
+            // Google Meet's block separator: the rest is join details.
+            return counted;
         }
-        if in_google_block {
-            continue;
-        }
-        let (words, boilerplate) = scan_line(line);
-        if !boilerplate {
-            counted += words;
-            if counted >= enough {
-                return counted;
+        match scan_line(line, enough.saturating_sub(counted)) {
+            Line::Words(n) => {
+                counted += n;
+                if counted >= enough {
+                    return counted;
+                }
             }
+            Line::DialIn => {}
+            Line::ConferencingBlock => return counted,
         }
     }
     counted
 }
 
-/// Meaningful words on one line, and whether the line is conferencing
-/// boilerplate.
-fn scan_line(line: &str) -> (u32, bool) {
+enum Line {
+    Words(u32),
+    /// A line of join details ("Passcode: 1234", "PIN: 99"): not counted.
+    DialIn,
+    /// The start of a conferencing block: this line and the rest are not
+    /// counted.
+    ConferencingBlock,
+}
+
+/// Meaningful words on one line, stopping at `enough`.
+fn scan_line(line: &str, enough: u32) -> Line {
     let mut words = 0;
-    let mut boilerplate = false;
     let mut in_tag = false;
+    let mut previous = [0u8; 24];
+    let mut previous_len = 0usize;
     let bytes = line.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
         if in_tag {
-            if b == b'>' {
-                in_tag = false;
-            }
+            in_tag = b != b'>';
             i += 1;
             continue;
         }
@@ -68,31 +74,59 @@ fn scan_line(line: &str) -> (u32, bool) {
             i += 1;
         }
         let token = &line[start..i];
-        if is_link_or_address(token) {
-            continue;
-        }
-        // HTML entities such as `&nbsp;` are not words.
-        if token.starts_with('&') && token.ends_with(';') {
+        if is_link_or_address(token) || (token.starts_with('&') && token.ends_with(';')) {
             continue;
         }
         let word = token.trim_matches(|c: char| !c.is_alphanumeric());
-        let mut lower = [0u8; 24];
-        let Some(lower) = ascii_lower(word, &mut lower) else {
-            // Longer than any filler word, or not ASCII: a real word if it
-            // has letters.
+        let mut buf = [0u8; 24];
+        let Some(lower) = ascii_lower(word, &mut buf) else {
+            // Longer than any filler word, or not ASCII.
             if is_word(word) {
                 words += 1;
+                if words >= enough {
+                    return Line::Words(words);
+                }
             }
+            previous_len = 0;
             continue;
         };
-        if is_boilerplate_marker(lower) {
-            boilerplate = true;
+        if starts_conferencing_block(&previous[..previous_len], lower) {
+            return Line::ConferencingBlock;
+        }
+        if is_dial_in_marker(lower) {
+            return Line::DialIn;
         }
         if is_word(word) && !is_filler(lower) {
             words += 1;
+            if words >= enough {
+                return Line::Words(words);
+            }
         }
+        previous[..lower.len()].copy_from_slice(lower);
+        previous_len = lower.len();
     }
-    (words, boilerplate)
+    Line::Words(words)
+}
+
+/// "Join Zoom Meeting", "Microsoft Teams meeting", "Join with Google Meet",
+/// "Join Webex meeting": the headers conferencing tools put above the join
+/// details they append.
+fn starts_conferencing_block(previous: &[u8], word: &[u8]) -> bool {
+    matches!(
+        (previous, word),
+        (
+            b"join",
+            b"zoom" | b"webex" | b"microsoft" | b"teams" | b"skype" | b"goto"
+        ) | (b"microsoft", b"teams")
+            | (b"google", b"meet")
+            | (b"one", b"tap")
+            | (b"dial", b"by")
+    )
+}
+
+/// Words that only appear on dial-in lines.
+fn is_dial_in_marker(word: &[u8]) -> bool {
+    matches!(word, b"passcode" | b"password" | b"pin" | b"dial-in")
 }
 
 /// At least two letters or digits, one of them a letter: "Q3" and "API" are
@@ -124,14 +158,6 @@ fn is_link_or_address(token: &str) -> bool {
         || token.starts_with("www.")
         || token.contains('@')
         || token.starts_with("tel:")
-}
-
-/// Words that only appear in the join details conferencing tools paste.
-fn is_boilerplate_marker(word: &[u8]) -> bool {
-    matches!(
-        word,
-        b"join" | b"passcode" | b"password" | b"pin" | b"dial" | b"dial-in" | b"tap"
-    )
 }
 
 /// Words that say nothing about a meeting's purpose.
@@ -239,6 +265,17 @@ mod tests {
             3,
         );
         check("Überprüfung der Roadmap für Zürich", 5);
+        // "join" in ordinary prose is a word like any other.
+        check("Please join to review the launch plan for Q3", 6);
+        check(
+            "Pick the CI provider\n\n________________\nMicrosoft Teams meeting\nJoin on your computer, mobile app or room device\nClick here to join the meeting\nMeeting ID: 123 456 789\nPasscode: abc123\nDownload Teams | Join on the web",
+            3,
+        );
+        check(
+            "Agree the Q1 goals\nJoin Zoom Meeting\nhttps://zoom.us/j/1\nOne tap mobile\n+16465588656,,123#",
+            3,
+        );
+        check("Dial-in: +1 555 0100\nPIN: 1234\nReview the incident", 2);
         check("ping bob@example.com about it", 3);
     }
 

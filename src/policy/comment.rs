@@ -68,9 +68,9 @@ impl Template {
                 offset += i + 2;
                 continue;
             }
-            if tail.starts_with('}') {
+            if let Some(after) = tail.strip_prefix('}') {
                 literal.push('}');
-                rest = &tail[1..];
+                rest = after;
                 offset += i + 1;
                 continue;
             }
@@ -115,6 +115,13 @@ impl Template {
         Template::parse(DEFAULT_TEMPLATE).unwrap_or(Template { pieces: Vec::new() })
     }
 
+    /// Whether the template uses a placeholder.
+    pub fn uses(&self, name: &str) -> bool {
+        self.pieces
+            .iter()
+            .any(|p| *p == Piece::Field(name_of(name)))
+    }
+
     pub fn render(&self, v: &CommentValues<'_>) -> String {
         let mut out = String::new();
         for piece in &self.pieces {
@@ -133,6 +140,14 @@ impl Template {
         }
         out
     }
+}
+
+fn name_of(name: &str) -> &'static str {
+    PLACEHOLDERS
+        .iter()
+        .find(|p| **p == name)
+        .copied()
+        .unwrap_or("")
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! overlap. The decision core relies on that and never re-validates.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use chrono::{NaiveTime, Weekday};
 use chrono_tz::Tz;
@@ -293,7 +294,7 @@ pub struct Policy {
     /// guests. Team members are never external whatever their domain.
     pub domains: Vec<String>,
     pub members: Vec<Member>,
-    member_index: HashMap<String, usize>,
+    member_index: HashMap<String, usize, BuildHasherDefault<Fnv1a>>,
     pub rules: Vec<Rule>,
     pub exceptions: Exceptions,
     pub comment: Template,
@@ -342,6 +343,31 @@ impl Policy {
         }
         let domain = email.rsplit_once('@').map_or("", |(_, d)| d);
         !self.domains.iter().any(|d| d == domain)
+    }
+}
+
+/// FNV-1a: the member index is looked up for every attendee of every
+/// invite, keyed by the team's own addresses (not attacker-chosen input that
+/// could flood one bucket), so a fast non-keyed hash is the right trade.
+#[derive(Default)]
+pub struct Fnv1a(u64);
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 

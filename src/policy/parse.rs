@@ -68,6 +68,7 @@ pub fn parse_policy(source: &str, file: &str) -> (Option<Policy>, Vec<Diagnostic
         source,
         diags: Vec::new(),
         member_spans: HashMap::new(),
+        member_emails: Vec::new(),
     };
     let policy = w.policy();
     let mut diags = w.diags;
@@ -164,6 +165,10 @@ struct Walker<'s> {
     source: &'s str,
     diags: Vec<Diagnostic>,
     member_spans: HashMap<String, Range<usize>>,
+    /// Every member address that parsed, even when another field of that
+    /// member did not: rule scopes are checked against these, so one typo
+    /// in a member does not make every rule that names them an error too.
+    member_emails: Vec<String>,
 }
 
 impl Walker<'_> {
@@ -198,7 +203,7 @@ impl Walker<'_> {
             }
         };
         let rules = lookup(&root, "rule")
-            .map(|v| self.rules(v, &members))
+            .map(|v| self.rules(v))
             .unwrap_or_default();
         let exceptions = lookup(&root, "exceptions")
             .map(|v| self.exceptions(v))
@@ -207,6 +212,21 @@ impl Walker<'_> {
             .map(|v| self.comment(v))
             .unwrap_or_else(Template::default_template);
 
+        if comment.uses("urgent_keyword")
+            && exceptions.urgent.is_none()
+            && let Some(template) = lookup(&root, "comment")
+                .and_then(|c| c.get_ref().as_table())
+                .and_then(|t| lookup(t, "template"))
+        {
+            self.diags.push(
+                Diagnostic::warning(
+                    "unused-placeholder",
+                    "the template uses `{urgent_keyword}` but there is no urgent exception",
+                )
+                .at(template.span(), "`{urgent_keyword}` will be empty")
+                .help("add `[exceptions.urgent]` with a `keyword`, or drop the placeholder"),
+            );
+        }
         if self.diags.iter().any(Diagnostic::is_error) {
             return None;
         }
@@ -272,6 +292,9 @@ impl Walker<'_> {
             let email = self
                 .required(t, "email", item.span(), "`[[member]]`")
                 .and_then(|e| self.email(e, "`member.email`"));
+            if let Some((e, _)) = &email {
+                self.member_emails.push(e.clone());
+            }
             let tz = self
                 .required(t, "time_zone", item.span(), "`[[member]]`")
                 .and_then(|z| self.time_zone(z));
@@ -321,7 +344,7 @@ impl Walker<'_> {
         out
     }
 
-    fn rules(&mut self, v: &Value<'_>, members: &[Member]) -> Vec<Rule> {
+    fn rules(&mut self, v: &Value<'_>) -> Vec<Rule> {
         let Some(items) = v.get_ref().as_array() else {
             self.type_error(v, "`rule`", "an array of tables, written `[[rule]]`");
             return Vec::new();
@@ -371,7 +394,7 @@ impl Walker<'_> {
                     &format!("the `{}` rule", kind.as_str()),
                 )
                 .and_then(|a| self.action(a));
-            let scope = lookup(t, "members").map(|m| self.rule_members(m, members));
+            let scope = lookup(t, "members").map(|m| self.rule_members(m));
             let spec = match kind {
                 RuleKind::Agenda => {
                     let min_words = match lookup(t, "min_words") {
@@ -455,23 +478,24 @@ impl Walker<'_> {
         out.into_iter().map(|(r, _)| r).collect()
     }
 
-    fn rule_members(&mut self, v: &Value<'_>, members: &[Member]) -> Option<Vec<String>> {
+    fn rule_members(&mut self, v: &Value<'_>) -> Option<Vec<String>> {
         let mut ok = true;
         let mut out = Vec::new();
-        let known: Vec<&str> = members.iter().map(|m| m.email.as_str()).collect();
         for (s, span) in self.strings(v, "`members`") {
             let email = s.trim().to_lowercase();
-            if known.contains(&email.as_str()) {
+            if self.member_emails.contains(&email) {
                 out.push(email);
             } else {
                 ok = false;
+                let help = similar_email(&email, &self.member_emails)
+                    .map(|e| format!("did you mean `{e}`?"));
                 self.diags.push(
                     Diagnostic::error(
                         "unknown-member",
                         format!("`{email}` is not a member of this team"),
                     )
                     .at(span, "not listed in any `[[member]]`")
-                    .help_opt(did_you_mean_help(&email, known.iter().copied())),
+                    .help_opt(help),
                 );
             }
         }
@@ -499,27 +523,27 @@ impl Walker<'_> {
                 }
             }
         }
-        if let Some(o) = lookup(t, "one_to_one") {
-            if let Some(choice) = self.choice(o, "`one_to_one`", &["exempt", "screen"]) {
-                ex.one_to_one = if choice == "exempt" {
-                    OneToOne::Exempt
-                } else {
-                    OneToOne::Screen
-                };
-            }
+        if let Some(o) = lookup(t, "one_to_one")
+            && let Some(choice) = self.choice(o, "`one_to_one`", &["exempt", "screen"])
+        {
+            ex.one_to_one = if choice == "exempt" {
+                OneToOne::Exempt
+            } else {
+                OneToOne::Screen
+            };
         }
-        if let Some(o) = lookup(t, "external_guests") {
-            if let Some(choice) = self.choice(
+        if let Some(o) = lookup(t, "external_guests")
+            && let Some(choice) = self.choice(
                 o,
                 "`external_guests`",
                 &["screen", "exempt", "never_decline"],
-            ) {
-                ex.external_guests = match choice.as_str() {
-                    "screen" => ExternalGuests::Screen,
-                    "exempt" => ExternalGuests::Exempt,
-                    _ => ExternalGuests::NeverDecline,
-                };
-            }
+            )
+        {
+            ex.external_guests = match choice.as_str() {
+                "screen" => ExternalGuests::Screen,
+                "exempt" => ExternalGuests::Exempt,
+                _ => ExternalGuests::NeverDecline,
+            };
         }
         if let Some(u) = lookup(t, "urgent")
             && let Some(ut) = self.table(u, "`exceptions.urgent`")
@@ -599,8 +623,9 @@ impl Walker<'_> {
                         )
                         .at(at, "gatekeeper cannot fill this in")
                         .help_opt(
-                            did_you_mean_help(&u.name, super::comment::PLACEHOLDERS).or_else(
-                                || {
+                            super::diagnostic::did_you_mean(&u.name, super::comment::PLACEHOLDERS)
+                                .map(|p| format!("did you mean `{{{p}}}`?"))
+                                .or_else(|| {
                                     Some(format!(
                                         "the placeholders are {}",
                                         super::comment::PLACEHOLDERS
@@ -609,8 +634,7 @@ impl Walker<'_> {
                                             .collect::<Vec<_>>()
                                             .join(", ")
                                     ))
-                                },
-                            ),
+                                }),
                         ),
                     );
                 }
@@ -793,11 +817,14 @@ impl Walker<'_> {
 
     fn hours(&mut self, v: &Value<'_>) -> Option<(NaiveTime, NaiveTime)> {
         let (s, span) = self.string(v, "`working_hours`")?;
+        let mut round_the_clock = false;
         let parsed = s.split_once('-').and_then(|(a, b)| {
             let a = NaiveTime::parse_from_str(a.trim(), "%H:%M").ok()?;
             let b = b.trim();
-            // "24:00" is how people write the end of the day.
+            // "24:00" is how people write the end of the day; "00:00-24:00"
+            // is a whole day (start == end then means 24 hours).
             let b = if b == "24:00" {
+                round_the_clock = true;
                 NaiveTime::MIN
             } else {
                 NaiveTime::parse_from_str(b, "%H:%M").ok()?
@@ -805,7 +832,7 @@ impl Walker<'_> {
             Some((a, b))
         });
         match parsed {
-            Some((a, b)) if a == b => {
+            Some((a, b)) if a == b && !(round_the_clock && a == NaiveTime::MIN) => {
                 self.diags.push(
                     Diagnostic::error("impossible-value", "working hours start and end at the same time")
                         .at(span, "zero-length working day")
@@ -862,6 +889,25 @@ fn parse_day(s: &str) -> Option<Weekday> {
         .iter()
         .position(|d| *d == s || (s.len() == 3 && d.starts_with(&s)))
         .and_then(|i| Weekday::try_from(i as u8).ok())
+}
+
+/// A member address that looks like a typo of `email`: the same domain and a
+/// close local part. Comparing whole addresses would let a shared
+/// `@example.com` make strangers look alike.
+fn similar_email<'a>(email: &str, known: &'a [String]) -> Option<&'a str> {
+    let (local, domain) = email.rsplit_once('@')?;
+    let same_domain: Vec<(&str, &'a str)> = known
+        .iter()
+        .filter_map(|k| {
+            let (l, d) = k.rsplit_once('@')?;
+            (d == domain).then_some((l, k.as_str()))
+        })
+        .collect();
+    let best = super::diagnostic::did_you_mean(local, same_domain.iter().map(|(l, _)| *l))?;
+    same_domain
+        .iter()
+        .find(|(l, _)| *l == best)
+        .map(|(_, k)| *k)
 }
 
 fn scopes_overlap(a: &Rule, b: &Rule) -> bool {
