@@ -128,11 +128,7 @@ fn main() {
     let policy = policy.unwrap_or_else(|| panic!("bench policy invalid: {diags:?}"));
     let people = attendees();
     let now = t("2026-11-30T08:00:00Z");
-    let ctx = Context {
-        now,
-        member: "ana@example.com",
-        urgent_uses_this_month: 0,
-    };
+    let ctx = Context::new(now, "ana@example.com");
     let agenda = "Decide which of the three export formats we ship first and who owns the migration.\n\nJoin with Google Meet: https://meet.google.com/abc-defg-hij";
     // Thursday 15:00 UTC: inside everyone's hours except Singapore (23:00).
     let good_slot = [Span {

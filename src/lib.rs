@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod fairness;
 pub mod policy;
 pub mod source;
 pub mod store;

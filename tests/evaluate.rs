@@ -165,11 +165,7 @@ fn run(c: &Case) -> (Built, Verdict) {
     let v = evaluate(
         &invite(c, &b),
         &b.policy,
-        &Context {
-            now: t(c.now),
-            member: c.member,
-            urgent_uses_this_month: c.urgent_uses,
-        },
+        &Context::new(t(c.now), c.member).with_urgent_uses(c.urgent_uses),
     );
     (b, v)
 }

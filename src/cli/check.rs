@@ -107,11 +107,7 @@ pub fn run(args: Args) -> Exit {
         sent_at: event.created.or(event.dtstamp).or(event.last_modified),
         all_day: event.is_all_day(),
     };
-    let ctx = Context {
-        now,
-        member: &member,
-        urgent_uses_this_month: args.urgent_used,
-    };
+    let ctx = Context::new(now, &member).with_urgent_uses(args.urgent_used);
     let verdict = evaluate(&invite, &policy, &ctx);
     let comment = verdict.comment(&invite, &policy, &member, event.private);
     let answered = event

@@ -8,6 +8,7 @@ mod events;
 mod lint;
 mod log;
 mod run;
+mod suggest;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -69,6 +70,8 @@ enum Command {
     Events(events::Args),
     /// Show the decision log.
     Log(log::Args),
+    /// Suggest the fairest times for a meeting across time zones.
+    Suggest(suggest::Args),
 }
 
 #[derive(Subcommand)]
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Events(a) => events::run(a),
         Command::Log(a) => log::run(a),
+        Command::Suggest(a) => suggest::run(a),
     };
     exit.into()
 }

@@ -295,6 +295,7 @@ impl<S: Store> Engine<S> {
             now,
             member,
             urgent_uses_this_month: urgent_uses,
+            ..Context::default()
         };
         let verdict = evaluate(&invite, policy, &ctx);
         if matches!(

@@ -3,7 +3,7 @@
 //! than a surprise in somebody's inbox.
 
 /// The placeholders a template may use.
-pub const PLACEHOLDERS: [&str; 7] = [
+pub const PLACEHOLDERS: [&str; 8] = [
     "member",
     "organizer",
     "title",
@@ -11,6 +11,7 @@ pub const PLACEHOLDERS: [&str; 7] = [
     "reasons",
     "team",
     "urgent_keyword",
+    "suggestions",
 ];
 
 pub const DEFAULT_TEMPLATE: &str = "\
@@ -47,6 +48,9 @@ pub struct CommentValues<'a> {
     /// "declined" or "tentatively accepted".
     pub response: &'a str,
     pub reasons: &'a str,
+    /// Fairer times, when fairness suggested any. A template without
+    /// `{suggestions}` gets them after the reasons instead.
+    pub suggestions: &'a str,
     pub team: &'a str,
     pub urgent_keyword: &'a str,
 }
@@ -134,6 +138,7 @@ impl Template {
                     "response" => v.response,
                     "reasons" => v.reasons,
                     "team" => v.team,
+                    "suggestions" => v.suggestions,
                     _ => v.urgent_keyword,
                 }),
             }
@@ -179,6 +184,7 @@ mod tests {
             title: "",
             response: "declined",
             reasons: "",
+            suggestions: "",
             team: "",
             urgent_keyword: "",
         });

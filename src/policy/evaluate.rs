@@ -14,6 +14,9 @@ use super::model::{
     Action, ExternalGuests, Member, OneToOne, Policy, RuleKind, RuleSpec, WorkingHours, long_day,
 };
 use crate::calendar::{Attendee, PartStat};
+use crate::fairness::{
+    BurdenSnapshot, BusyTime, Grid, Profile, Score, Search, SearchAttendee, Slot,
+};
 
 /// One occurrence to judge, as instants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,13 +42,45 @@ pub struct Invite<'a> {
     pub all_day: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
     pub now: DateTime<Utc>,
     /// The member whose calendar holds the invite (lowercase).
     pub member: &'a str,
     /// Urgent exceptions this invite's organizer has used this month.
     pub urgent_uses_this_month: u32,
+    /// Every member's burden over the fairness window, from the store. When
+    /// unknown, `outside_hours_budget` counts only this meeting and
+    /// `burden_cap` does not fire.
+    pub burden: Option<&'a BurdenSnapshot>,
+    /// Times attendees are already busy, from the synced calendars (without
+    /// the invite being screened): other times are never suggested there.
+    pub busy: &'a [BusyTime],
+}
+
+impl<'a> Context<'a> {
+    pub fn new(now: DateTime<Utc>, member: &'a str) -> Context<'a> {
+        Context {
+            now,
+            member,
+            ..Context::default()
+        }
+    }
+
+    pub fn with_urgent_uses(mut self, n: u32) -> Context<'a> {
+        self.urgent_uses_this_month = n;
+        self
+    }
+
+    pub fn with_burden(mut self, burden: &'a BurdenSnapshot) -> Context<'a> {
+        self.burden = Some(burden);
+        self
+    }
+
+    pub fn with_busy(mut self, busy: &'a [BusyTime]) -> Context<'a> {
+        self.busy = busy;
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -146,6 +181,30 @@ pub enum Problem {
         occurrences: u32,
         of: u32,
     },
+    OverBudget {
+        attendee: String,
+        /// Minutes outside hours this meeting adds within the window.
+        adds: u32,
+        /// Minutes outside hours already in the window.
+        so_far: u32,
+        minutes_per_week: u32,
+        weeks: u32,
+    },
+    OverBurdenCap {
+        attendee: String,
+        /// Weighted minutes already in the window.
+        burden: u32,
+        team_mean: u32,
+        /// The cap as a percentage of the mean (130 for 1.3).
+        cap_percent: u32,
+        adds: u32,
+    },
+    NeedsRotation {
+        attendee: String,
+        occurrences: u32,
+        of: u32,
+        max_share_percent: u32,
+    },
 }
 
 fn ser_weekday<S: serde::Serializer>(d: &Weekday, s: S) -> Result<S::Ok, S::Error> {
@@ -162,6 +221,9 @@ impl Problem {
     /// What is wrong, in words the organizer can act on.
     pub fn message(&self) -> String {
         match self {
+            Problem::OverBudget { .. }
+            | Problem::OverBurdenCap { .. }
+            | Problem::NeedsRotation { .. } => self.fairness_message().unwrap_or_default(),
             Problem::MissingAgenda { words, needed } => match words {
                 0 => "the invite has no agenda".to_string(),
                 _ => format!(
@@ -227,6 +289,44 @@ impl Problem {
         }
     }
 
+    fn fairness_message(&self) -> Option<String> {
+        Some(match self {
+            Problem::OverBudget {
+                attendee,
+                adds,
+                so_far,
+                minutes_per_week,
+                weeks,
+            } => format!(
+                "it adds {} outside {attendee}'s working hours, on top of {} already in the {weeks}-week window; this team allows {} a week ({} in the window)",
+                human_minutes(i64::from(*adds)),
+                human_minutes(i64::from(*so_far)),
+                human_minutes(i64::from(*minutes_per_week)),
+                human_minutes(i64::from(*minutes_per_week) * i64::from(*weeks)),
+            ),
+            Problem::OverBurdenCap {
+                attendee,
+                burden,
+                team_mean,
+                cap_percent,
+                adds,
+            } => format!(
+                "{attendee} already carries more than {}.{:02}× the team's mean out-of-hours burden ({burden} against a mean of {team_mean}), and this adds {adds} more although another time spreads it better",
+                cap_percent / 100,
+                cap_percent % 100,
+            ),
+            Problem::NeedsRotation {
+                attendee,
+                occurrences,
+                of,
+                max_share_percent,
+            } => format!(
+                "{occurrences} of the next {of} occurrences are outside {attendee}'s working hours; this team allows at most {max_share_percent}% for one person"
+            ),
+            _ => return None,
+        })
+    }
+
     /// How to fix it.
     pub fn fix(&self) -> &'static str {
         match self {
@@ -241,6 +341,13 @@ impl Problem {
             }
             Problem::OutsideWorkingHours { .. } => {
                 "move it to a time inside everyone's working hours"
+            }
+            Problem::OverBudget { .. } => {
+                "move it inside their working hours, or to a time that falls on someone with less burden"
+            }
+            Problem::OverBurdenCap { .. } => "move it to a time that spreads the burden better",
+            Problem::NeedsRotation { .. } => {
+                "rotate the meeting time so that the early or late slot moves around the team"
             }
         }
     }
@@ -279,6 +386,12 @@ pub struct Verdict {
     /// Set when the title carries the urgent keyword but the organizer has
     /// used up the month's allowance.
     pub urgent_exhausted: bool,
+    /// Fairer times for an invite a time rule failed (up to three, best
+    /// first), when the policy enables fairness. Empty otherwise.
+    pub suggestions: Vec<Slot>,
+    /// Two or three times to rotate a series between, when it failed
+    /// `series_rotation` and such a rotation exists.
+    pub rotation: Option<Vec<Slot>>,
 }
 
 impl Verdict {
@@ -289,6 +402,8 @@ impl Verdict {
             exemption: Some(exemption),
             uses_urgent: false,
             urgent_exhausted: false,
+            suggestions: Vec::new(),
+            rotation: None,
         }
     }
 
@@ -328,6 +443,11 @@ impl Verdict {
                 u.per_organizer_per_month, u.keyword
             ));
         }
+        let suggestions = self.suggestions_text();
+        if !suggestions.is_empty() && !policy.comment.uses("suggestions") {
+            reasons.push_str("\n\n");
+            reasons.push_str(&suggestions);
+        }
         let title = if private {
             "(private event)"
         } else {
@@ -340,6 +460,7 @@ impl Verdict {
                 title,
                 response,
                 reasons: &reasons,
+                suggestions: &suggestions,
                 team: &policy.team,
                 urgent_keyword: policy
                     .exceptions
@@ -348,6 +469,36 @@ impl Verdict {
                     .map_or("", |u| u.keyword.as_str()),
             }),
         )
+    }
+}
+
+impl Verdict {
+    /// The suggested times and the rotation, in words each reader can use:
+    /// UTC, then the local time in every attendee's zone. Empty when there
+    /// is nothing to suggest.
+    pub fn suggestions_text(&self) -> String {
+        let mut out = String::new();
+        if !self.suggestions.is_empty() {
+            out.push_str("Times that would be fairer (UTC, then local times):");
+            for s in &self.suggestions {
+                out.push_str("\n- ");
+                out.push_str(&s.describe());
+            }
+        }
+        if let Some(r) = &self.rotation {
+            if !out.is_empty() {
+                out.push_str("\n\n");
+            }
+            out.push_str(&format!(
+                "A rotation that shares the out-of-hours slot: use these {} times in turn:",
+                r.len()
+            ));
+            for s in r {
+                out.push_str("\n- ");
+                out.push_str(&s.describe());
+            }
+        }
+        out
     }
 }
 
@@ -370,6 +521,7 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
     }
 
     let mut findings = Vec::new();
+    let mut fair = FairnessInputs::new(invite, policy, ctx);
     for rule in policy.rules.iter().filter(|r| r.applies_to(ctx.member)) {
         let problem = match &rule.spec {
             RuleSpec::Agenda { min_words } => {
@@ -444,6 +596,11 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
                     })
                 })
             }
+            RuleSpec::OutsideHoursBudget { minutes_per_week } => {
+                fair.over_budget(*minutes_per_week)
+            }
+            RuleSpec::BurdenCap { ratio } => fair.over_cap(*ratio),
+            RuleSpec::SeriesRotation { max_share } => fair.needs_rotation(*max_share),
         };
         if let Some(problem) = problem {
             findings.push(Finding {
@@ -462,6 +619,8 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
             exemption: None,
             uses_urgent: false,
             urgent_exhausted: false,
+            suggestions: Vec::new(),
+            rotation: None,
         };
     }
 
@@ -507,12 +666,302 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
         Some(Action::Annotate) => Decision::Annotate,
         _ => Decision::Allow,
     };
+    let (mut suggestions, mut rotation) = (Vec::new(), None);
+    if policy.fairness.enabled && decision != Decision::Allow {
+        let acting = |pred: &dyn Fn(RuleKind) -> bool| {
+            findings
+                .iter()
+                .any(|f| f.action != Action::Observe && pred(f.rule))
+        };
+        if acting(&|k| k.is_about_time()) {
+            suggestions = fair.suggestions(first);
+        }
+        if acting(&|k| k == RuleKind::SeriesRotation) {
+            rotation = fair.rotation(first);
+        }
+    }
     Verdict {
         decision,
         findings,
         exemption: None,
         uses_urgent: false,
         urgent_exhausted,
+        suggestions,
+        rotation,
+    }
+}
+
+/// What the fairness rules and the suggestions share for one invite, worked
+/// out on first use: most invites never need it.
+struct FairnessInputs<'a> {
+    invite: &'a Invite<'a>,
+    policy: &'a Policy,
+    ctx: &'a Context<'a>,
+    scored: Option<Vec<Scored<'a>>>,
+}
+
+/// A counted member of the meeting and what each occurrence costs them.
+struct Scored<'a> {
+    member: &'a Member,
+    profile: Profile,
+    per_occurrence: Vec<Score>,
+}
+
+impl<'a> FairnessInputs<'a> {
+    fn new(invite: &'a Invite<'a>, policy: &'a Policy, ctx: &'a Context<'a>) -> Self {
+        FairnessInputs {
+            invite,
+            policy,
+            ctx,
+            scored: None,
+        }
+    }
+
+    fn window(&self) -> Span {
+        self.ctx.burden.map_or_else(
+            || crate::fairness::window(self.ctx.now, self.policy.fairness.window_weeks),
+            |b| b.window,
+        )
+    }
+
+    /// Counted members: required (and optional, if the policy says so)
+    /// people who are members and have not declined, without the
+    /// organizer. None at all when the policy does not count meetings with
+    /// external guests and this is one.
+    fn scored(&mut self) -> &[Scored<'a>] {
+        let (invite, policy) = (self.invite, self.policy);
+        self.scored.get_or_insert_with(|| {
+            let f = &policy.fairness;
+            if !f.count_external && crate::fairness::ledger::invite_has_external(invite, policy) {
+                return Vec::new();
+            }
+            let mut out: Vec<Scored<'a>> = Vec::new();
+            for a in invite.attendees {
+                if a.is_resource
+                    || a.partstat == PartStat::Declined
+                    || (!a.role.is_required() && !f.count_optional)
+                    || Some(a.email.as_str()) == invite.organizer
+                {
+                    continue;
+                }
+                let Some(m) = policy.member(&a.email) else {
+                    continue;
+                };
+                if out.iter().any(|s| s.member.email == m.email) {
+                    continue;
+                }
+                let profile = Profile::new(&m.hours, f.curve.shoulder_minutes);
+                let per_occurrence = invite
+                    .occurrences
+                    .iter()
+                    .map(|o| crate::fairness::score(o.start, o.end, m.tz, &profile, &f.curve))
+                    .collect();
+                out.push(Scored {
+                    member: m,
+                    profile,
+                    per_occurrence,
+                });
+            }
+            out
+        })
+    }
+
+    /// What the occurrences inside the window add for each counted member.
+    fn added_in_window(&mut self) -> Vec<(&'a Member, Score)> {
+        let w = self.window();
+        let occurrences = self.invite.occurrences;
+        self.scored()
+            .iter()
+            .map(|s| {
+                let mut total = Score::default();
+                for (o, sc) in occurrences.iter().zip(&s.per_occurrence) {
+                    if o.start < w.end && o.end > w.start {
+                        total += *sc;
+                    }
+                }
+                (s.member, total)
+            })
+            .collect()
+    }
+
+    fn over_budget(&mut self, minutes_per_week: u32) -> Option<Problem> {
+        let weeks = self.policy.fairness.window_weeks;
+        let budget = minutes_per_week.saturating_mul(weeks);
+        let burden = self.ctx.burden;
+        self.added_in_window().into_iter().find_map(|(m, added)| {
+            let so_far = burden.map_or(0, |b| b.of(&m.email).outside_minutes);
+            (added.outside_minutes > 0 && so_far.saturating_add(added.outside_minutes) > budget)
+                .then(|| Problem::OverBudget {
+                    attendee: m.email.clone(),
+                    adds: added.outside_minutes,
+                    so_far,
+                    minutes_per_week,
+                    weeks,
+                })
+        })
+    }
+
+    fn over_cap(&mut self, ratio: f64) -> Option<Problem> {
+        let snapshot = self.ctx.burden?;
+        if snapshot.mean <= 0.0 {
+            return None;
+        }
+        let first = *self.invite.occurrences.first()?;
+        let added = self.added_in_window();
+        let over: Vec<(&Member, Score)> = added
+            .into_iter()
+            .filter(|(m, a)| {
+                a.inconvenience > 0
+                    && f64::from(snapshot.of(&m.email).inconvenience) > ratio * snapshot.mean
+            })
+            .collect();
+        if over.is_empty() {
+            return None;
+        }
+        let attendees = self.search_attendees();
+        let grid = Grid::new(self.search(&attendees, self.suggest_from(), first));
+        // The proposed time as the search sees it: what it costs the
+        // over-cap member, and the worst it costs anyone.
+        let cost_now = |email: &str| {
+            attendees.iter().find(|a| a.email == email).map_or(0, |a| {
+                crate::fairness::score(
+                    first.start,
+                    first.end,
+                    a.tz,
+                    &a.profile,
+                    &self.policy.fairness.curve,
+                )
+                .inconvenience
+            })
+        };
+        let worst_now = attendees
+            .iter()
+            .map(|a| cost_now(&a.email))
+            .max()
+            .unwrap_or(0);
+        over.into_iter().find_map(|(m, a)| {
+            let i = attendees.iter().position(|x| x.email == m.email)?;
+            grid.better_for(i, cost_now(&m.email), worst_now)?;
+            Some(Problem::OverBurdenCap {
+                attendee: m.email.clone(),
+                burden: snapshot.of(&m.email).inconvenience,
+                team_mean: snapshot.mean.round() as u32,
+                cap_percent: (ratio * 100.0).round() as u32,
+                adds: a.inconvenience,
+            })
+        })
+    }
+
+    fn needs_rotation(&mut self, max_share: f64) -> Option<Problem> {
+        let occurrences = self.invite.occurrences;
+        let of = occurrences.len() as u32;
+        if of < 2 {
+            return None;
+        }
+        self.scored().iter().find_map(|s| {
+            let misses = occurrences
+                .iter()
+                .filter(|o| !within_working_hours(o, s.member.tz, &s.member.hours))
+                .count() as u32;
+            (f64::from(misses) > max_share * f64::from(of)).then(|| Problem::NeedsRotation {
+                attendee: s.member.email.clone(),
+                occurrences: misses,
+                of,
+                max_share_percent: (max_share * 100.0).round() as u32,
+            })
+        })
+    }
+
+    /// Everyone the search must seat: the organizer, if a member, and the
+    /// counted members, each with the meeting-free days that apply to them.
+    fn search_attendees(&mut self) -> Vec<SearchAttendee> {
+        let policy = self.policy;
+        let curve = policy.fairness.curve;
+        let meeting_free = |email: &str| {
+            policy
+                .rules
+                .iter()
+                .filter(|r| r.applies_to(email))
+                .find_map(|r| match r.spec {
+                    RuleSpec::MeetingFreeDays { days } => Some(days),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        };
+        let organizer = self.invite.organizer.and_then(|o| policy.member(o));
+        let mut out: Vec<SearchAttendee> = organizer
+            .map(|m| SearchAttendee {
+                email: m.email.clone(),
+                tz: m.tz,
+                profile: Profile::new(&m.hours, curve.shoulder_minutes),
+                meeting_free: meeting_free(&m.email),
+            })
+            .into_iter()
+            .collect();
+        for s in self.scored() {
+            out.push(SearchAttendee {
+                email: s.member.email.clone(),
+                tz: s.member.tz,
+                profile: s.profile.clone(),
+                meeting_free: meeting_free(&s.member.email),
+            });
+        }
+        out
+    }
+
+    /// Suggestions start no earlier than the notice this team asks for.
+    fn suggest_from(&self) -> DateTime<Utc> {
+        let notice = self
+            .policy
+            .rules
+            .iter()
+            .filter(|r| r.applies_to(self.ctx.member))
+            .find_map(|r| match r.spec {
+                RuleSpec::MinNotice { hours } => Some(hours),
+                _ => None,
+            })
+            .unwrap_or(0);
+        self.ctx.now + Duration::hours(i64::from(notice))
+    }
+
+    fn search<'s>(
+        &'s self,
+        attendees: &'s [SearchAttendee],
+        from: DateTime<Utc>,
+        first: Span,
+    ) -> Search<'s> {
+        Search {
+            attendees,
+            curve: &self.policy.fairness.curve,
+            from,
+            within: Duration::days(i64::from(self.policy.fairness.suggest_days)),
+            duration: first.end - first.start,
+            busy: self.ctx.busy,
+        }
+    }
+
+    fn suggestions(&mut self, first: &Span) -> Vec<Slot> {
+        let attendees = self.search_attendees();
+        if attendees.is_empty() {
+            return Vec::new();
+        }
+        Grid::new(self.search(&attendees, self.suggest_from(), *first))
+            .suggest(3, Some(first.start))
+    }
+
+    /// A rotation over the week of the series' next occurrence.
+    fn rotation(&mut self, first: &Span) -> Option<Vec<Slot>> {
+        let attendees = self.search_attendees();
+        let max_share = self.policy.rules.iter().find_map(|r| match r.spec {
+            RuleSpec::SeriesRotation { max_share } if r.applies_to(self.ctx.member) => {
+                Some(max_share)
+            }
+            _ => None,
+        })?;
+        let from = first.start.max(self.suggest_from());
+        let mut search = self.search(&attendees, from, *first);
+        search.within = Duration::days(7);
+        Grid::new(search).rotation(max_share)
     }
 }
 

@@ -52,16 +52,22 @@ pub enum RuleKind {
     MaxDuration,
     MaxAttendees,
     WorkingHours,
+    OutsideHoursBudget,
+    BurdenCap,
+    SeriesRotation,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 6] = [
+    pub const ALL: [RuleKind; 9] = [
         RuleKind::Agenda,
         RuleKind::MinNotice,
         RuleKind::MeetingFreeDays,
         RuleKind::MaxDuration,
         RuleKind::MaxAttendees,
         RuleKind::WorkingHours,
+        RuleKind::OutsideHoursBudget,
+        RuleKind::BurdenCap,
+        RuleKind::SeriesRotation,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,7 +78,22 @@ impl RuleKind {
             RuleKind::MaxDuration => "max_duration",
             RuleKind::MaxAttendees => "max_attendees",
             RuleKind::WorkingHours => "working_hours",
+            RuleKind::OutsideHoursBudget => "outside_hours_budget",
+            RuleKind::BurdenCap => "burden_cap",
+            RuleKind::SeriesRotation => "series_rotation",
         }
+    }
+
+    /// The rules that judge when a meeting is: when one of them fails,
+    /// a fairness-enabled policy suggests other times.
+    pub fn is_about_time(self) -> bool {
+        matches!(
+            self,
+            RuleKind::MeetingFreeDays
+                | RuleKind::WorkingHours
+                | RuleKind::OutsideHoursBudget
+                | RuleKind::BurdenCap
+        )
     }
 
     pub fn parse(s: &str) -> Option<RuleKind> {
@@ -211,6 +232,24 @@ pub enum RuleSpec {
     /// Every required attendee who is a team member must be inside their
     /// working hours.
     WorkingHours,
+    /// A meeting outside a counted member's working hours is allowed only
+    /// while their minutes outside hours in the fairness window, this
+    /// meeting included, stay within `minutes_per_week` per week of the
+    /// window.
+    OutsideHoursBudget {
+        minutes_per_week: u32,
+    },
+    /// A meeting must not add burden to a counted member whose burden is
+    /// above `ratio` × the team mean when a slot exists that spreads it
+    /// better.
+    BurdenCap {
+        ratio: f64,
+    },
+    /// A recurring series must not put the same counted member outside
+    /// their hours in more than `max_share` of its judged occurrences.
+    SeriesRotation {
+        max_share: f64,
+    },
 }
 
 impl RuleSpec {
@@ -222,6 +261,9 @@ impl RuleSpec {
             RuleSpec::MaxDuration { .. } => RuleKind::MaxDuration,
             RuleSpec::MaxAttendees { .. } => RuleKind::MaxAttendees,
             RuleSpec::WorkingHours => RuleKind::WorkingHours,
+            RuleSpec::OutsideHoursBudget { .. } => RuleKind::OutsideHoursBudget,
+            RuleSpec::BurdenCap { .. } => RuleKind::BurdenCap,
+            RuleSpec::SeriesRotation { .. } => RuleKind::SeriesRotation,
         }
     }
 }
@@ -287,6 +329,40 @@ impl Default for Exceptions {
     }
 }
 
+/// The `[fairness]` section: how inconvenience is weighed and who counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fairness {
+    /// Set when the file has a `[fairness]` section or a fairness rule:
+    /// only then are other times suggested in comments.
+    pub enabled: bool,
+    pub curve: crate::fairness::Curve,
+    /// Length of the rolling window, centred on now.
+    pub window_weeks: u32,
+    /// Whether optional attendees carry burden and are protected by the
+    /// fairness rules.
+    pub count_optional: bool,
+    /// Whether meetings with external guests count. External guests' zones
+    /// are unknown, so they never carry burden themselves; when this is
+    /// false, a meeting with external guests adds nothing to any member's
+    /// burden and the fairness rules leave it alone.
+    pub count_external: bool,
+    /// How many days ahead other times are looked for.
+    pub suggest_days: u32,
+}
+
+impl Default for Fairness {
+    fn default() -> Self {
+        Fairness {
+            enabled: false,
+            curve: crate::fairness::Curve::default(),
+            window_weeks: 4,
+            count_optional: false,
+            count_external: true,
+            suggest_days: 7,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub team: String,
@@ -301,6 +377,8 @@ pub struct Policy {
     /// SHA-256 of the file's bytes, hex: the decision log records which
     /// version of the policy decided.
     pub hash: String,
+    /// Defaults unless the file sets `[fairness]`.
+    pub fairness: Fairness,
 }
 
 impl Policy {
@@ -327,6 +405,7 @@ impl Policy {
             exceptions,
             comment,
             hash,
+            fairness: Fairness::default(),
         }
     }
 

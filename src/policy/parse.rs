@@ -17,13 +17,30 @@ use toml::de::{DeTable, DeValue};
 use super::comment::Template;
 use super::diagnostic::{Diagnostic, Related, did_you_mean_help};
 use super::model::{
-    Action, Exceptions, ExternalGuests, Member, OneToOne, Policy, Rule, RuleKind, RuleSpec, Urgent,
-    WeekdaySet, WorkingHours, content_hash,
+    Action, Exceptions, ExternalGuests, Fairness, Member, OneToOne, Policy, Rule, RuleKind,
+    RuleSpec, Urgent, WeekdaySet, WorkingHours, content_hash,
 };
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
-const TOP_KEYS: &[&str] = &["team", "member", "rule", "exceptions", "comment"];
+const TOP_KEYS: &[&str] = &[
+    "team",
+    "member",
+    "rule",
+    "exceptions",
+    "comment",
+    "fairness",
+];
+const FAIRNESS_KEYS: &[&str] = &[
+    "window_weeks",
+    "count_optional",
+    "count_external",
+    "suggest_days",
+    "shoulder_hours",
+    "shoulder_weight",
+    "non_working_day_weight",
+    "night_weight",
+];
 const TEAM_KEYS: &[&str] = &["name", "domains"];
 const MEMBER_KEYS: &[&str] = &["email", "time_zone", "working_hours", "working_days"];
 const RULE_COMMON_KEYS: &[&str] = &["kind", "action", "members"];
@@ -48,6 +65,9 @@ fn rule_keys(kind: RuleKind) -> &'static [&'static str] {
         RuleKind::MaxDuration => &["minutes"],
         RuleKind::MaxAttendees => &["count"],
         RuleKind::WorkingHours => &[],
+        RuleKind::OutsideHoursBudget => &["minutes_per_week"],
+        RuleKind::BurdenCap => &["ratio"],
+        RuleKind::SeriesRotation => &["max_share"],
     }
 }
 
@@ -211,6 +231,15 @@ impl Walker<'_> {
         let comment = lookup(&root, "comment")
             .map(|v| self.comment(v))
             .unwrap_or_else(Template::default_template);
+        let mut fairness = lookup(&root, "fairness")
+            .map(|v| self.fairness(v))
+            .unwrap_or_default();
+        fairness.enabled |= rules.iter().any(|r| {
+            matches!(
+                r.spec.kind(),
+                RuleKind::OutsideHoursBudget | RuleKind::BurdenCap | RuleKind::SeriesRotation
+            )
+        });
 
         if comment.uses("urgent_keyword")
             && exceptions.urgent.is_none()
@@ -230,7 +259,7 @@ impl Walker<'_> {
         if self.diags.iter().any(Diagnostic::is_error) {
             return None;
         }
-        Some(Policy::new(
+        let mut policy = Policy::new(
             team,
             domains,
             members,
@@ -238,7 +267,9 @@ impl Walker<'_> {
             exceptions,
             comment,
             content_hash(self.source),
-        ))
+        );
+        policy.fairness = fairness;
+        Some(policy)
     }
 
     // ---- sections -------------------------------------------------------
@@ -438,6 +469,18 @@ impl Walker<'_> {
                     .and_then(|n| self.int_in(n, "`count`", 2, 10_000, "a meeting has at least 2 people"))
                     .map(|count| RuleSpec::MaxAttendees { count }),
                 RuleKind::WorkingHours => Some(RuleSpec::WorkingHours),
+                RuleKind::OutsideHoursBudget => self
+                    .required(t, "minutes_per_week", item.span(), "the `outside_hours_budget` rule")
+                    .and_then(|n| self.int_in(n, "`minutes_per_week`", 1, 7 * 24 * 60, "a budget of minutes outside working hours per week, from 1 to 10080 (the whole week); to allow none, use the `working_hours` rule"))
+                    .map(|minutes_per_week| RuleSpec::OutsideHoursBudget { minutes_per_week }),
+                RuleKind::BurdenCap => self
+                    .required(t, "ratio", item.span(), "the `burden_cap` rule")
+                    .and_then(|n| self.number_in(n, "`ratio`", 1.0, 10.0, "the cap is a multiple of the team's mean burden, e.g. `1.3`; below 1 most of the team would always be over it"))
+                    .map(|ratio| RuleSpec::BurdenCap { ratio }),
+                RuleKind::SeriesRotation => self
+                    .required(t, "max_share", item.span(), "the `series_rotation` rule")
+                    .and_then(|n| self.number_in(n, "`max_share`", 0.1, 0.9, "the largest share of a series' occurrences one member may spend outside their hours, e.g. `0.5`; 1 would never fire, 0 is the `working_hours` rule"))
+                    .map(|max_share| RuleSpec::SeriesRotation { max_share }),
             };
             let (Some(spec), Some(action)) = (spec, action) else {
                 continue;
@@ -594,6 +637,98 @@ impl Walker<'_> {
         ex
     }
 
+    fn fairness(&mut self, v: &Value<'_>) -> Fairness {
+        let mut f = Fairness {
+            enabled: true,
+            ..Fairness::default()
+        };
+        let Some(t) = self.table(v, "`fairness`") else {
+            return f;
+        };
+        self.check_keys(t, FAIRNESS_KEYS, "`[fairness]`");
+        if let Some(n) = lookup(t, "window_weeks").and_then(|n| {
+            self.int_in(
+                n,
+                "`window_weeks`",
+                1,
+                52,
+                "the rolling window is counted in weeks, from 1 to 52",
+            )
+        }) {
+            f.window_weeks = n;
+        }
+        if let Some(n) = lookup(t, "suggest_days").and_then(|n| {
+            self.int_in(
+                n,
+                "`suggest_days`",
+                1,
+                28,
+                "other times are looked for from 1 to 28 days ahead",
+            )
+        }) {
+            f.suggest_days = n;
+        }
+        if let Some(b) =
+            lookup(t, "count_optional").and_then(|b| self.boolean(b, "`count_optional`"))
+        {
+            f.count_optional = b;
+        }
+        if let Some(b) =
+            lookup(t, "count_external").and_then(|b| self.boolean(b, "`count_external`"))
+        {
+            f.count_external = b;
+        }
+        if let Some(n) = lookup(t, "shoulder_hours").and_then(|n| {
+            self.int_in(
+                n,
+                "`shoulder_hours`",
+                0,
+                6,
+                "the shoulder is the hours just before and after the working day, from 0 to 6",
+            )
+        }) {
+            f.curve.shoulder_minutes = n * 60;
+        }
+        let why = "a weight per minute, from 0 to 100";
+        if let Some(n) = lookup(t, "shoulder_weight")
+            .and_then(|n| self.int_in(n, "`shoulder_weight`", 0, 100, why))
+        {
+            f.curve.shoulder = n;
+        }
+        if let Some(n) = lookup(t, "non_working_day_weight")
+            .and_then(|n| self.int_in(n, "`non_working_day_weight`", 0, 100, why))
+        {
+            f.curve.non_working_day = n;
+        }
+        let night = lookup(t, "night_weight");
+        if let Some(n) = night.and_then(|n| self.int_in(n, "`night_weight`", 0, 100, why)) {
+            f.curve.night = n;
+        }
+        let c = f.curve;
+        if c.shoulder == 0 && c.non_working_day == 0 && c.night == 0 {
+            self.diags.push(
+                Diagnostic::error(
+                    "impossible-value",
+                    "every weight of the inconvenience curve is 0",
+                )
+                .at(
+                    v.span().start..v.span().start,
+                    "no meeting would ever cost anything",
+                )
+                .help("give `night_weight` at least a weight of 1 (the default curve is 1, 2, 3)"),
+            );
+        } else if c.night < c.shoulder
+            && let Some(n) = night
+        {
+            self.diags.push(
+                Diagnostic::warning("inverted-curve", "the night weighs less than the shoulder hours")
+                    .at(n.span(), "lighter than `shoulder_weight`")
+                    .help("the night is usually the heaviest: e.g. `shoulder_weight = 1`, `night_weight = 3`"),
+            );
+        }
+        f
+    }
+
     fn comment(&mut self, v: &Value<'_>) -> Template {
         let Some(t) = self.table(v, "`comment`") else {
             return Template::default_template();
@@ -741,6 +876,52 @@ impl Walker<'_> {
                 None
             }
         }
+    }
+
+    /// A whole or decimal number in `[min, max]`.
+    fn number_in(
+        &mut self,
+        v: &Value<'_>,
+        what: &str,
+        min: f64,
+        max: f64,
+        why: &str,
+    ) -> Option<f64> {
+        let n = match v.get_ref() {
+            DeValue::Float(f) => f.as_str().replace('_', "").parse::<f64>().ok(),
+            DeValue::Integer(i) => {
+                let digits: String = i.as_str().chars().filter(|c| *c != '_').collect();
+                i64::from_str_radix(digits.trim_start_matches('+'), i.radix())
+                    .ok()
+                    .map(|n| n as f64)
+            }
+            _ => {
+                self.type_error(v, what, "a number");
+                return None;
+            }
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.diags.push(
+                    Diagnostic::error(
+                        "impossible-value",
+                        format!("{what} must be between {min} and {max}"),
+                    )
+                    .at(v.span(), "out of range")
+                    .help(why.to_string()),
+                );
+                None
+            }
+        }
+    }
+
+    fn boolean(&mut self, v: &Value<'_>, what: &str) -> Option<bool> {
+        let b = v.get_ref().as_bool();
+        if b.is_none() {
+            self.type_error(v, what, "`true` or `false`");
+        }
+        b
     }
 
     fn choice(&mut self, v: &Value<'_>, what: &str, choices: &[&str]) -> Option<String> {

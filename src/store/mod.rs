@@ -118,6 +118,35 @@ pub struct DecisionRecord {
     pub error: Option<String>,
 }
 
+/// The calendar item a ledger row comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BurdenItem {
+    pub source: String,
+    pub calendar: String,
+    pub uid: String,
+    /// Empty for a series or a single event, as in `ScreeningKey`.
+    pub recurrence_id: String,
+}
+
+/// One row of the burden ledger: one occurrence of one meeting for one
+/// member.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BurdenEntry {
+    pub source: String,
+    pub calendar: String,
+    pub uid: String,
+    /// Empty for a series or a single event, as in `ScreeningKey`.
+    pub recurrence_id: String,
+    pub member: String,
+    pub occurrence_start: DateTime<Utc>,
+    pub occurrence_end: DateTime<Utc>,
+    /// Weighted minutes (see `fairness::curve`).
+    pub inconvenience: u32,
+    pub outside_minutes: u32,
+    /// `accepted` or `tentative`.
+    pub status: String,
+}
+
 pub trait Store {
     fn screening(&self, key: &ScreeningKey) -> Result<Option<Screening>>;
     /// Write a screening without a log entry (e.g. an invite the member
@@ -135,7 +164,6 @@ pub trait Store {
         screening: &Screening,
     ) -> Result<()>;
     fn decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<DecisionRecord>>;
-
     fn urgent_uses(&self, organizer: &str, month: &str) -> Result<u32>;
     fn record_urgent_use(
         &mut self,
@@ -157,4 +185,32 @@ pub trait Store {
     /// last used.
     fn meta(&self, key: &str) -> Result<Option<String>>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+
+    /// Insert or replace one ledger row (keyed by source, calendar, uid,
+    /// recurrence id, occurrence start and member).
+    fn upsert_burden(&mut self, entry: &BurdenEntry) -> Result<()>;
+    /// Remove one ledger row, if present.
+    fn remove_burden(
+        &mut self,
+        item: &BurdenItem,
+        occurrence_start: DateTime<Utc>,
+        member: &str,
+    ) -> Result<()>;
+    /// In one transaction: remove the member's rows for this item whose occurrence
+    /// starts at or after `from`, then insert `entries`. Earlier rows stay:
+    /// they are what the member already lived through. With no entries this
+    /// is how a decline or a cancellation takes the meeting off the ledger.
+    fn replace_burden(
+        &mut self,
+        item: &BurdenItem,
+        member: &str,
+        from: DateTime<Utc>,
+        entries: &[BurdenEntry],
+    ) -> Result<()>;
+    /// Each member's total over the occurrences that start in `[from, to)`.
+    fn burden_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, crate::fairness::Burden>>;
 }

@@ -8,12 +8,16 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{DecisionRecord, Outcome, Result, Screening, ScreeningKey, Store, StoreError};
+use super::{
+    BurdenEntry, BurdenItem, DecisionRecord, Outcome, Result, Screening, ScreeningKey, Store,
+    StoreError,
+};
 
 /// Append-only: never edit a released migration, add a new one.
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_initial.sql"),
     include_str!("migrations/sqlite/0002_meta.sql"),
+    include_str!("migrations/sqlite/0003_burden.sql"),
 ];
 
 pub struct SqliteStore {
@@ -98,6 +102,30 @@ fn put_screening_on(conn: &Connection, s: &Screening) -> rusqlite::Result<()> {
             s.decision_id,
             s.complete,
             ts(Utc::now()),
+        ],
+    )?;
+    Ok(())
+}
+
+fn upsert_burden_on(conn: &Connection, e: &BurdenEntry) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO burden (source, calendar, uid, recurrence_id, occurrence_start, member,
+                             occurrence_end, inconvenience, outside_minutes, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (source, calendar, uid, recurrence_id, occurrence_start, member) DO UPDATE SET
+             occurrence_end = excluded.occurrence_end, inconvenience = excluded.inconvenience,
+             outside_minutes = excluded.outside_minutes, status = excluded.status",
+        params![
+            e.source,
+            e.calendar,
+            e.uid,
+            e.recurrence_id,
+            ts(e.occurrence_start),
+            e.member,
+            ts(e.occurrence_end),
+            e.inconvenience,
+            e.outside_minutes,
+            e.status,
         ],
     )?;
     Ok(())
@@ -287,6 +315,85 @@ impl Store for SqliteStore {
         )?;
         Ok(())
     }
+
+    fn upsert_burden(&mut self, entry: &BurdenEntry) -> Result<()> {
+        Ok(upsert_burden_on(&self.conn, entry)?)
+    }
+
+    fn remove_burden(
+        &mut self,
+        item: &BurdenItem,
+        occurrence_start: DateTime<Utc>,
+        member: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "DELETE FROM burden WHERE source = ?1 AND calendar = ?2 AND uid = ?3 AND recurrence_id = ?4
+                                  AND occurrence_start = ?5 AND member = ?6",
+            params![
+                item.source,
+                item.calendar,
+                item.uid,
+                item.recurrence_id,
+                ts(occurrence_start),
+                member
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn replace_burden(
+        &mut self,
+        item: &BurdenItem,
+        member: &str,
+        from: DateTime<Utc>,
+        entries: &[BurdenEntry],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM burden WHERE source = ?1 AND calendar = ?2 AND uid = ?3 AND recurrence_id = ?4
+                                  AND member = ?5 AND occurrence_start >= ?6",
+            params![
+                item.source,
+                item.calendar,
+                item.uid,
+                item.recurrence_id,
+                member,
+                ts(from)
+            ],
+        )?;
+        for e in entries {
+            upsert_burden_on(&tx, e)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn burden_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<HashMap<String, crate::fairness::Burden>> {
+        // Timestamps are stored in one fixed RFC 3339 form (UTC, millis), so
+        // text order is time order.
+        let mut stmt = self.conn.prepare(
+            "SELECT member, SUM(inconvenience), SUM(outside_minutes) FROM burden
+             WHERE occurrence_start >= ?1 AND occurrence_start < ?2
+               AND status IN ('accepted', 'tentative')
+             GROUP BY member",
+        )?;
+        let rows = stmt.query_map(params![ts(from), ts(to)], |r| {
+            let i: i64 = r.get(1)?;
+            let o: i64 = r.get(2)?;
+            Ok((
+                r.get::<_, String>(0)?,
+                crate::fairness::Burden {
+                    inconvenience: u32::try_from(i).unwrap_or(u32::MAX),
+                    outside_minutes: u32::try_from(o).unwrap_or(u32::MAX),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<HashMap<_, _>>>()?)
+    }
 }
 
 #[cfg(test)]
@@ -395,6 +502,88 @@ mod tests {
         assert_eq!(c[&("work".to_string(), "a.ics".to_string())], "e2");
         s.clear_cursors().unwrap();
         assert!(s.cursors("src").unwrap().is_empty());
+    }
+
+    fn entry(uid: &str, member: &str, start: &str, inconvenience: u32) -> BurdenEntry {
+        let start = DateTime::parse_from_rfc3339(start)
+            .unwrap()
+            .with_timezone(&Utc);
+        BurdenEntry {
+            source: "s".into(),
+            calendar: "c".into(),
+            uid: uid.into(),
+            recurrence_id: String::new(),
+            member: member.into(),
+            occurrence_start: start,
+            occurrence_end: start + chrono::Duration::minutes(60),
+            inconvenience,
+            outside_minutes: inconvenience / 3,
+            status: "accepted".into(),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn burden_ledger_upserts_replaces_and_totals_over_a_window() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let ana = "ana@x.com";
+        s.upsert_burden(&entry("u1", ana, "2026-11-02T22:00:00Z", 180))
+            .unwrap();
+        // Same key again: replaced, not added.
+        s.upsert_burden(&entry("u1", ana, "2026-11-02T22:00:00Z", 90))
+            .unwrap();
+        s.upsert_burden(&entry("u1", ana, "2026-11-09T22:00:00Z", 90))
+            .unwrap();
+        s.upsert_burden(&entry("u2", "bo@x.com", "2026-11-10T06:00:00Z", 60))
+            .unwrap();
+        // Outside the window: ignored.
+        s.upsert_burden(&entry("u3", ana, "2026-12-20T22:00:00Z", 999))
+            .unwrap();
+        let t = s
+            .burden_totals(at("2026-11-01T00:00:00Z"), at("2026-11-29T00:00:00Z"))
+            .unwrap();
+        assert_eq!(t[ana].inconvenience, 180);
+        assert_eq!(t[ana].outside_minutes, 60);
+        assert_eq!(t["bo@x.com"].inconvenience, 60);
+
+        // The series is declined from the 5th on: the past row stays.
+        let u1 = BurdenItem {
+            source: "s".into(),
+            calendar: "c".into(),
+            uid: "u1".into(),
+            recurrence_id: String::new(),
+        };
+        s.replace_burden(&u1, ana, at("2026-11-05T00:00:00Z"), &[])
+            .unwrap();
+        let t = s
+            .burden_totals(at("2026-11-01T00:00:00Z"), at("2026-11-29T00:00:00Z"))
+            .unwrap();
+        assert_eq!(t[ana].inconvenience, 90);
+
+        // Re-recorded with a moved occurrence; a declined row never counts.
+        let mut declined = entry("u1", ana, "2026-11-16T22:00:00Z", 500);
+        declined.status = "declined".into();
+        s.replace_burden(
+            &u1,
+            ana,
+            at("2026-11-05T00:00:00Z"),
+            &[entry("u1", ana, "2026-11-12T22:00:00Z", 30), declined],
+        )
+        .unwrap();
+        let u2 = BurdenItem {
+            uid: "u2".into(),
+            ..u1.clone()
+        };
+        s.remove_burden(&u2, at("2026-11-10T06:00:00Z"), "bo@x.com")
+            .unwrap();
+        let t = s
+            .burden_totals(at("2026-11-01T00:00:00Z"), at("2026-11-29T00:00:00Z"))
+            .unwrap();
+        assert_eq!(t[ana].inconvenience, 120);
+        assert!(!t.contains_key("bo@x.com"));
     }
 
     #[test]
