@@ -928,3 +928,156 @@ fn seed_file_loads() {
     let (items, _) = env.sync(&hub, None);
     assert!(!items.is_empty());
 }
+
+/// An access token for `subject`, for requests the client cannot make.
+fn raw_token(env: &Env, subject: &str) -> String {
+    let mut key: yup_oauth2::ServiceAccountKey = serde_json::from_str(
+        &std::fs::read_to_string(fixture("service-account.json")).expect("key"),
+    )
+    .expect("key parses");
+    key.token_uri = env.fake.token_uri();
+    env.rt.block_on(async {
+        let auth = yup_oauth2::ServiceAccountAuthenticator::builder(key)
+            .subject(subject)
+            .build()
+            .await
+            .expect("authenticator");
+        auth.token(&[SCOPE_EVENTS])
+            .await
+            .expect("token")
+            .token()
+            .expect("access token")
+            .to_string()
+    })
+}
+
+/// A PATCH with headers google-calendar3 does not send (`If-Match`).
+fn raw_patch(env: &Env, token: &str, id: &str, if_match: &str, body: &Value) -> (u16, Value) {
+    use http_body_util::{BodyExt, Full};
+    let url = format!("{}calendars/primary/events/{id}", env.fake.api_base());
+    let body = body.to_string();
+    env.rt.block_on(async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<bytes::Bytes>>();
+        let req = hyper::Request::patch(url)
+            .header("authorization", format!("Bearer {token}"))
+            .header("if-match", if_match)
+            .header("content-type", "application/json")
+            .body(Full::new(bytes::Bytes::from(body)))
+            .expect("request");
+        let res = client.request(req).await.expect("response");
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await.expect("body").to_bytes();
+        (status, serde_json::from_slice(&bytes).expect("json"))
+    })
+}
+
+#[test]
+fn if_match_with_a_stale_etag_is_412() {
+    let env = env();
+    let id = env.meeting("Planning");
+    let token = raw_token(&env, BO);
+    let etag = env.fake.event_as(BO, &id).expect("copy")["etag"]
+        .as_str()
+        .expect("etag")
+        .to_string();
+    let answer = json!({"attendees": [{"email": BO, "responseStatus": "tentative"}], "attendeesOmitted": true});
+    // Someone else's answer changes bo's copy in between.
+    env.fake.respond_as(CHEN, &id, "accepted");
+    let (status, body) = raw_patch(&env, &token, &id, &etag, &answer);
+    assert_eq!(status, 412);
+    assert_eq!(body["error"]["errors"][0]["reason"], "conditionNotMet");
+    let fresh = env.fake.event_as(BO, &id).expect("copy")["etag"].clone();
+    let (status, body) = raw_patch(&env, &token, &id, fresh.as_str().unwrap(), &answer);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_attendee(&body, BO)["responseStatus"], "tentative");
+}
+
+#[test]
+fn organizer_removing_an_attendee_cancels_their_copy() {
+    let env = env();
+    let id = env.meeting("Planning");
+    let hub = env.hub(CHEN);
+    let (_, token) = env.sync(&hub, None);
+    env.fake.respond_as(BO, &id, "accepted");
+    env.fake.update_event(
+        ANA,
+        &id,
+        json!({"attendees": [{"email": ANA}, {"email": BO}]}),
+    );
+    let (items, _) = env.sync(&hub, Some(&token));
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].status.as_deref(), Some("cancelled"));
+    // bo kept his answer through the organizer's edit.
+    let bo = env.fake.event_as(BO, &id).expect("bo's copy");
+    assert_eq!(json_attendee(&bo, BO)["responseStatus"], "accepted");
+    assert_eq!(bo["status"], "confirmed");
+}
+
+#[test]
+fn recurring_exceptions_are_their_own_events() {
+    let env = env();
+    let master = env.fake.insert_event(
+        ANA,
+        json!({
+            "summary": "Standup",
+            "start": {"dateTime": "2026-03-02T09:00:00+01:00", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-03-02T09:15:00+01:00", "timeZone": "Europe/Berlin"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=MO", "EXDATE;TZID=Europe/Berlin:20260316T090000"],
+            "attendees": [{"email": BO}],
+        }),
+    );
+    let moved = env.fake.insert_event(
+        ANA,
+        json!({
+            "summary": "Standup (moved)",
+            "recurringEventId": master,
+            "originalStartTime": {"dateTime": "2026-03-09T09:00:00+01:00", "timeZone": "Europe/Berlin"},
+            "start": {"dateTime": "2026-03-09T11:00:00+01:00"},
+            "end": {"dateTime": "2026-03-09T11:15:00+01:00"},
+            "attendees": [{"email": BO}],
+        }),
+    );
+    assert_eq!(moved, format!("{master}_20260309T080000Z"));
+    let hub = env.hub(BO);
+    let (items, token) = env.sync(&hub, None);
+    assert_eq!(items.len(), 2);
+    let m = items
+        .iter()
+        .find(|e| e.id.as_deref() == Some(master.as_str()))
+        .unwrap();
+    assert_eq!(m.recurrence.as_ref().map(Vec::len), Some(2));
+    env.fake.cancel_event(ANA, &moved);
+    let (items, _) = env.sync(&hub, Some(&token));
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0].status.as_deref(), Some("cancelled"));
+    assert_eq!(
+        items[0].recurring_event_id.as_deref(),
+        Some(master.as_str())
+    );
+    assert!(items[0].original_start_time.is_some());
+}
+
+#[test]
+fn slow_requests_still_answer_and_token_failures_reach_the_client() {
+    let env = env();
+    env.fake.inject(
+        Failure::new(FailureKind::Slow(Duration::from_millis(300)))
+            .method("events.list")
+            .times(1),
+    );
+    let hub = env.hub(ANA);
+    let t = std::time::Instant::now();
+    env.list(&hub, None, None, None).expect("slow but fine");
+    assert!(t.elapsed() >= Duration::from_millis(300));
+
+    env.fake
+        .inject(Failure::new(FailureKind::ServiceUnavailable).method("token"));
+    let bo = env.hub(BO);
+    assert!(matches!(
+        env.list(&bo, None, None, None),
+        Err(google_calendar3::Error::MissingToken(_))
+    ));
+    assert_eq!(env.fake.stats().count(BO, "token"), 1);
+}
