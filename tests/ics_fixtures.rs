@@ -315,6 +315,7 @@ fn edit_round_trip_on_fixtures() {
             a.partstat = PartStat::Declined;
         }
         expected[index].gatekeeper_partstat = Some(PartStat::Declined);
+        expected[index].gatekeeper_comment = Some("Declined by gatekeeper: focus day".into());
         assert_eq!(after.events, expected, "{name}");
         assert!(out.contains("COMMENT;X-GATEKEEPER=TRUE:Declined by gatekeeper: focus day"));
     }

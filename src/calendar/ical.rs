@@ -576,6 +576,14 @@ fn map_event(
         gatekeeper_partstat: doc
             .first(ev, "X-GATEKEEPER-PARTSTAT")
             .map(|p| PartStat::parse(p.value.trim())),
+        gatekeeper_comment: doc
+            .all(ev, "COMMENT")
+            .find(|p| {
+                p.param("X-GATEKEEPER")
+                    .is_some_and(|v| v.eq_ignore_ascii_case("TRUE"))
+            })
+            .map(|p| unescape_text(&p.value)),
+        event_type: super::EventType::Default,
     })
 }
 

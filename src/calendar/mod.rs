@@ -212,6 +212,25 @@ pub struct Event {
     /// copy of the event, if any. Compared with the member's current PARTSTAT
     /// it tells gatekeeper's own answer from the member's.
     pub gatekeeper_partstat: Option<PartStat>,
+    /// The comment gatekeeper's answer carries in this copy, as the calendar
+    /// holds it now (a vdir file's `COMMENT;X-GATEKEEPER=TRUE`, the member's
+    /// attendee comment on Google). Compared with the comment gatekeeper
+    /// would write, it makes a repeated write unnecessary even when the
+    /// store was lost or another instance wrote it.
+    pub gatekeeper_comment: Option<String>,
+    pub event_type: EventType,
+}
+
+/// Google's `eventType`; iCalendar events are `Default`. Focus time and
+/// out-of-office blocks are the owner's protected time, not meetings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventType {
+    #[default]
+    Default,
+    FocusTime,
+    OutOfOffice,
+    WorkingLocation,
+    Other,
 }
 
 impl Event {

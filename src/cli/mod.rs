@@ -3,8 +3,10 @@
 //! errors into messages that name the file, calendar or event, and into the
 //! exit codes the README lists.
 
+mod auth;
 mod check;
 mod events;
+mod google_fake;
 mod lint;
 mod log;
 mod run;
@@ -70,6 +72,10 @@ enum Command {
     Events(events::Args),
     /// Show the decision log.
     Log(log::Args),
+    /// Sign in to a calendar provider once (Google installed-app OAuth).
+    Auth(auth::Args),
+    /// Start the fake Google Calendar API with seeded data (no account needed).
+    GoogleFake(google_fake::Args),
     /// Suggest the fairest times for a meeting across time zones.
     Suggest(suggest::Args),
 }
@@ -101,6 +107,8 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Events(a) => events::run(a),
         Command::Log(a) => log::run(a),
+        Command::Auth(a) => auth::run(a),
+        Command::GoogleFake(a) => google_fake::run(a),
         Command::Suggest(a) => suggest::run(a),
     };
     exit.into()

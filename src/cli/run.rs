@@ -129,35 +129,77 @@ pub fn run(args: Args) -> Exit {
             }
         }
     };
+    let (tx, notifications) = std::sync::mpsc::channel();
+    if !args.once
+        && let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime())
+    {
+        let path = crate::daemon::webhook::path_of(&webhook.public_url);
+        match crate::daemon::webhook::spawn(
+            rt.handle(),
+            &webhook.listen,
+            path,
+            engine.channels.clone(),
+            tx,
+        ) {
+            Ok(addr) => eprintln!("gatekeeper: listening for Google push notifications on {addr}"),
+            Err(e) => {
+                super::err(format!("cannot listen on `{}`: {e}", webhook.listen));
+                return Exit::Failure;
+            }
+        }
+    }
+    let print = |report: &crate::daemon::RunReport| {
+        for r in &report.decisions {
+            println!("{}", decision_line(r));
+        }
+        for p in &report.problems {
+            eprintln!("warning: {p}");
+        }
+        report
+            .decisions
+            .iter()
+            .any(|d| d.outcome == crate::store::Outcome::Failed)
+    };
     let mut failed = false;
     loop {
         match engine.run_once(clock.now()) {
-            Ok(report) => {
-                for r in &report.decisions {
-                    println!("{}", decision_line(r));
-                }
-                for p in &report.problems {
-                    eprintln!("warning: {p}");
-                }
-                failed |= report
-                    .decisions
-                    .iter()
-                    .any(|d| d.outcome == crate::store::Outcome::Failed);
-            }
+            Ok(report) => failed |= print(&report),
             Err(e) => {
                 super::err(format!("state database: {e}"));
                 return Exit::Failure;
             }
         }
         let Some(flag) = &shutdown else { break };
+        // Open or renew push channels; polling goes on as the backstop.
+        match engine.maintain_channels(clock.now()) {
+            Ok(problems) => problems.iter().for_each(|p| eprintln!("warning: {p}")),
+            Err(e) => {
+                super::err(format!("state database: {e}"));
+                return Exit::Failure;
+            }
+        }
         loop {
             let mut changed = || engine.team.changed_on_disk(&policy_paths);
-            match next_event(flag, &mut changed, poll) {
+            match next_event(flag, &mut changed, poll, &notifications) {
                 DaemonEvent::Shutdown => {
                     eprintln!("gatekeeper: shutting down");
+                    if let Err(e) = engine.stop_channels() {
+                        super::err(format!("state database: {e}"));
+                    }
                     return Exit::Ok;
                 }
                 DaemonEvent::SyncDue => break,
+                DaemonEvent::CalendarChanged(n) => {
+                    match engine.sync_member(&n.source, &n.member, clock.now()) {
+                        Ok(report) => {
+                            print(&report);
+                        }
+                        Err(e) => {
+                            super::err(format!("state database: {e}"));
+                            return Exit::Failure;
+                        }
+                    }
+                }
                 DaemonEvent::PolicyChanged => match Team::load(&policy_paths) {
                     Ok(team) => {
                         eprintln!("gatekeeper: policies reloaded");

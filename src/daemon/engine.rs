@@ -6,7 +6,8 @@
 //! it is done. A crash at any point therefore leads the next run to finish
 //! the job, never to act twice or to forget an invite.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -19,6 +20,12 @@ use crate::calendar::recurrence::{expand, group_by_uid};
 use crate::calendar::{Event, EventTime, Status};
 use crate::config::{Config, Mode, SourceConfig};
 use crate::policy::{Context, Invite, Policy, Span, evaluate};
+use crate::source::google::auth::Credentials;
+use crate::source::google::retry::Backoff;
+use crate::source::google::{
+    CHANNEL_ITEM, CallError, ChannelRegistry, GoogleSettings, GoogleSource, SYNC_TOKEN_ITEM,
+    WatchChannel,
+};
 use crate::source::vdir::VdirSource;
 use crate::source::{CalendarSource, ItemRef};
 use crate::store::{DecisionRecord, Outcome, Screening, ScreeningKey, Store, StoreError};
@@ -27,12 +34,29 @@ pub struct Engine<S: Store> {
     pub config: Config,
     pub store: S,
     pub team: Team,
-    sources: Vec<(SourceConfig, Box<dyn CalendarSource>)>,
+    sources: Vec<(SourceConfig, Backend)>,
+    /// Runs the Google client; created only when a Google source exists.
+    runtime: Option<tokio::runtime::Runtime>,
+    /// Open push channels: which channel belongs to which member.
+    pub channels: ChannelRegistry,
+    /// Problems already reported, so a daemon does not repeat them every
+    /// pass.
+    reported: HashSet<String>,
+}
+
+enum Backend {
+    Vdir(Box<dyn CalendarSource>),
+    Google {
+        source: Arc<GoogleSource>,
+        members: Vec<String>,
+    },
 }
 
 /// What one pass over every source did.
 #[derive(Debug, Default)]
 pub struct RunReport {
+    /// Google API calls made (list, patch), retries included.
+    pub api_calls: u32,
     /// New decision-log entries, in order.
     pub decisions: Vec<DecisionRecord>,
     /// Files and events that were skipped, each with its path and reason.
@@ -51,21 +75,58 @@ struct Unit<'a> {
 
 impl<S: Store> Engine<S> {
     pub fn new(config: Config, store: S, team: Team) -> Engine<S> {
-        let sources = config
+        let needs_runtime = config
             .sources
             .iter()
-            .map(|s| {
-                let backend: Box<dyn CalendarSource> = match s {
-                    SourceConfig::Vdir { path, .. } => Box::new(VdirSource::new(path.clone())),
-                };
-                (s.clone(), backend)
+            .any(|s| matches!(s, SourceConfig::Google { .. }));
+        let runtime = needs_runtime
+            .then(|| {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
             })
-            .collect();
+            .and_then(|r| {
+                r.map_err(|e| tracing::error!("cannot start the async runtime: {e}"))
+                    .ok()
+            });
+        let mut sources = Vec::new();
+        for s in &config.sources {
+            let backend = match s {
+                SourceConfig::Vdir { path, .. } => {
+                    Backend::Vdir(Box::new(VdirSource::new(path.clone())))
+                }
+                SourceConfig::Google { .. } => {
+                    let Some(rt) = &runtime else { continue };
+                    let (settings, members) = google_settings(s, &team);
+                    let source = rt.block_on(GoogleSource::connect(settings, &members));
+                    Backend::Google {
+                        source: Arc::new(source),
+                        members,
+                    }
+                }
+            };
+            sources.push((s.clone(), backend));
+        }
         Engine {
             config,
             store,
             team,
             sources,
+            runtime,
+            channels: ChannelRegistry::default(),
+            reported: HashSet::new(),
+        }
+    }
+
+    /// The async runtime Google sources run on (for the webhook listener).
+    pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
+        self.runtime.as_ref()
+    }
+
+    fn report_once(&mut self, report: &mut RunReport, problem: String) {
+        if self.reported.insert(problem.clone()) {
+            report.problems.push(problem);
         }
     }
 
@@ -85,14 +146,263 @@ impl<S: Store> Engine<S> {
             self.store.set_meta("policy_hash", &team_hash)?;
         }
         let mut sources = std::mem::take(&mut self.sources);
+        let mut result = Ok(());
         for (cfg, backend) in &mut sources {
-            if let Err(e) = self.sync_source(cfg, backend.as_mut(), now, &mut report) {
-                self.sources = sources;
-                return Err(e);
+            result = match backend {
+                Backend::Vdir(b) => self.sync_source(cfg, b.as_mut(), now, &mut report),
+                Backend::Google { source, members } => {
+                    let members = members.clone();
+                    self.sync_google(cfg, source, &members, now, &mut report)
+                }
+            };
+            if result.is_err() {
+                break;
             }
         }
         self.sources = sources;
-        Ok(report)
+        result.map(|()| report)
+    }
+
+    /// One pass over one member of one source: what a push notification
+    /// triggers.
+    pub fn sync_member(
+        &mut self,
+        source_name: &str,
+        member: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RunReport, StoreError> {
+        let mut report = RunReport::default();
+        let mut sources = std::mem::take(&mut self.sources);
+        let mut result = Ok(());
+        for (cfg, backend) in &mut sources {
+            if cfg.name() != source_name {
+                continue;
+            }
+            if let Backend::Google { source, .. } = backend {
+                result = self.sync_google(cfg, source, &[member.to_string()], now, &mut report);
+            }
+        }
+        self.sources = sources;
+        result.map(|()| report)
+    }
+
+    fn sync_google(
+        &mut self,
+        cfg: &SourceConfig,
+        google: &Arc<GoogleSource>,
+        members: &[String],
+        now: DateTime<Utc>,
+        report: &mut RunReport,
+    ) -> Result<(), StoreError> {
+        let name = cfg.name().to_string();
+        let mode = cfg.mode().unwrap_or(self.config.mode);
+        let Some(rt) = self.runtime.as_ref().map(|r| r.handle().clone()) else {
+            return Ok(());
+        };
+        let cursors = self.store.cursors(&name)?;
+        // Sync every member's calendar concurrently; the rate limiter keeps
+        // the whole source under its quotas.
+        let handles: Vec<_> = members
+            .iter()
+            .map(|m| {
+                let google = Arc::clone(google);
+                let member = m.clone();
+                let token = cursors
+                    .get(&(member.clone(), SYNC_TOKEN_ITEM.to_string()))
+                    .cloned();
+                rt.spawn(async move {
+                    let first = google.sync(&member, token.as_deref()).await;
+                    let batch = match first {
+                        // The token expired: sync this calendar in full.
+                        // Invites already decided are recognised by their
+                        // screenings and markers, so nothing is redone.
+                        Err(CallError::FullSyncRequired) => google.sync(&member, None).await,
+                        other => other,
+                    };
+                    (member, batch)
+                })
+            })
+            .collect();
+        let results: Vec<_> = rt.block_on(async {
+            let mut out = Vec::new();
+            for h in handles {
+                if let Ok(r) = h.await {
+                    out.push(r);
+                }
+            }
+            out
+        });
+        for (member, batch) in results {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => {
+                    let problem = format!("source `{name}`: `{member}`: {e}");
+                    if matches!(e, CallError::Auth(_)) {
+                        self.report_once(report, problem);
+                    } else {
+                        report.problems.push(problem);
+                    }
+                    continue;
+                }
+            };
+            report.api_calls += batch.calls;
+            report.problems.extend(
+                batch
+                    .problems
+                    .iter()
+                    .map(|p| format!("source `{name}`: {p}")),
+            );
+            let Some(policy) = self.team.policy_for(&member).cloned() else {
+                self.report_once(
+                    report,
+                    format!("source `{name}`: `{member}` is not a member in any policy; skipped"),
+                );
+                continue;
+            };
+            let tz = policy.member(&member).map_or(Tz::UTC, |m| m.tz);
+            let item = ItemRef {
+                calendar: member.clone(),
+                href: String::new(),
+                etag: String::new(),
+            };
+            let unit = Unit {
+                source: &name,
+                member: &member,
+                mode,
+                item: &item,
+            };
+            // Events of one series are screened together, like a vdir file.
+            let mut groups: Vec<(String, Vec<crate::source::google::map::GoogleEvent>)> =
+                Vec::new();
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for e in batch.events {
+                match index.get(&e.series_id) {
+                    Some(&i) => groups[i].1.push(e),
+                    None => {
+                        index.insert(e.series_id.clone(), groups.len());
+                        groups.push((e.series_id.clone(), vec![e]));
+                    }
+                }
+            }
+            let mut complete = true;
+            for (_, group) in groups {
+                let ids: Vec<String> = group.iter().map(|g| g.id.clone()).collect();
+                let events: Vec<Event> = group.into_iter().map(|g| g.event).collect();
+                for (idx, id) in ids.iter().enumerate() {
+                    let google = Arc::clone(google);
+                    let id = id.clone();
+                    let member_email = member.clone();
+                    let mut calls = 0;
+                    let mut responder = |_: &Event, w: &Write| -> Result<(), String> {
+                        let r = rt.block_on(google.respond(&member_email, &id, w));
+                        match r {
+                            Ok(n) => {
+                                calls += n;
+                                Ok(())
+                            }
+                            Err(e) => Err(e.to_string()),
+                        }
+                    };
+                    let outcome =
+                        self.screen_event(&unit, &policy, tz, &events, idx, &mut responder, now)?;
+                    report.api_calls += calls;
+                    if let Screened::Decided(record) = outcome {
+                        complete &= record.outcome != Outcome::Failed;
+                        report.decisions.push(*record);
+                    }
+                }
+            }
+            // The token moves on only when every change in the batch was
+            // dealt with; otherwise the next pass sees them again.
+            if complete {
+                self.store
+                    .set_cursor(&name, &member, SYNC_TOKEN_ITEM, &batch.next_sync_token)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Open, renew and register push channels for every Google member.
+    /// A channel is renewed (a new one opened, then the old one stopped)
+    /// when less than a tenth of its lifetime is left.
+    pub fn maintain_channels(&mut self, now: DateTime<Utc>) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        let Some(webhook) = self.config.webhook.clone() else {
+            return Ok(problems);
+        };
+        let Some(rt) = self.runtime.as_ref().map(|r| r.handle().clone()) else {
+            return Ok(problems);
+        };
+        let ttl = std::time::Duration::from_secs(webhook.channel_ttl_hours.max(1) * 3600);
+        let renew_before = chrono::Duration::from_std(ttl / 10).unwrap_or_default();
+        for (cfg, backend) in &self.sources {
+            let Backend::Google { source, members } = backend else {
+                continue;
+            };
+            let name = cfg.name();
+            let cursors = self.store.cursors(name)?;
+            for m in members {
+                let existing: Option<WatchChannel> = cursors
+                    .get(&(m.clone(), CHANNEL_ITEM.to_string()))
+                    .and_then(|c| serde_json::from_str(c).ok());
+                let fresh = existing.as_ref().filter(|c| {
+                    DateTime::from_timestamp_millis(c.expiration_ms)
+                        .is_some_and(|exp| exp - now > renew_before)
+                });
+                if let Some(c) = fresh {
+                    self.channels.insert(&c.id, name, m, &c.token);
+                    continue;
+                }
+                let id = format!("gatekeeper-{}", crate::source::google::random_token());
+                let token = crate::source::google::random_token();
+                match rt.block_on(source.watch(m, &id, &webhook.public_url, &token, ttl)) {
+                    Ok(channel) => {
+                        self.channels.insert(&channel.id, name, m, &channel.token);
+                        let json = serde_json::to_string(&channel).unwrap_or_default();
+                        self.store.set_cursor(name, m, CHANNEL_ITEM, &json)?;
+                        if let Some(old) = existing {
+                            self.channels.remove(&old.id);
+                            if let Err(e) = rt.block_on(source.stop(m, &old)) {
+                                problems.push(format!(
+                                    "source `{name}`: `{m}`: cannot stop the old channel: {e}"
+                                ));
+                            }
+                        }
+                    }
+                    Err(e) => problems.push(format!(
+                        "source `{name}`: `{m}`: cannot open a push channel: {e}"
+                    )),
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Stop every open channel (at shutdown).
+    pub fn stop_channels(&mut self) -> Result<(), StoreError> {
+        let Some(rt) = self.runtime.as_ref().map(|r| r.handle().clone()) else {
+            return Ok(());
+        };
+        for (cfg, backend) in &self.sources {
+            let Backend::Google { source, members } = backend else {
+                continue;
+            };
+            let cursors = self.store.cursors(cfg.name())?;
+            for m in members {
+                let Some(c) = cursors
+                    .get(&(m.clone(), CHANNEL_ITEM.to_string()))
+                    .and_then(|c| serde_json::from_str::<WatchChannel>(c).ok())
+                else {
+                    continue;
+                };
+                self.channels.remove(&c.id);
+                if let Err(e) = rt.block_on(source.stop(m, &c)) {
+                    tracing::warn!("source `{}`: `{m}`: cannot stop channel: {e}", cfg.name());
+                }
+                self.store.remove_cursor(cfg.name(), m, CHANNEL_ITEM)?;
+            }
+        }
+        Ok(())
     }
 
     fn sync_source(
@@ -104,7 +414,10 @@ impl<S: Store> Engine<S> {
     ) -> Result<(), StoreError> {
         let SourceConfig::Vdir {
             name, member, mode, ..
-        } = cfg;
+        } = cfg
+        else {
+            return Ok(());
+        };
         let mode = mode.unwrap_or(self.config.mode);
         if self.team.policy_for(member).is_none() {
             report.problems.push(format!(
@@ -186,16 +499,10 @@ impl<S: Store> Engine<S> {
         let mut complete = true;
         for group in group_by_uid(parsed.events) {
             for idx in 0..group.len() {
-                match self.screen_event(
-                    unit,
-                    &policy,
-                    tz,
-                    &group,
-                    idx,
-                    &mut current,
-                    backend,
-                    now,
-                )? {
+                let mut responder = |event: &Event, w: &Write| {
+                    apply(&mut current, &mut *backend, event, unit.member, w)
+                };
+                match self.screen_event(unit, &policy, tz, &group, idx, &mut responder, now)? {
                     Screened::Skipped => {}
                     Screened::Decided(record) => {
                         if record.outcome == Outcome::Failed {
@@ -217,8 +524,7 @@ impl<S: Store> Engine<S> {
         tz: Tz,
         group: &[Event],
         idx: usize,
-        current: &mut CurrentItem,
-        backend: &mut dyn CalendarSource,
+        responder: &mut dyn FnMut(&Event, &Write) -> Result<(), String>,
         now: DateTime<Utc>,
     ) -> Result<Screened, StoreError> {
         let event = &group[idx];
@@ -306,13 +612,32 @@ impl<S: Store> Engine<S> {
             return Ok(Screened::Skipped);
         }
         let comment = verdict.comment(&invite, policy, member, event.private);
-        let previous_comment = prev.as_ref().and_then(|p| p.applied_comment.as_deref());
+        // What the calendar holds now wins over what the store remembers: it
+        // is right even when the store was lost or another instance wrote.
+        let previous_comment = event
+            .gatekeeper_comment
+            .as_deref()
+            .or_else(|| prev.as_ref().and_then(|p| p.applied_comment.as_deref()));
+        let previous_decision = match prev.as_ref().and_then(|p| p.decision_id) {
+            Some(id) => self.store.decision(id)?,
+            None => None,
+        };
+        let new_problems = match &previous_decision {
+            Some(old) => {
+                let before = acting_rules(&old.findings);
+                acting_rules(&findings_json(&verdict))
+                    .iter()
+                    .any(|r| !before.contains(r))
+            }
+            None => true,
+        };
         let write = screen::plan(
             verdict.decision,
             owner,
             &attendee.partstat,
             comment.clone(),
             previous_comment,
+            new_problems,
         );
 
         let mut record = DecisionRecord {
@@ -354,6 +679,26 @@ impl<S: Store> Engine<S> {
         screening.applied_comment = applied_comment;
         screening.complete = false;
 
+        // The invite changed (another attendee answered, say) but the
+        // outcome did not: remember the new version without a new log row.
+        if write.is_none()
+            && let Some(p) = prev.as_ref().filter(|p| p.complete)
+            && let Some(old) = p
+                .decision_id
+                .map(|id| self.store.decision(id))
+                .transpose()?
+                .flatten()
+            && old.action == record.action
+            && old.findings == record.findings
+            && old.exemption == record.exemption
+        {
+            screening.complete = true;
+            screening.decision_id = Some(old.id);
+            // The calendar still carries the earlier comment.
+            screening.applied_comment = previous_comment.map(str::to_string);
+            self.store.put_screening(&screening)?;
+            return Ok(Screened::Skipped);
+        }
         // A pending row from an interrupted run is finished, not repeated.
         let resumed = prev
             .as_ref()
@@ -373,7 +718,7 @@ impl<S: Store> Engine<S> {
                 screening.applied_comment = previous_comment.map(str::to_string);
                 (Outcome::Observed, None)
             }
-            (Some(w), Mode::Enforce) => match apply(current, backend, event, member, w) {
+            (Some(w), Mode::Enforce) => match responder(event, w) {
                 Ok(()) => (Outcome::Applied, None),
                 Err(e) => (Outcome::Failed, Some(e)),
             },
@@ -467,6 +812,17 @@ pub fn upcoming_spans(
         .collect()
 }
 
+/// The rules that decided (not observe-only ones) in a logged findings list.
+fn acting_rules(findings: &serde_json::Value) -> Vec<String> {
+    findings
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f["action"] != "observe")
+        .filter_map(|f| f["rule"].as_str().map(str::to_string))
+        .collect()
+}
+
 fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {
     serde_json::Value::Array(
         verdict
@@ -482,5 +838,57 @@ fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {
                 })
             })
             .collect(),
+    )
+}
+
+/// The Google settings and members of a configured Google source.
+fn google_settings(s: &SourceConfig, team: &Team) -> (GoogleSettings, Vec<String>) {
+    let SourceConfig::Google {
+        service_account_key,
+        members,
+        client_secret,
+        token_file,
+        member,
+        api_base,
+        token_uri,
+        send_updates,
+        rate_per_user_per_minute,
+        rate_per_project_per_minute,
+        ..
+    } = s
+    else {
+        unreachable!("google_settings is only called for Google sources")
+    };
+    let credentials = match (service_account_key, client_secret, token_file) {
+        (Some(key), _, _) => Credentials::ServiceAccount {
+            key_file: key.clone(),
+            token_uri: token_uri.clone(),
+        },
+        (None, Some(secret), Some(token)) => Credentials::InstalledApp {
+            client_secret: secret.clone(),
+            token_file: token.clone(),
+        },
+        // Config::load refuses other combinations.
+        _ => Credentials::ServiceAccount {
+            key_file: std::path::PathBuf::new(),
+            token_uri: None,
+        },
+    };
+    let members = match (members, member) {
+        (Some(list), _) => list.clone(),
+        (None, Some(m)) => vec![m.clone()],
+        (None, None) => team.members(),
+    };
+    (
+        GoogleSettings {
+            credentials,
+            api_base: api_base.clone(),
+            send_updates: send_updates.clone(),
+            rate_per_user_per_minute: *rate_per_user_per_minute,
+            rate_per_project_per_minute: *rate_per_project_per_minute,
+            backoff: Backoff::default(),
+            page_size: 250,
+        },
+        members,
     )
 }

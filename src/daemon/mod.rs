@@ -8,6 +8,7 @@
 pub mod engine;
 pub mod screen;
 pub mod team;
+pub mod webhook;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,8 @@ pub enum DaemonEvent {
     SyncDue,
     /// A policy file changed on disk.
     PolicyChanged,
+    /// Google said a member's calendar changed.
+    CalendarChanged(webhook::Notification),
     /// SIGINT or SIGTERM.
     Shutdown,
 }
@@ -77,6 +80,7 @@ pub fn next_event(
     shutdown: &AtomicBool,
     policy_changed: &mut dyn FnMut() -> bool,
     poll: Duration,
+    notifications: &std::sync::mpsc::Receiver<webhook::Notification>,
 ) -> DaemonEvent {
     let tick = Duration::from_millis(100);
     let policy_every = Duration::from_secs(1);
@@ -95,7 +99,10 @@ pub fn next_event(
         if waited >= poll {
             return DaemonEvent::SyncDue;
         }
-        std::thread::sleep(tick);
+        // Wait for a push notification, at most one tick.
+        if let Ok(n) = notifications.recv_timeout(tick) {
+            return DaemonEvent::CalendarChanged(n);
+        }
         waited += tick;
     }
 }
@@ -107,6 +114,7 @@ mod tests {
     #[test]
     fn policy_changes_are_noticed_even_when_polling_fast() {
         let flag = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel();
         let mut calls = 0;
         let mut changed = || {
             calls += 1;
@@ -115,16 +123,25 @@ mod tests {
         // The first check sees no change, the sync comes due, and the next
         // wait notices the change before anything else.
         assert_eq!(
-            next_event(&flag, &mut changed, Duration::from_millis(100)),
+            next_event(&flag, &mut changed, Duration::from_millis(100), &rx),
             DaemonEvent::SyncDue
         );
         assert_eq!(
-            next_event(&flag, &mut changed, Duration::from_millis(100)),
+            next_event(&flag, &mut changed, Duration::from_millis(100), &rx),
             DaemonEvent::PolicyChanged
+        );
+        let n = webhook::Notification {
+            source: "g".into(),
+            member: "a@x".into(),
+        };
+        tx.send(n.clone()).unwrap();
+        assert_eq!(
+            next_event(&flag, &mut || false, Duration::from_secs(60), &rx),
+            DaemonEvent::CalendarChanged(n)
         );
         flag.store(true, Ordering::Relaxed);
         assert_eq!(
-            next_event(&flag, &mut || false, Duration::from_secs(60)),
+            next_event(&flag, &mut || false, Duration::from_secs(60), &rx),
             DaemonEvent::Shutdown
         );
     }

@@ -48,13 +48,18 @@ pub struct Write {
 }
 
 /// What to write, given the verdict and who owns the current answer.
-/// `previous_comment` is the comment gatekeeper last wrote, if any.
+/// `previous_comment` is the comment gatekeeper's answer carries now, if
+/// any. `new_problems` says whether the verdict names a rule the standing
+/// answer did not: only then is a standing answer rewritten for its comment
+/// alone, because every rewrite emails the organizer again (a colleague's
+/// decline that removes one reason is not worth an email).
 pub fn plan(
     decision: Decision,
     ownership: Ownership,
     current: &PartStat,
     comment: Option<String>,
     previous_comment: Option<&str>,
+    new_problems: bool,
 ) -> Option<Write> {
     match (decision.partstat(), ownership) {
         (_, Ownership::Member) => None,
@@ -66,7 +71,7 @@ pub fn plan(
             marker: None,
         }),
         (Some(wanted), _) => {
-            if *current == wanted && comment.as_deref() == previous_comment {
+            if *current == wanted && (comment.as_deref() == previous_comment || !new_problems) {
                 None
             } else {
                 Some(Write {
@@ -157,89 +162,129 @@ mod tests {
         }
     }
 
+    /// (decision, ownership, current, comment, previous comment, new
+    /// problems, expected write)
+    type PlanCase = (
+        Decision,
+        Ownership,
+        PartStat,
+        Option<String>,
+        Option<&'static str>,
+        bool,
+        Option<Write>,
+    );
+
     #[test]
     fn plan_table() {
         use Decision::*;
         let c = || Some("why".to_string());
-        // Member answers are never touched.
-        assert_eq!(
-            plan(Decline, Ownership::Member, &PartStat::Accepted, c(), None),
-            None
-        );
-        // Allow on an unanswered invite writes nothing.
-        assert_eq!(
-            plan(
+        let write = |p: PartStat, comment: Option<String>, marker: Option<PartStat>| {
+            Some(Write {
+                partstat: p,
+                comment,
+                marker,
+            })
+        };
+        // (decision, ownership, current, comment, previous comment, new problems, expected)
+        let cases: Vec<PlanCase> = vec![
+            // A member's own answer is never touched.
+            (
+                Decline,
+                Ownership::Member,
+                PartStat::Accepted,
+                c(),
+                None,
+                true,
+                None,
+            ),
+            // Allow on an unanswered invite writes nothing.
+            (
                 Allow,
                 Ownership::Unanswered,
-                &PartStat::NeedsAction,
+                PartStat::NeedsAction,
                 None,
-                None
+                None,
+                true,
+                None,
             ),
-            None
-        );
-        // Allow after gatekeeper declined takes the decline back.
-        assert_eq!(
-            plan(
+            // Allow after gatekeeper declined takes the decline back.
+            (
                 Allow,
                 Ownership::Gatekeeper,
-                &PartStat::Declined,
+                PartStat::Declined,
                 None,
-                Some("why")
+                Some("why"),
+                false,
+                write(PartStat::NeedsAction, None, None),
             ),
-            Some(Write {
-                partstat: PartStat::NeedsAction,
-                comment: None,
-                marker: None
-            })
-        );
-        // Decline on unanswered writes the decline with the marker.
-        assert_eq!(
-            plan(
+            // A decline on an unanswered invite, with the marker.
+            (
                 Decline,
                 Ownership::Unanswered,
-                &PartStat::NeedsAction,
+                PartStat::NeedsAction,
                 c(),
-                None
+                None,
+                true,
+                write(PartStat::Declined, c(), Some(PartStat::Declined)),
             ),
-            Some(Write {
-                partstat: PartStat::Declined,
-                comment: c(),
-                marker: Some(PartStat::Declined)
-            })
-        );
-        // The same decline again is a no-op.
-        assert_eq!(
-            plan(
+            // The same decline again is a no-op.
+            (
                 Decline,
                 Ownership::Gatekeeper,
-                &PartStat::Declined,
+                PartStat::Declined,
                 c(),
-                Some("why")
+                Some("why"),
+                true,
+                None,
             ),
-            None
-        );
-        // New reasons update the comment.
-        assert!(
-            plan(
+            // A new problem updates the comment...
+            (
                 Decline,
                 Ownership::Gatekeeper,
-                &PartStat::Declined,
-                Some("other".into()),
-                Some("why")
-            )
-            .is_some()
-        );
-        // A fixed agenda but still too long: decline becomes tentative.
-        assert_eq!(
-            plan(
+                PartStat::Declined,
+                Some("more".into()),
+                Some("why"),
+                true,
+                write(
+                    PartStat::Declined,
+                    Some("more".into()),
+                    Some(PartStat::Declined),
+                ),
+            ),
+            // ...a reason that went away does not email the organizer again.
+            (
+                Decline,
+                Ownership::Gatekeeper,
+                PartStat::Declined,
+                Some("less".into()),
+                Some("why"),
+                false,
+                None,
+            ),
+            // Agenda fixed but still too long: the decline becomes tentative.
+            (
                 Annotate,
                 Ownership::Gatekeeper,
-                &PartStat::Declined,
+                PartStat::Declined,
                 c(),
-                Some("why")
-            )
-            .map(|w| w.partstat),
-            Some(PartStat::Tentative)
-        );
+                Some("why"),
+                false,
+                write(PartStat::Tentative, c(), Some(PartStat::Tentative)),
+            ),
+        ];
+        for (decision, owner, current, comment, previous, new_problems, expect) in cases {
+            assert_eq!(
+                plan(
+                    decision,
+                    owner,
+                    &current,
+                    comment.clone(),
+                    previous,
+                    new_problems
+                ),
+                expect,
+                "{decision:?} {owner:?} {current:?} {comment:?} {previous:?} {new_problems}"
+            );
+        }
     }
 }

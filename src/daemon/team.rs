@@ -116,6 +116,13 @@ impl Team {
         })
     }
 
+    /// Every member of every policy, sorted.
+    pub fn members(&self) -> Vec<String> {
+        let mut all: Vec<String> = self.by_member.keys().cloned().collect();
+        all.sort();
+        all
+    }
+
     pub fn policy_for(&self, member: &str) -> Option<&Arc<Policy>> {
         self.by_member.get(member).map(|&i| &self.policies[i])
     }

@@ -164,6 +164,9 @@ pub trait Store {
         screening: &Screening,
     ) -> Result<()>;
     fn decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<DecisionRecord>>;
+    /// One decision-log row.
+    fn decision(&self, id: i64) -> Result<Option<DecisionRecord>>;
+
     fn urgent_uses(&self, organizer: &str, month: &str) -> Result<u32>;
     fn record_urgent_use(
         &mut self,

@@ -107,6 +107,37 @@ fn put_screening_on(conn: &Connection, s: &Screening) -> rusqlite::Result<()> {
     Ok(())
 }
 
+const DECISION_COLUMNS: &str =
+    "SELECT id, decided_at, source, calendar, member, uid, recurrence_id, title, organizer, action,
+            response, findings, exemption, comment, policy_hash, outcome, error FROM decisions";
+
+fn decision_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRecord> {
+    let decided_at: String = r.get(1)?;
+    let findings: String = r.get(11)?;
+    let outcome: String = r.get(15)?;
+    Ok(DecisionRecord {
+        id: r.get(0)?,
+        decided_at: DateTime::parse_from_rfc3339(&decided_at)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default(),
+        source: r.get(2)?,
+        calendar: r.get(3)?,
+        member: r.get(4)?,
+        uid: r.get(5)?,
+        recurrence_id: r.get(6)?,
+        title: r.get(7)?,
+        organizer: r.get(8)?,
+        action: r.get(9)?,
+        response: r.get(10)?,
+        findings: serde_json::from_str(&findings).unwrap_or(serde_json::Value::Null),
+        exemption: r.get(12)?,
+        comment: r.get(13)?,
+        policy_hash: r.get(14)?,
+        outcome: Outcome::parse(&outcome),
+        error: r.get(16)?,
+    })
+}
+
 fn upsert_burden_on(conn: &Connection, e: &BurdenEntry) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO burden (source, calendar, uid, recurrence_id, occurrence_start, member,
@@ -210,39 +241,19 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn decision(&self, id: i64) -> Result<Option<DecisionRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{DECISION_COLUMNS} WHERE id = ?1"))?;
+        Ok(stmt.query_row(params![id], decision_row).optional()?)
+    }
+
     fn decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<DecisionRecord>> {
         let since = since.map(ts).unwrap_or_default();
-        let mut stmt = self.conn.prepare(
-            "SELECT id, decided_at, source, calendar, member, uid, recurrence_id, title, organizer, action,
-                    response, findings, exemption, comment, policy_hash, outcome, error
-             FROM decisions WHERE decided_at >= ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map(params![since], |r| {
-            let decided_at: String = r.get(1)?;
-            let findings: String = r.get(11)?;
-            let outcome: String = r.get(15)?;
-            Ok(DecisionRecord {
-                id: r.get(0)?,
-                decided_at: DateTime::parse_from_rfc3339(&decided_at)
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or_default(),
-                source: r.get(2)?,
-                calendar: r.get(3)?,
-                member: r.get(4)?,
-                uid: r.get(5)?,
-                recurrence_id: r.get(6)?,
-                title: r.get(7)?,
-                organizer: r.get(8)?,
-                action: r.get(9)?,
-                response: r.get(10)?,
-                findings: serde_json::from_str(&findings).unwrap_or(serde_json::Value::Null),
-                exemption: r.get(12)?,
-                comment: r.get(13)?,
-                policy_hash: r.get(14)?,
-                outcome: Outcome::parse(&outcome),
-                error: r.get(16)?,
-            })
-        })?;
+        let mut stmt = self.conn.prepare(&format!(
+            "{DECISION_COLUMNS} WHERE decided_at >= ?1 ORDER BY id"
+        ))?;
+        let rows = stmt.query_map(params![since], decision_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

@@ -1,0 +1,185 @@
+//! Credentials for Google: a service account with domain-wide delegation
+//! (one authenticator per impersonated member), or one person's
+//! installed-app OAuth token. Least scopes only. Key and token files must be
+//! readable by the service user alone; gatekeeper refuses looser ones.
+
+use std::path::{Path, PathBuf};
+
+use yup_oauth2::authenticator::DefaultAuthenticator;
+
+/// Reads and writes events, changes one's own response, opens watch
+/// channels.
+pub const SCOPE_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
+/// Reads the calendar's time zone setting.
+pub const SCOPE_SETTINGS: &str = "https://www.googleapis.com/auth/calendar.settings.readonly";
+/// Every request asks for both, so one token covers all calls.
+pub const SCOPES: [&str; 2] = [SCOPE_EVENTS, SCOPE_SETTINGS];
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error(
+        "cannot read the service account key `{path}`: {reason}; check the path and that the service user can read it"
+    )]
+    KeyUnreadable { path: String, reason: String },
+    #[error(
+        "the credentials file `{path}` can be read by other users (mode {mode:o}); run `chmod 600 {path}` so only the service user can"
+    )]
+    TooOpen { path: String, mode: u32 },
+    #[error("cannot set up Google authentication for `{member}`: {reason}")]
+    Setup { member: String, reason: String },
+}
+
+/// Refuse key and token files that other users can read.
+pub fn check_private(path: &Path) -> Result<(), AuthError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(path).map_err(|e| AuthError::KeyUnreadable {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(AuthError::TooOpen {
+                path: path.display().to_string(),
+                mode,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// How a Google source authenticates.
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    /// Domain-wide delegation: act as each member in turn.
+    ServiceAccount {
+        key_file: PathBuf,
+        /// Replaces the key's `token_uri` (a proxy, a restricted endpoint,
+        /// tests).
+        token_uri: Option<String>,
+    },
+    /// One person's own calendar, with a token from `gatekeeper auth google`.
+    InstalledApp {
+        client_secret: PathBuf,
+        token_file: PathBuf,
+    },
+}
+
+/// Build the authenticator for one member.
+pub async fn authenticator(
+    creds: &Credentials,
+    member: &str,
+) -> Result<DefaultAuthenticator, AuthError> {
+    let setup = |e: std::io::Error| AuthError::Setup {
+        member: member.to_string(),
+        reason: e.to_string(),
+    };
+    match creds {
+        Credentials::ServiceAccount {
+            key_file,
+            token_uri,
+        } => {
+            check_private(key_file)?;
+            let mut key = yup_oauth2::read_service_account_key(key_file)
+                .await
+                .map_err(|e| AuthError::KeyUnreadable {
+                    path: key_file.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            if let Some(uri) = token_uri {
+                key.token_uri = uri.clone();
+            }
+            yup_oauth2::ServiceAccountAuthenticator::builder(key)
+                .subject(member)
+                .build()
+                .await
+                .map_err(setup)
+        }
+        Credentials::InstalledApp {
+            client_secret,
+            token_file,
+        } => {
+            check_private(client_secret)?;
+            if token_file.exists() {
+                check_private(token_file)?;
+            }
+            let secret = yup_oauth2::read_application_secret(client_secret)
+                .await
+                .map_err(|e| AuthError::KeyUnreadable {
+                    path: client_secret.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            yup_oauth2::InstalledFlowAuthenticator::builder(
+                secret,
+                yup_oauth2::InstalledFlowReturnMethod::HTTPRedirect,
+            )
+            .persist_tokens_to_disk(token_file)
+            .build()
+            .await
+            .map_err(setup)
+        }
+    }
+}
+
+/// Run the installed-app consent flow once and store the token where only
+/// its owner can read it.
+pub async fn consent(
+    client_secret: &Path,
+    token_file: &Path,
+    member: &str,
+) -> Result<(), AuthError> {
+    if let Some(dir) = token_file.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| AuthError::Setup {
+            member: member.to_string(),
+            reason: e.to_string(),
+        })?;
+    }
+    let auth = authenticator(
+        &Credentials::InstalledApp {
+            client_secret: client_secret.to_path_buf(),
+            token_file: token_file.to_path_buf(),
+        },
+        member,
+    )
+    .await?;
+    auth.token(&SCOPES).await.map_err(|e| AuthError::Setup {
+        member: member.to_string(),
+        reason: e.to_string(),
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(token_file, std::fs::Permissions::from_mode(0o600)).map_err(
+            |e| AuthError::Setup {
+                member: member.to_string(),
+                reason: e.to_string(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_or_world_readable_credentials_are_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key.json");
+        std::fs::write(&f, "{}").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = check_private(&f).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(check_private(&f).is_ok());
+        assert!(matches!(
+            check_private(&dir.path().join("missing")),
+            Err(AuthError::KeyUnreadable { .. })
+        ));
+    }
+}

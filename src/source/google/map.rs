@@ -1,0 +1,301 @@
+//! Google Calendar JSON (as `google_calendar3::api::Event`) mapped into the
+//! calendar domain at the edge: the core never sees a Google type.
+//!
+//! Pure: no I/O, no clock.
+
+use std::collections::HashMap;
+
+use chrono_tz::Tz;
+use google_calendar3::api;
+
+use crate::calendar::ical::parse_ics;
+use crate::calendar::{Attendee, Event, EventTime, EventType, PartStat, Recurrence, Role, Status};
+
+/// The key under the member's `extendedProperties.private` where gatekeeper
+/// records the answer it wrote ("declined", "tentative").
+pub const MARKER_KEY: &str = "gatekeeperResponse";
+
+/// A Google event mapped into the domain, with what is needed to act on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GoogleEvent {
+    /// The id to patch (an instance has its own id).
+    pub id: String,
+    /// The series id for instances, the event's own id otherwise: events
+    /// of one series share it, like a UID.
+    pub series_id: String,
+    pub etag: Option<String>,
+    pub event: Event,
+}
+
+/// Why an event could not be mapped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// A deleted event: nothing to screen, but state about it may go.
+    Cancelled {
+        id: String,
+    },
+    Unmappable {
+        id: String,
+        reason: String,
+    },
+}
+
+pub fn partstat_from_google(s: &str) -> PartStat {
+    match s {
+        "needsAction" => PartStat::NeedsAction,
+        "accepted" => PartStat::Accepted,
+        "declined" => PartStat::Declined,
+        "tentative" => PartStat::Tentative,
+        other => PartStat::Other(other.to_string()),
+    }
+}
+
+pub fn partstat_to_google(p: &PartStat) -> &str {
+    match p {
+        PartStat::NeedsAction => "needsAction",
+        PartStat::Accepted => "accepted",
+        PartStat::Declined => "declined",
+        PartStat::Tentative => "tentative",
+        PartStat::Delegated => "needsAction",
+        PartStat::Other(s) => s,
+    }
+}
+
+fn time(t: &api::EventDateTime) -> Option<EventTime> {
+    if let Some(d) = t.date {
+        return Some(EventTime::Date(d));
+    }
+    let instant = t.date_time?;
+    match t
+        .time_zone
+        .as_deref()
+        .and_then(crate::calendar::tz::resolve_name)
+    {
+        Some(tz) => Some(EventTime::Zoned(instant.with_timezone(&tz))),
+        None => Some(EventTime::Utc(instant)),
+    }
+}
+
+/// Google keeps recurrence as iCalendar lines (`RRULE:...`, `EXDATE;TZID=...:...`).
+/// They are read by the same iCalendar code as local files, by wrapping them
+/// in a minimal VEVENT whose DTSTART is the event's start.
+fn recurrence(lines: &[String], start: &EventTime) -> Result<Recurrence, String> {
+    let dtstart = match start {
+        EventTime::Date(d) => format!("DTSTART;VALUE=DATE:{}", d.format("%Y%m%d")),
+        EventTime::Utc(t) => format!("DTSTART:{}", t.format("%Y%m%dT%H%M%SZ")),
+        EventTime::Zoned(t) => format!(
+            "DTSTART;TZID={}:{}",
+            t.timezone().name(),
+            t.format("%Y%m%dT%H%M%S")
+        ),
+        EventTime::Floating(t) => format!("DTSTART:{}", t.format("%Y%m%dT%H%M%S")),
+    };
+    let mut text =
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:r\r\n{dtstart}\r\n");
+    for l in lines {
+        // A line break inside a value would inject a property: refuse it.
+        if l.contains(['\r', '\n']) {
+            return Err("a recurrence line contains a line break".into());
+        }
+        text.push_str(l);
+        text.push_str("\r\n");
+    }
+    text.push_str("END:VEVENT\r\nEND:VCALENDAR\r\n");
+    let parsed = parse_ics(&text).map_err(|e| e.to_string())?;
+    match parsed.events.into_iter().next() {
+        Some(e) => Ok(e.recurrence),
+        None => Err(parsed.problems.join("; ")),
+    }
+}
+
+/// Map one event from a member's calendar. `member` is the calendar's owner
+/// (lowercase); `default_tz` reads all-day dates when needed.
+pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
+    let id = g.id.clone().unwrap_or_default();
+    if g.status.as_deref() == Some("cancelled") {
+        return Err(Skip::Cancelled { id });
+    }
+    let unmappable = |reason: &str| Skip::Unmappable {
+        id: id.clone(),
+        reason: reason.to_string(),
+    };
+    if id.is_empty() {
+        return Err(unmappable("no id"));
+    }
+    let start = g
+        .start
+        .as_ref()
+        .and_then(time)
+        .ok_or_else(|| unmappable("no start time"))?;
+    let end = g.end.as_ref().and_then(time).unwrap_or(start);
+    let recurrence = match &g.recurrence {
+        Some(lines) if !lines.is_empty() => {
+            recurrence(lines, &start).map_err(|e| unmappable(&format!("recurrence: {e}")))?
+        }
+        _ => Recurrence::default(),
+    };
+    let lower = |s: &Option<String>| s.as_deref().map(|e| e.trim().to_lowercase());
+    let attendees = g
+        .attendees
+        .iter()
+        .flatten()
+        .filter_map(|a| {
+            Some(Attendee {
+                email: lower(&a.email)?,
+                name: a.display_name.clone(),
+                role: if a.optional == Some(true) {
+                    Role::Optional
+                } else {
+                    Role::Required
+                },
+                partstat: a
+                    .response_status
+                    .as_deref()
+                    .map_or(PartStat::NeedsAction, partstat_from_google),
+                is_resource: a.resource == Some(true),
+            })
+        })
+        .collect();
+    let me = g.attendees.iter().flatten().find(|a| a.self_ == Some(true));
+    let private: Option<&HashMap<String, String>> = g
+        .extended_properties
+        .as_ref()
+        .and_then(|p| p.private.as_ref());
+    let marker = private
+        .and_then(|p| p.get(MARKER_KEY))
+        .filter(|v| !v.is_empty())
+        .map(|v| partstat_from_google(v));
+    let event = Event {
+        uid: g.recurring_event_id.clone().unwrap_or_else(|| id.clone()),
+        recurrence_id: g.original_start_time.as_ref().and_then(time),
+        summary: g.summary.clone().unwrap_or_default(),
+        description: g.description.clone().unwrap_or_default(),
+        organizer: g.organizer.as_ref().and_then(|o| lower(&o.email)),
+        attendees,
+        start,
+        end,
+        recurrence,
+        status: match g.status.as_deref() {
+            Some("tentative") => Status::Tentative,
+            _ => Status::Confirmed,
+        },
+        private: matches!(g.visibility.as_deref(), Some("private" | "confidential")),
+        transparent: g.transparency.as_deref() == Some("transparent"),
+        sequence: i64::from(g.sequence.unwrap_or(0)),
+        created: g.created,
+        last_modified: g.updated,
+        dtstamp: None,
+        gatekeeper_comment: marker.as_ref().and(me.and_then(|a| a.comment.clone())),
+        gatekeeper_partstat: marker,
+        event_type: match g.event_type.as_deref() {
+            None | Some("default") => EventType::Default,
+            Some("focusTime") => EventType::FocusTime,
+            Some("outOfOffice") => EventType::OutOfOffice,
+            Some("workingLocation") => EventType::WorkingLocation,
+            Some(_) => EventType::Other,
+        },
+    };
+    Ok(GoogleEvent {
+        series_id: event.uid.clone(),
+        id,
+        etag: g.etag.clone(),
+        event,
+    })
+}
+
+/// The reader's zone for a member on Google: the policy's, else the
+/// calendar's own setting.
+pub fn member_zone(policy_tz: Option<Tz>, calendar_setting: Option<&str>) -> Tz {
+    policy_tz
+        .or_else(|| calendar_setting.and_then(crate::calendar::tz::resolve_name))
+        .unwrap_or(Tz::UTC)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: serde_json::Value) -> api::Event {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn maps_an_invite_with_self_and_marker() {
+        let g = parse(serde_json::json!({
+            "id": "abc", "status": "confirmed", "summary": "Sync", "etag": "\"1\"",
+            "start": {"dateTime": "2026-12-01T15:00:00Z", "timeZone": "Europe/Lisbon"},
+            "end": {"dateTime": "2026-12-01T15:30:00Z", "timeZone": "Europe/Lisbon"},
+            "organizer": {"email": "Bo@Example.com"},
+            "attendees": [
+                {"email": "bo@example.com", "organizer": true, "responseStatus": "accepted"},
+                {"email": "ana@example.com", "self": true, "responseStatus": "declined", "comment": "no agenda"},
+                {"email": "room@resource.calendar.google.com", "resource": true, "responseStatus": "accepted"},
+                {"email": "cy@example.com", "optional": true}
+            ],
+            "extendedProperties": {"private": {"gatekeeperResponse": "declined"}},
+            "visibility": "private", "sequence": 2, "eventType": "default"
+        }));
+        let m = map_event(&g).unwrap();
+        assert_eq!((m.id.as_str(), m.series_id.as_str()), ("abc", "abc"));
+        let e = m.event;
+        assert_eq!(e.organizer.as_deref(), Some("bo@example.com"));
+        assert_eq!(e.attendees.len(), 4);
+        assert_eq!(e.attendees[1].partstat, PartStat::Declined);
+        assert!(e.attendees[2].is_resource);
+        assert_eq!(e.attendees[3].role, Role::Optional);
+        assert_eq!(e.attendees[3].partstat, PartStat::NeedsAction);
+        assert_eq!(e.gatekeeper_partstat, Some(PartStat::Declined));
+        assert_eq!(e.gatekeeper_comment.as_deref(), Some("no agenda"));
+        assert!(e.private);
+        match e.start {
+            EventTime::Zoned(t) => assert_eq!(t.to_rfc3339(), "2026-12-01T15:00:00+00:00"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn maps_series_instances_all_day_and_cancellations() {
+        let master = parse(serde_json::json!({
+            "id": "s1", "summary": "Retro",
+            "start": {"dateTime": "2026-12-02T15:00:00Z", "timeZone": "Europe/Berlin"},
+            "end": {"dateTime": "2026-12-02T16:00:00Z", "timeZone": "Europe/Berlin"},
+            "recurrence": ["RRULE:FREQ=WEEKLY;BYDAY=WE;COUNT=8", "EXDATE;TZID=Europe/Berlin:20261209T160000"]
+        }));
+        let m = map_event(&master).unwrap().event;
+        assert_eq!(m.recurrence.rrules, ["FREQ=WEEKLY;BYDAY=WE;COUNT=8"]);
+        assert_eq!(m.recurrence.exdates.len(), 1);
+
+        let instance = parse(serde_json::json!({
+            "id": "s1_20261216T150000Z", "recurringEventId": "s1", "summary": "Retro (moved)",
+            "originalStartTime": {"dateTime": "2026-12-16T15:00:00Z", "timeZone": "Europe/Berlin"},
+            "start": {"dateTime": "2026-12-17T15:00:00Z"}, "end": {"dateTime": "2026-12-17T16:00:00Z"}
+        }));
+        let i = map_event(&instance).unwrap();
+        assert_eq!(i.series_id, "s1");
+        assert_eq!(i.event.uid, "s1");
+        assert!(i.event.recurrence_id.is_some());
+        assert!(matches!(i.event.start, EventTime::Utc(_)));
+
+        let all_day = parse(
+            serde_json::json!({"id": "d", "start": {"date": "2026-12-24"}, "end": {"date": "2026-12-25"}}),
+        );
+        assert!(map_event(&all_day).unwrap().event.is_all_day());
+
+        let focus = parse(
+            serde_json::json!({"id": "f", "eventType": "focusTime", "start": {"dateTime": "2026-12-01T09:00:00Z"}, "end": {"dateTime": "2026-12-01T11:00:00Z"}}),
+        );
+        assert_eq!(
+            map_event(&focus).unwrap().event.event_type,
+            EventType::FocusTime
+        );
+
+        let gone = parse(serde_json::json!({"id": "x", "status": "cancelled"}));
+        assert_eq!(map_event(&gone), Err(Skip::Cancelled { id: "x".into() }));
+        let broken = parse(serde_json::json!({"id": "y", "summary": "no start"}));
+        assert!(matches!(map_event(&broken), Err(Skip::Unmappable { .. })));
+        let injected = parse(
+            serde_json::json!({"id": "z", "start": {"date": "2026-12-24"}, "recurrence": ["RRULE:FREQ=DAILY\r\nATTENDEE:mailto:x@y"]}),
+        );
+        assert!(matches!(map_event(&injected), Err(Skip::Unmappable { .. })));
+    }
+}

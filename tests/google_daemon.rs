@@ -1,0 +1,446 @@
+//! The whole daemon against the in-process fake of Google's Calendar API:
+//! the real `google-calendar3` client, the service-account JWT flow, sync
+//! tokens, patches, push notifications and injected failures.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use gatekeeper::config::Config;
+use gatekeeper::daemon::Engine;
+use gatekeeper::daemon::team::Team;
+use gatekeeper::source::google::fake::{Failure, FailureKind, FakeGoogle};
+use gatekeeper::store::sqlite::SqliteStore;
+use serde_json::{Value, json};
+
+const NOW: &str = "2026-11-30T08:00:00Z";
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(NOW)
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    fake: FakeGoogle,
+    /// Keeps the fake serving for as long as the world lives.
+    _rt: tokio::runtime::Runtime,
+}
+
+impl World {
+    /// A fake with `members` (all in Lisbon) plus the organizer bo, a
+    /// policy for them, a service-account key pointing at the fake, and a
+    /// config. `extra` is appended to the Google source's table.
+    fn new(members: &[&str], extra: &str) -> World {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let repo = common::repo();
+        let public =
+            std::fs::read(repo.join("tests/fixtures/google/service-account-public.der")).unwrap();
+        let fake = FakeGoogle::new(public);
+        fake.start(rt.handle(), "127.0.0.1:0".parse().unwrap())
+            .unwrap();
+        fake.add_user("bo@example.com", "America/New_York");
+        let dir = tempfile::tempdir().unwrap();
+        let mut policy = String::from("[team]\nname = \"g\"\ndomains = [\"example.com\"]\n\n");
+        for m in members {
+            fake.add_user(m, "Europe/Lisbon");
+            policy.push_str(&format!(
+                "[[member]]\nemail = \"{m}\"\ntime_zone = \"Europe/Lisbon\"\nworking_hours = \"09:00-17:30\"\n\n"
+            ));
+        }
+        policy.push_str(
+            "[[rule]]\nkind = \"agenda\"\naction = \"decline\"\nmin_words = 6\n\n[exceptions]\none_to_one = \"screen\"\n",
+        );
+        std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
+        let mut key: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo.join("tests/fixtures/google/service-account.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        key["token_uri"] = json!(fake.token_uri());
+        let key_path = dir.path().join("key.json");
+        std::fs::write(&key_path, key.to_string()).unwrap();
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let members_list = members
+            .iter()
+            .map(|m| format!("\"{m}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        std::fs::write(
+            dir.path().join("gatekeeper.toml"),
+            format!(
+                "policies = [\"policy.toml\"]\npoll_seconds = 3600\n\n[store]\nsqlite = \"state.db\"\n\n[[source]]\nkind = \"google\"\nname = \"google\"\nservice_account_key = \"key.json\"\nmembers = [{members_list}]\napi_base = \"{}\"\n{extra}\n",
+                fake.api_base()
+            ),
+        )
+        .unwrap();
+        World { dir, fake, _rt: rt }
+    }
+
+    fn config(&self) -> PathBuf {
+        self.dir.path().join("gatekeeper.toml")
+    }
+
+    fn engine(&self) -> Engine<SqliteStore> {
+        let config = Config::load(&self.config()).unwrap();
+        let team = Team::load(&config.policies).unwrap();
+        let store = SqliteStore::open(&config.store.sqlite).unwrap();
+        Engine::new(config, store, team)
+    }
+
+    fn invite(&self, summary: &str, description: &str, attendees: &[&str]) -> String {
+        let attendees: Vec<Value> = std::iter::once("bo@example.com")
+            .chain(attendees.iter().copied())
+            .map(|a| json!({"email": a}))
+            .collect();
+        self.fake.insert_event(
+            "bo@example.com",
+            json!({
+                "summary": summary,
+                "description": description,
+                "start": {"dateTime": "2026-12-01T10:00:00Z", "timeZone": "Europe/Lisbon"},
+                "end": {"dateTime": "2026-12-01T10:30:00Z", "timeZone": "Europe/Lisbon"},
+                "attendees": attendees,
+            }),
+        )
+    }
+
+    /// The member's own attendee entry and gatekeeper's marker on their copy.
+    fn answer(&self, member: &str, id: &str) -> (String, String, String) {
+        let e = self
+            .fake
+            .event_as(member, id)
+            .unwrap_or_else(|| panic!("{member} has no copy of {id}"));
+        let me = e["attendees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["email"] == member)
+            .unwrap()
+            .clone();
+        (
+            me["responseStatus"].as_str().unwrap_or("").to_string(),
+            me["comment"].as_str().unwrap_or("").to_string(),
+            e.pointer("/extendedProperties/private/gatekeeperResponse")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        )
+    }
+}
+
+const AGENDA: &str = "Agree the rollout order for the three payment regions and name the owners";
+
+#[test]
+fn declines_takes_back_and_leaves_a_persons_answer_alone() {
+    let w = World::new(&["ana@example.com", "dev@example.com"], "");
+    let no_agenda = w.invite("Sync", "", &["ana@example.com", "dev@example.com"]);
+    let answered = w.invite("Catch-up", "", &["ana@example.com"]);
+    w.fake.respond_as("ana@example.com", &answered, "accepted");
+    let mut engine = w.engine();
+
+    let report = engine.run_once(now()).unwrap();
+    let declined: Vec<_> = report
+        .decisions
+        .iter()
+        .filter(|d| d.action == "decline")
+        .collect();
+    assert_eq!(declined.len(), 2, "{:#?}", report.decisions);
+    let (status, comment, marker) = w.answer("ana@example.com", &no_agenda);
+    assert_eq!((status.as_str(), marker.as_str()), ("declined", "declined"));
+    assert!(comment.contains("the invite has no agenda"), "{comment}");
+    // Only Ana's own entry changed: Bo's answer on her copy is untouched.
+    let bo_on_ana = w.fake.event_as("ana@example.com", &no_agenda).unwrap()["attendees"][0].clone();
+    assert_eq!(bo_on_ana["email"], "bo@example.com");
+    // A person's own answer stays.
+    assert_eq!(w.answer("ana@example.com", &answered).0, "accepted");
+    assert!(
+        !report
+            .decisions
+            .iter()
+            .any(|d| d.uid == answered && d.member == "ana@example.com")
+    );
+
+    // Nothing changed: no new decision, no new patch.
+    let patches = w.fake.stats().total("events.patch");
+    let again = engine.run_once(now()).unwrap();
+    assert!(again.decisions.is_empty(), "{:#?}", again.decisions);
+    assert_eq!(w.fake.stats().total("events.patch"), patches);
+
+    // The organizer adds an agenda: gatekeeper takes its decline back.
+    w.fake
+        .update_event("bo@example.com", &no_agenda, json!({"description": AGENDA}));
+    let fixed = engine.run_once(now()).unwrap();
+    let ana = fixed
+        .decisions
+        .iter()
+        .find(|d| d.member == "ana@example.com")
+        .unwrap();
+    assert_eq!(
+        (ana.action.as_str(), ana.response.as_deref()),
+        ("allow", Some("NEEDS-ACTION"))
+    );
+    let (status, _, marker) = w.answer("ana@example.com", &no_agenda);
+    assert_eq!((status.as_str(), marker.as_str()), ("needsAction", ""));
+
+    // Ana declines it herself afterwards; a later edit does not touch it.
+    w.fake.respond_as("ana@example.com", &no_agenda, "declined");
+    w.fake
+        .update_event("bo@example.com", &no_agenda, json!({"description": ""}));
+    let later = engine.run_once(now()).unwrap();
+    assert!(
+        !later
+            .decisions
+            .iter()
+            .any(|d| d.member == "ana@example.com"),
+        "{:#?}",
+        later.decisions
+    );
+    assert_eq!(
+        w.answer("ana@example.com", &no_agenda).2,
+        "",
+        "no marker: the decline is Ana's own"
+    );
+}
+
+#[test]
+fn an_expired_sync_token_resyncs_without_acting_twice() {
+    let w = World::new(&["ana@example.com"], "");
+    let id = w.invite("Sync", "", &["ana@example.com"]);
+    let mut engine = w.engine();
+    assert_eq!(engine.run_once(now()).unwrap().decisions.len(), 1);
+    let patches = w.fake.stats().total("events.patch");
+    w.fake.expire_sync_tokens("ana@example.com");
+    let after = engine.run_once(now()).unwrap();
+    assert!(after.decisions.is_empty(), "{:#?}", after.decisions);
+    assert_eq!(w.fake.stats().total("events.patch"), patches);
+    assert_eq!(w.answer("ana@example.com", &id).0, "declined");
+
+    // A second instance with an empty store (or a lost one) sees the
+    // marker and the comment already there and writes nothing either.
+    std::fs::remove_file(w.dir.path().join("state.db")).unwrap();
+    let mut fresh = w.engine();
+    let report = fresh.run_once(now()).unwrap();
+    assert_eq!(
+        w.fake.stats().total("events.patch"),
+        patches,
+        "{:#?}",
+        report.decisions
+    );
+}
+
+#[test]
+fn a_token_that_expires_mid_run_is_refreshed() {
+    let w = World::new(&["ana@example.com"], "");
+    let mut engine = w.engine();
+    engine.run_once(now()).unwrap();
+    let tokens = w.fake.stats().total("token");
+    w.fake.expire_access_tokens();
+    let id = w.invite("Sync", "", &["ana@example.com"]);
+    let report = engine.run_once(now()).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(w.answer("ana@example.com", &id).0, "declined");
+    assert!(
+        w.fake.stats().total("token") > tokens,
+        "a new token was fetched"
+    );
+}
+
+#[test]
+fn a_revoked_member_stops_with_a_message_while_others_go_on() {
+    let w = World::new(&["ana@example.com", "dev@example.com"], "");
+    w.fake.revoke("dev@example.com");
+    let id = w.invite("Sync", "", &["ana@example.com", "dev@example.com"]);
+    let mut engine = w.engine();
+    let report = engine.run_once(now()).unwrap();
+    assert_eq!(w.answer("ana@example.com", &id).0, "declined");
+    assert_eq!(w.answer("dev@example.com", &id).0, "needsAction");
+    let problem = report
+        .problems
+        .iter()
+        .find(|p| p.contains("dev@example.com"))
+        .expect("a problem for dev");
+    assert!(problem.contains("domain-wide delegation"), "{problem}");
+}
+
+#[test]
+fn with_a_fifth_of_calls_failing_every_invite_is_decided_exactly_once() {
+    let members: Vec<String> = (0..6).map(|i| format!("m{i}@example.com")).collect();
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let w = World::new(&refs, "");
+    let ids: Vec<String> = (0..4)
+        .map(|i| w.invite(&format!("Sync {i}"), "", &refs))
+        .collect();
+    w.fake.inject(Failure {
+        probability: Some(0.2),
+        ..Failure::new(FailureKind::BackendError)
+    });
+    let mut engine = w.engine();
+    for _ in 0..5 {
+        engine.run_once(now()).unwrap();
+    }
+    w.fake.clear_failures();
+    engine.run_once(now()).unwrap();
+    let rows: Vec<Value> = common::log_rows(&w.config());
+    for m in &refs {
+        for id in &ids {
+            assert_eq!(w.answer(m, id).0, "declined", "{m} {id}");
+            let decided: Vec<_> = rows
+                .iter()
+                .filter(|r| r["member"] == *m && r["uid"] == id.as_str())
+                .collect();
+            assert_eq!(decided.len(), 1, "{m} {id}: {decided:#?}");
+            assert_eq!(decided[0]["outcome"], "applied");
+        }
+    }
+}
+
+#[test]
+fn fifty_members_sync_concurrently_within_the_configured_rates() {
+    let members: Vec<String> = (0..50).map(|i| format!("p{i:02}@example.com")).collect();
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let w = World::new(
+        &refs,
+        "rate_per_user_per_minute = 4\nrate_per_project_per_minute = 120",
+    );
+    for chunk in refs.chunks(10) {
+        w.invite("Sync", "", chunk);
+    }
+    let mut engine = w.engine();
+    let report = engine.run_once(now()).unwrap();
+    assert_eq!(report.decisions.len(), 50);
+    let stats = w.fake.stats();
+    assert!(stats.max_per_minute_project <= 120, "{stats:?}");
+    assert!(
+        stats.max_per_minute_by_user.values().all(|n| *n <= 4),
+        "{stats:?}"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until(what: impl Fn() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        if what() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn spawn_daemon(config: &Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
+        .args(["run", "--now", NOW, "--config"])
+        .arg(config)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_push_notification_gets_a_new_invite_declined_and_channels_are_stopped() {
+    let port = free_port();
+    let w = World::new(&["ana@example.com"], "");
+    let config = std::fs::read_to_string(w.config()).unwrap()
+        + &format!(
+            "\n[webhook]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}/google/notify\"\n"
+        );
+    std::fs::write(w.config(), config).unwrap();
+    let mut daemon = spawn_daemon(&w.config());
+    assert!(
+        wait_until(|| w.fake.stats().total("events.watch") >= 1),
+        "a channel was opened"
+    );
+    let lists = w.fake.stats().total("events.list");
+
+    // Polling is hourly: only the push notification can bring this in.
+    let sent = Instant::now();
+    let id = w.invite("Sync", "", &["ana@example.com"]);
+    assert!(
+        wait_until(|| w.answer("ana@example.com", &id).0 == "declined"),
+        "declined after the notification"
+    );
+    eprintln!("push to decision: {:?}", sent.elapsed());
+    assert!(w.fake.stats().total("events.list") > lists);
+
+    let pid = daemon.id().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(daemon.wait().unwrap().success());
+    assert!(
+        w.fake.stats().total("channels.stop") >= 1,
+        "the channel was stopped on shutdown"
+    );
+}
+
+#[test]
+fn a_daemon_killed_mid_sync_and_restarted_declines_nothing_twice_and_misses_nothing() {
+    let members: Vec<String> = (0..8).map(|i| format!("k{i}@example.com")).collect();
+    let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+    let w = World::new(&refs, "");
+    let ids: Vec<String> = (0..3)
+        .map(|i| w.invite(&format!("Sync {i}"), "", &refs))
+        .collect();
+    w.fake.inject(Failure {
+        method: Some("events.patch".into()),
+        ..Failure::new(FailureKind::Slow(Duration::from_millis(150)))
+    });
+    let mut daemon = spawn_daemon(&w.config());
+    assert!(
+        wait_until(|| w.fake.stats().total("events.patch") >= 5),
+        "the daemon started answering"
+    );
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let before_restart = w.fake.stats().total("events.patch");
+    assert!(
+        before_restart < 24,
+        "killed before it finished ({before_restart} patches)"
+    );
+    w.fake.clear_failures();
+
+    let (code, _, err) = common::run_once(&w.config(), NOW);
+    assert_eq!(code, 0, "{err}");
+    for m in &refs {
+        for id in &ids {
+            assert_eq!(w.answer(m, id).0, "declined", "{m} {id}");
+        }
+    }
+    // One patch per invite per member, whichever process sent it. The
+    // daemon answers one invite at a time, so at most one request was in
+    // flight when it died; the fake drops a request whose client vanished,
+    // and the restart sends that one again.
+    let patches = w.fake.stats().total("events.patch");
+    assert!((24..=25).contains(&patches), "{patches} patch requests for 24 answers");
+    let rows = common::log_rows(&w.config());
+    for m in &refs {
+        for id in &ids {
+            let n = rows
+                .iter()
+                .filter(|r| r["member"] == *m && r["uid"] == id.as_str())
+                .count();
+            assert_eq!(n, 1, "{m} {id}");
+        }
+    }
+}
