@@ -1081,3 +1081,33 @@ fn slow_requests_still_answer_and_token_failures_reach_the_client() {
     ));
     assert_eq!(env.fake.stats().count(BO, "token"), 1);
 }
+
+#[test]
+fn a_patch_whose_client_hung_up_still_lands() {
+    let env = env();
+    let id = env.meeting("Planning");
+    let token = raw_token(&env, BO);
+    env.fake.inject(
+        Failure::new(FailureKind::Slow(Duration::from_millis(200)))
+            .method("events.patch")
+            .times(1),
+    );
+    let url = format!("{}calendars/primary/events/{id}", env.fake.api_base());
+    let body = json!({"attendees": [{"email": BO, "responseStatus": "declined"}], "attendeesOmitted": true});
+    env.rt.block_on(async {
+        use http_body_util::Full;
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<Full<bytes::Bytes>>();
+        let req = hyper::Request::patch(url)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(bytes::Bytes::from(body.to_string())))
+            .expect("request");
+        // The client gives up (is killed) while the fake is still working.
+        let r = tokio::time::timeout(Duration::from_millis(50), client.request(req)).await;
+        assert!(r.is_err(), "the answer came before the client hung up");
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    let copy = env.fake.event_as(BO, &id).expect("copy");
+    assert_eq!(json_attendee(&copy, BO)["responseStatus"], "declined");
+}

@@ -28,7 +28,15 @@ pub(crate) async fn serve(fake: FakeGoogle, listener: tokio::net::TcpListener) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let fake = fake.clone();
-                async move { Ok::<_, Infallible>(handle(fake, req).await) }
+                // Google carries out a request whose client hung up (a
+                // killed daemon's in-flight patch still lands), so the
+                // handling runs on its own task, not the connection's.
+                async move {
+                    let answer = tokio::spawn(handle(fake, req)).await;
+                    Ok::<_, Infallible>(
+                        answer.unwrap_or_else(|_| api_error(&ApiError::backend_error())),
+                    )
+                }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
