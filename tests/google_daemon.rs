@@ -427,12 +427,10 @@ fn a_daemon_killed_mid_sync_and_restarted_declines_nothing_twice_and_misses_noth
             assert_eq!(w.answer(m, id).0, "declined", "{m} {id}");
         }
     }
-    // One patch per invite per member, whichever process sent it. The
-    // daemon answers one invite at a time, so at most one request was in
-    // flight when it died; the fake drops a request whose client vanished,
-    // and the restart sends that one again.
-    let patches = w.fake.stats().total("events.patch");
-    assert!((24..=25).contains(&patches), "{patches} patch requests for 24 answers");
+    // One patch per invite per member, whichever process sent it: a patch
+    // in flight when the daemon died still lands (as at Google), and the
+    // restart sees gatekeeper's marker and comment on it and sends nothing.
+    assert_eq!(w.fake.stats().total("events.patch"), 24);
     let rows = common::log_rows(&w.config());
     for m in &refs {
         for id in &ids {

@@ -17,8 +17,9 @@ use super::team::Team;
 use crate::calendar::edit::{ResponseEdit, set_response};
 use crate::calendar::ical::parse_ics;
 use crate::calendar::recurrence::{expand, group_by_uid};
-use crate::calendar::{Event, EventTime, Status};
+use crate::calendar::{Event, EventTime, PartStat, Status};
 use crate::config::{Config, Mode, SourceConfig};
+use crate::fairness::{BurdenSnapshot, BusyTime, Standing, ledger_entries};
 use crate::policy::{Context, Invite, Policy, Span, evaluate};
 use crate::source::google::auth::Credentials;
 use crate::source::google::retry::Backoff;
@@ -28,6 +29,7 @@ use crate::source::google::{
 };
 use crate::source::vdir::VdirSource;
 use crate::source::{CalendarSource, ItemRef};
+use crate::store::{BurdenEntry, BurdenItem};
 use crate::store::{DecisionRecord, Outcome, Screening, ScreeningKey, Store, StoreError};
 
 pub struct Engine<S: Store> {
@@ -42,6 +44,10 @@ pub struct Engine<S: Store> {
     /// Problems already reported, so a daemon does not repeat them every
     /// pass.
     reported: HashSet<String>,
+    /// Per pass: each policy's burden snapshot (by policy hash) and each
+    /// member's busy times, computed when first needed.
+    burdens: HashMap<String, Arc<BurdenSnapshot>>,
+    busy: HashMap<String, Arc<Vec<BusyTime>>>,
 }
 
 enum Backend {
@@ -116,6 +122,8 @@ impl<S: Store> Engine<S> {
             runtime,
             channels: ChannelRegistry::default(),
             reported: HashSet::new(),
+            burdens: HashMap::new(),
+            busy: HashMap::new(),
         }
     }
 
@@ -139,6 +147,8 @@ impl<S: Store> Engine<S> {
     /// One pass over every source.
     pub fn run_once(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
+        self.burdens.clear();
+        self.busy.clear();
         let team_hash = self.team.combined_hash();
         if self.store.meta("policy_hash")?.as_deref() != Some(team_hash.as_str()) {
             // Different rules may decide differently: look at everything.
@@ -516,6 +526,142 @@ impl<S: Store> Engine<S> {
         Ok(complete.then_some(current.item.etag))
     }
 
+    /// Keep the member's burden ledger in step with how they stand toward
+    /// this event: accepted meetings (and ones they organize) count from
+    /// `now` on; a decline, a cancellation or no answer takes them off.
+    fn record_burden(
+        &mut self,
+        unit: &Unit<'_>,
+        policy: &Policy,
+        tz: Tz,
+        group: &[Event],
+        idx: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let event = &group[idx];
+        let member = unit.member;
+        let accepted = PartStat::Accepted;
+        let partstat = match event.attendee(member) {
+            Some(a) => &a.partstat,
+            None if event.organizer.as_deref() == Some(member) => &accepted,
+            None => return Ok(()),
+        };
+        // The ledger looks half a window ahead: that is the part of the
+        // rolling window still to come.
+        let days = (policy.fairness.window_weeks * 7 / 2).max(1);
+        let spans = upcoming_spans(group, idx, tz, now, days, 200);
+        let invite = Invite {
+            title: &event.summary,
+            description: &event.description,
+            organizer: event.organizer.as_deref(),
+            attendees: &event.attendees,
+            occurrences: &spans,
+            sent_at: None,
+            all_day: event.is_all_day(),
+        };
+        let standing = Standing {
+            partstat,
+            gatekeeper_partstat: event.gatekeeper_partstat.as_ref(),
+            cancelled: event.status == Status::Cancelled,
+        };
+        let item = BurdenItem {
+            source: unit.source.to_string(),
+            calendar: unit.item.calendar.clone(),
+            uid: event.uid.clone(),
+            recurrence_id: event
+                .recurrence_id
+                .map(|r| r.to_display_string())
+                .unwrap_or_default(),
+        };
+        let entries: Vec<BurdenEntry> = ledger_entries(policy, member, &invite, standing)
+            .into_iter()
+            .map(|e| BurdenEntry {
+                source: item.source.clone(),
+                calendar: item.calendar.clone(),
+                uid: item.uid.clone(),
+                recurrence_id: item.recurrence_id.clone(),
+                member: member.to_string(),
+                occurrence_start: e.occurrence.start,
+                occurrence_end: e.occurrence.end,
+                inconvenience: e.burden.inconvenience,
+                outside_minutes: e.burden.outside_minutes,
+                status: e.status.to_string(),
+            })
+            .collect();
+        self.store.replace_burden(&item, member, now, &entries)
+    }
+
+    /// The policy's burden snapshot for this pass.
+    fn burden_snapshot(
+        &mut self,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<BurdenSnapshot>, StoreError> {
+        if let Some(b) = self.burdens.get(&policy.hash) {
+            return Ok(Arc::clone(b));
+        }
+        let w = crate::fairness::window(now, policy.fairness.window_weeks);
+        let totals = self.store.burden_totals(w.start, w.end)?;
+        let snap = Arc::new(BurdenSnapshot::for_policy(policy, now, &totals));
+        self.burdens.insert(policy.hash.clone(), Arc::clone(&snap));
+        Ok(snap)
+    }
+
+    /// Busy times of the invite's attendees who are members with a local
+    /// calendar, read once per pass, so suggested times avoid them. Google
+    /// members' busy times are not read yet (that needs the free/busy API).
+    fn busy_of(&mut self, event: &Event, policy: &Policy, now: DateTime<Utc>) -> Vec<BusyTime> {
+        let to = now + Duration::days(i64::from(policy.fairness.suggest_days) + 1);
+        let mut out = Vec::new();
+        for a in &event.attendees {
+            let Some(m) = policy.member(&a.email) else {
+                continue;
+            };
+            let busy = match self.busy.get(&a.email) {
+                Some(b) => Arc::clone(b),
+                None => {
+                    let b = Arc::new(self.read_busy(&a.email, m.tz, now, to));
+                    self.busy.insert(a.email.clone(), Arc::clone(&b));
+                    b
+                }
+            };
+            out.extend(busy.iter().filter(|b| b.span.start < to).cloned());
+        }
+        // The invite being screened is not a reason to move itself.
+        let own: Vec<(DateTime<Utc>, DateTime<Utc>)> =
+            vec![(event.start.to_utc(Tz::UTC), event.end.to_utc(Tz::UTC))];
+        out.retain(|b| !own.contains(&(b.span.start, b.span.end)));
+        out
+    }
+
+    fn read_busy(
+        &mut self,
+        member: &str,
+        tz: Tz,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<BusyTime> {
+        let mut groups = Vec::new();
+        for (cfg, backend) in &mut self.sources {
+            let (SourceConfig::Vdir { member: owner, .. }, Backend::Vdir(b)) = (&*cfg, backend)
+            else {
+                continue;
+            };
+            if owner != member {
+                continue;
+            }
+            let Ok(items) = b.list() else { continue };
+            for item in &items {
+                if let Ok(text) = b.read(item)
+                    && let Ok(parsed) = parse_ics(&text)
+                {
+                    groups.extend(group_by_uid(parsed.events));
+                }
+            }
+        }
+        crate::fairness::busy::busy_times(member, &groups, tz, from, to, None)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn screen_event(
         &mut self,
@@ -529,6 +675,9 @@ impl<S: Store> Engine<S> {
     ) -> Result<Screened, StoreError> {
         let event = &group[idx];
         let member = unit.member;
+        if policy.fairness.enabled {
+            self.record_burden(unit, policy, tz, group, idx, now)?;
+        }
         let Some(attendee) = event.attendee(member) else {
             return Ok(Screened::Skipped);
         };
@@ -597,12 +746,13 @@ impl<S: Store> Engine<S> {
             sent_at: event.created.or(event.dtstamp).or(event.last_modified),
             all_day: event.is_all_day(),
         };
-        let ctx = Context {
-            now,
-            member,
-            urgent_uses_this_month: urgent_uses,
-            ..Context::default()
-        };
+        let mut ctx = Context::new(now, member).with_urgent_uses(urgent_uses);
+        let (burden, busy);
+        if policy.fairness.enabled {
+            burden = self.burden_snapshot(policy, now)?;
+            busy = self.busy_of(event, policy, now);
+            ctx = ctx.with_burden(&burden).with_busy(&busy);
+        }
         let verdict = evaluate(&invite, policy, &ctx);
         if matches!(
             verdict.exemption,

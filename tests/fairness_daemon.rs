@@ -1,0 +1,110 @@
+//! Time-zone fairness through the daemon: the burden ledger follows what
+//! members accept, and a decline for an over-budget member carries fairer
+//! times that avoid everyone's busy calendar.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use gatekeeper::store::Store;
+use gatekeeper::store::sqlite::SqliteStore;
+
+const POLICY: &str = r#"
+[team]
+name = "fair"
+domains = ["example.com"]
+
+[[member]]
+email = "ana@example.com"
+time_zone = "Europe/Lisbon"
+working_hours = "09:00-17:00"
+
+[[member]]
+email = "kai@example.com"
+time_zone = "Asia/Tokyo"
+working_hours = "09:00-17:00"
+
+[[rule]]
+kind = "outside_hours_budget"
+action = "decline"
+minutes_per_week = 20
+
+[fairness]
+window_weeks = 4
+
+[exceptions]
+one_to_one = "screen"
+"#;
+
+fn event(uid: &str, start: &str, end: &str, kai: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T000000Z\r\nCREATED:20261120T000000Z\r\nDTSTART:{start}\r\nDTEND:{end}\r\nSUMMARY:{uid}\r\nDESCRIPTION:Decide the data retention plan for the analytics warehouse\r\nORGANIZER:mailto:ana@example.com\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:ana@example.com\r\nATTENDEE;PARTSTAT={kai}:mailto:kai@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+#[test]
+fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("policies")).unwrap();
+    std::fs::write(root.join("policies/fair.toml"), POLICY).unwrap();
+    std::fs::write(
+        root.join("gatekeeper.toml"),
+        "policies = [\"policies\"]\n[store]\nsqlite = \"state.db\"\n\n[[source]]\nkind = \"vdir\"\nname = \"kai\"\nmember = \"kai@example.com\"\npath = \"kai\"\n",
+    )
+    .unwrap();
+    let cal = root.join("kai/work");
+    std::fs::create_dir_all(&cal).unwrap();
+    // Already accepted: Monday 10:00-11:00 UTC = 19:00-20:00 in Tokyo, two
+    // hours outside Kai's day. Busy for suggestions too.
+    std::fs::write(
+        cal.join("a.ics"),
+        event("late-1", "20261130T100000Z", "20261130T110000Z", "ACCEPTED"),
+    )
+    .unwrap();
+    // A new invite: Wednesday 10:00-11:00 UTC, again 19:00 in Tokyo. Alone
+    // it fits the budget (60 of 4 × 20 minutes); only with the meeting Kai
+    // already accepted does it go over, so the decline proves the ledger
+    // is read.
+    std::fs::write(
+        cal.join("b.ics"),
+        event(
+            "late-2",
+            "20261202T100000Z",
+            "20261202T110000Z",
+            "NEEDS-ACTION",
+        ),
+    )
+    .unwrap();
+
+    let (code, out, err) = common::run_once(&root.join("gatekeeper.toml"), "2026-11-30T06:00:00Z");
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("late-2"))
+        .unwrap_or_else(|| panic!("{out}\n{err}"));
+    assert!(
+        line.contains("decline") && line.contains("outside_hours_budget"),
+        "{line}"
+    );
+
+    // The accepted meeting is on the ledger; the declined one is not.
+    let store = SqliteStore::open(&root.join("state.db")).unwrap();
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let totals = store
+        .burden_totals(t("2026-11-16T00:00:00Z"), t("2026-12-14T00:00:00Z"))
+        .unwrap();
+    let kai = totals.get("kai@example.com").copied().unwrap_or_default();
+    assert_eq!(kai.outside_minutes, 60, "{totals:?}");
+
+    // The comment names other times, and none of them is the busy Monday slot.
+    let text = common::unfold(&std::fs::read_to_string(cal.join("b.ics")).unwrap());
+    let comment = text
+        .lines()
+        .find(|l| l.starts_with("COMMENT;X-GATEKEEPER=TRUE"))
+        .expect("a comment");
+    assert!(
+        comment.contains("UTC"),
+        "suggested times are given in UTC: {comment}"
+    );
+    assert!(!comment.contains("Mon 30 Nov 10:00 UTC"), "{comment}");
+}
