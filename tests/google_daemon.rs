@@ -442,3 +442,58 @@ fn a_daemon_killed_mid_sync_and_restarted_declines_nothing_twice_and_misses_noth
         }
     }
 }
+
+#[test]
+fn an_invite_over_the_members_focus_time_is_declined() {
+    let w = World::new(&["ana@example.com"], "");
+    let policy = w.dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        format!("{text}\n[[rule]]\nkind = \"protected_time\"\naction = \"decline\"\n"),
+    )
+    .unwrap();
+    w.fake.insert_event(
+        "ana@example.com",
+        json!({
+            "summary": "Deep work", "eventType": "focusTime",
+            "start": {"dateTime": "2026-12-01T09:00:00Z"}, "end": {"dateTime": "2026-12-01T11:00:00Z"},
+        }),
+    );
+    let mut engine = w.engine();
+    assert!(
+        engine.run_once(now()).unwrap().decisions.is_empty(),
+        "a focus block is not an invite"
+    );
+
+    // Later syncs only bring the invites; the block is remembered.
+    let over = w.invite("Pricing review", AGENDA, &["ana@example.com"]);
+    let clear = w.fake.insert_event(
+        "bo@example.com",
+        json!({
+            "summary": "Pricing follow-up", "description": AGENDA,
+            "start": {"dateTime": "2026-12-01T14:00:00Z"}, "end": {"dateTime": "2026-12-01T14:30:00Z"},
+            "attendees": [{"email": "bo@example.com"}, {"email": "ana@example.com"}],
+        }),
+    );
+    let report = engine.run_once(now()).unwrap();
+    let over_row = report
+        .decisions
+        .iter()
+        .find(|d| d.uid == over)
+        .expect("decided");
+    assert_eq!(over_row.action, "decline");
+    assert_eq!(over_row.findings[0]["rule"], "protected_time");
+    let (status, comment, _) = w.answer("ana@example.com", &over);
+    assert_eq!(status, "declined");
+    assert!(comment.contains("it falls in ana@example.com's focus time (Tue 01 Dec 10:00 Europe/Lisbon): move it to another time"), "{comment}");
+    assert_eq!(
+        report
+            .decisions
+            .iter()
+            .find(|d| d.uid == clear)
+            .unwrap()
+            .action,
+        "allow"
+    );
+}

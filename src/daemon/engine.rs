@@ -17,10 +17,11 @@ use super::team::Team;
 use crate::calendar::edit::{ResponseEdit, set_response};
 use crate::calendar::ical::parse_ics;
 use crate::calendar::recurrence::{expand, group_by_uid};
-use crate::calendar::{Event, EventTime, PartStat, Status};
+use crate::calendar::{Event, EventTime, EventType, PartStat, Status};
 use crate::config::{Config, Mode, SourceConfig};
 use crate::fairness::{BurdenSnapshot, BusyTime, Standing, ledger_entries};
-use crate::policy::{Context, Invite, Policy, Span, evaluate};
+use crate::policy::evaluate::{ProtectedBlock, ProtectedKind};
+use crate::policy::{Context, Invite, Policy, RuleKind, Span, evaluate};
 use crate::source::google::auth::Credentials;
 use crate::source::google::retry::Backoff;
 use crate::source::google::{
@@ -281,6 +282,33 @@ impl<S: Store> Engine<S> {
                 mode,
                 item: &item,
             };
+            // The member's own focus time and out-of-office blocks are
+            // remembered: later invites are checked against them, and
+            // incremental sync will not send them again.
+            for g in &batch.events {
+                let kind = match g.event.event_type {
+                    EventType::FocusTime => ProtectedKind::FocusTime,
+                    EventType::OutOfOffice => ProtectedKind::OutOfOffice,
+                    _ => continue,
+                };
+                let spans = upcoming_spans(
+                    std::slice::from_ref(&g.event),
+                    0,
+                    tz,
+                    now,
+                    self.config.horizon_days,
+                    500,
+                );
+                let blocks: Vec<ProtectedBlock> = spans
+                    .into_iter()
+                    .map(|span| ProtectedBlock { span, kind })
+                    .collect();
+                self.store
+                    .replace_protected(&name, &member, &g.id, &blocks)?;
+            }
+            for id in &batch.cancelled {
+                self.store.replace_protected(&name, &member, id, &[])?;
+            }
             // Events of one series are screened together, like a vdir file.
             let mut groups: Vec<(String, Vec<crate::source::google::map::GoogleEvent>)> =
                 Vec::new();
@@ -747,6 +775,21 @@ impl<S: Store> Engine<S> {
             all_day: event.is_all_day(),
         };
         let mut ctx = Context::new(now, member).with_urgent_uses(urgent_uses);
+        let protected;
+        if policy
+            .rules
+            .iter()
+            .any(|r| r.spec.kind() == RuleKind::ProtectedTime)
+        {
+            let horizon = now + Duration::days(i64::from(self.config.horizon_days));
+            protected = self.store.protected_blocks(
+                unit.source,
+                &unit.item.calendar,
+                now - Duration::days(1),
+                horizon,
+            )?;
+            ctx = ctx.with_protected(&protected);
+        }
         let (burden, busy);
         if policy.fairness.enabled {
             burden = self.burden_snapshot(policy, now)?;

@@ -56,6 +56,46 @@ pub struct Context<'a> {
     /// Times attendees are already busy, from the synced calendars (without
     /// the invite being screened): other times are never suggested there.
     pub busy: &'a [BusyTime],
+    /// The member's own focus-time and out-of-office blocks.
+    pub protected: &'a [ProtectedBlock],
+}
+
+/// A block the member set aside for themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProtectedBlock {
+    pub span: Span,
+    pub kind: ProtectedKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectedKind {
+    FocusTime,
+    OutOfOffice,
+}
+
+impl ProtectedKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            ProtectedKind::FocusTime => "focus time",
+            ProtectedKind::OutOfOffice => "out of office",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtectedKind::FocusTime => "focus_time",
+            ProtectedKind::OutOfOffice => "out_of_office",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProtectedKind> {
+        match s {
+            "focus_time" => Some(ProtectedKind::FocusTime),
+            "out_of_office" => Some(ProtectedKind::OutOfOffice),
+            _ => None,
+        }
+    }
 }
 
 impl<'a> Context<'a> {
@@ -79,6 +119,11 @@ impl<'a> Context<'a> {
 
     pub fn with_busy(mut self, busy: &'a [BusyTime]) -> Context<'a> {
         self.busy = busy;
+        self
+    }
+
+    pub fn with_protected(mut self, protected: &'a [ProtectedBlock]) -> Context<'a> {
+        self.protected = protected;
         self
     }
 }
@@ -149,6 +194,16 @@ impl Exemption {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Problem {
+    ConflictsWithProtectedTime {
+        attendee: String,
+        block: ProtectedKind,
+        #[serde(serialize_with = "ser_local")]
+        local_start: NaiveDateTime,
+        #[serde(serialize_with = "ser_tz")]
+        time_zone: Tz,
+        occurrences: u32,
+        of: u32,
+    },
     MissingAgenda {
         words: u32,
         needed: u32,
@@ -224,6 +279,28 @@ impl Problem {
             Problem::OverBudget { .. }
             | Problem::OverBurdenCap { .. }
             | Problem::NeedsRotation { .. } => self.fairness_message().unwrap_or_default(),
+            Problem::ConflictsWithProtectedTime {
+                attendee,
+                block: kind,
+                local_start,
+                time_zone,
+                occurrences,
+                of,
+            } => {
+                let when = format!(
+                    "{} {}",
+                    local_start.format("%a %d %b %H:%M"),
+                    time_zone.name()
+                );
+                if *of > 1 {
+                    format!(
+                        "{occurrences} of the next {of} occurrences fall in {attendee}'s {} (e.g. {when})",
+                        kind.describe()
+                    )
+                } else {
+                    format!("it falls in {attendee}'s {} ({when})", kind.describe())
+                }
+            }
             Problem::MissingAgenda { words, needed } => match words {
                 0 => "the invite has no agenda".to_string(),
                 _ => format!(
@@ -330,6 +407,7 @@ impl Problem {
     /// How to fix it.
     pub fn fix(&self) -> &'static str {
         match self {
+            Problem::ConflictsWithProtectedTime { .. } => "move it to another time",
             Problem::MissingAgenda { .. } => {
                 "add a description that says what the meeting should decide or produce"
             }
@@ -594,6 +672,30 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
                         occurrences: misses,
                         of: invite.occurrences.len() as u32,
                     })
+                })
+            }
+            RuleSpec::ProtectedTime => {
+                let mut first: Option<(ProtectedKind, NaiveDateTime)> = None;
+                let mut count = 0;
+                for o in invite.occurrences {
+                    if let Some(block) = ctx
+                        .protected
+                        .iter()
+                        .find(|b| b.span.start < o.end && o.start < b.span.end)
+                    {
+                        first.get_or_insert_with(|| {
+                            (block.kind, o.start.with_timezone(&member.tz).naive_local())
+                        });
+                        count += 1;
+                    }
+                }
+                first.map(|(block, local_start)| Problem::ConflictsWithProtectedTime {
+                    attendee: member.email.clone(),
+                    block,
+                    local_start,
+                    time_zone: member.tz,
+                    occurrences: count,
+                    of: invite.occurrences.len() as u32,
                 })
             }
             RuleSpec::OutsideHoursBudget { minutes_per_week } => {

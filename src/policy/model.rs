@@ -55,10 +55,11 @@ pub enum RuleKind {
     OutsideHoursBudget,
     BurdenCap,
     SeriesRotation,
+    ProtectedTime,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 9] = [
+    pub const ALL: [RuleKind; 10] = [
         RuleKind::Agenda,
         RuleKind::MinNotice,
         RuleKind::MeetingFreeDays,
@@ -68,6 +69,7 @@ impl RuleKind {
         RuleKind::OutsideHoursBudget,
         RuleKind::BurdenCap,
         RuleKind::SeriesRotation,
+        RuleKind::ProtectedTime,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +83,7 @@ impl RuleKind {
             RuleKind::OutsideHoursBudget => "outside_hours_budget",
             RuleKind::BurdenCap => "burden_cap",
             RuleKind::SeriesRotation => "series_rotation",
+            RuleKind::ProtectedTime => "protected_time",
         }
     }
 
@@ -250,6 +253,9 @@ pub enum RuleSpec {
     SeriesRotation {
         max_share: f64,
     },
+    /// The meeting must not overlap the member's own focus time or
+    /// out-of-office blocks (Google Calendar's event types).
+    ProtectedTime,
 }
 
 impl RuleSpec {
@@ -264,6 +270,7 @@ impl RuleSpec {
             RuleSpec::OutsideHoursBudget { .. } => RuleKind::OutsideHoursBudget,
             RuleSpec::BurdenCap { .. } => RuleKind::BurdenCap,
             RuleSpec::SeriesRotation { .. } => RuleKind::SeriesRotation,
+            RuleSpec::ProtectedTime => RuleKind::ProtectedTime,
         }
     }
 }

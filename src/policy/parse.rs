@@ -64,7 +64,7 @@ fn rule_keys(kind: RuleKind) -> &'static [&'static str] {
         RuleKind::MeetingFreeDays => &["days"],
         RuleKind::MaxDuration => &["minutes"],
         RuleKind::MaxAttendees => &["count"],
-        RuleKind::WorkingHours => &[],
+        RuleKind::WorkingHours | RuleKind::ProtectedTime => &[],
         RuleKind::OutsideHoursBudget => &["minutes_per_week"],
         RuleKind::BurdenCap => &["ratio"],
         RuleKind::SeriesRotation => &["max_share"],
@@ -469,6 +469,7 @@ impl Walker<'_> {
                     .and_then(|n| self.int_in(n, "`count`", 2, 10_000, "a meeting has at least 2 people"))
                     .map(|count| RuleSpec::MaxAttendees { count }),
                 RuleKind::WorkingHours => Some(RuleSpec::WorkingHours),
+                RuleKind::ProtectedTime => Some(RuleSpec::ProtectedTime),
                 RuleKind::OutsideHoursBudget => self
                     .required(t, "minutes_per_week", item.span(), "the `outside_hours_budget` rule")
                     .and_then(|n| self.int_in(n, "`minutes_per_week`", 1, 7 * 24 * 60, "a budget of minutes outside working hours per week, from 1 to 10080 (the whole week); to allow none, use the `working_hours` rule"))

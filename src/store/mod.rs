@@ -167,6 +167,24 @@ pub trait Store {
     /// One decision-log row.
     fn decision(&self, id: i64) -> Result<Option<DecisionRecord>>;
 
+    /// Replace the protected blocks (focus time, out of office) one event
+    /// of a member's calendar gives; none removes them.
+    fn replace_protected(
+        &mut self,
+        source: &str,
+        calendar: &str,
+        event_id: &str,
+        blocks: &[crate::policy::evaluate::ProtectedBlock],
+    ) -> Result<()>;
+    /// The member's protected blocks that overlap `[from, to)`.
+    fn protected_blocks(
+        &self,
+        source: &str,
+        calendar: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::policy::evaluate::ProtectedBlock>>;
+
     fn urgent_uses(&self, organizer: &str, month: &str) -> Result<u32>;
     fn record_urgent_use(
         &mut self,

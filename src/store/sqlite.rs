@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/sqlite/0001_initial.sql"),
     include_str!("migrations/sqlite/0002_meta.sql"),
     include_str!("migrations/sqlite/0003_burden.sql"),
+    include_str!("migrations/sqlite/0004_protected_time.sql"),
 ];
 
 pub struct SqliteStore {
@@ -163,6 +164,68 @@ fn upsert_burden_on(conn: &Connection, e: &BurdenEntry) -> rusqlite::Result<()> 
 }
 
 impl Store for SqliteStore {
+    fn replace_protected(
+        &mut self,
+        source: &str,
+        calendar: &str,
+        event_id: &str,
+        blocks: &[crate::policy::evaluate::ProtectedBlock],
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "DELETE FROM protected_time WHERE source = ?1 AND calendar = ?2 AND event_id = ?3",
+            params![source, calendar, event_id],
+        )?;
+        for b in blocks {
+            tx.execute(
+                "INSERT OR REPLACE INTO protected_time (source, calendar, event_id, starts_at, ends_at, kind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![source, calendar, event_id, ts(b.span.start), ts(b.span.end), b.kind.as_str()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn protected_blocks(
+        &self,
+        source: &str,
+        calendar: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::policy::evaluate::ProtectedBlock>> {
+        use crate::policy::evaluate::{ProtectedBlock, ProtectedKind, Span};
+        let mut stmt = self.conn.prepare(
+            "SELECT starts_at, ends_at, kind FROM protected_time
+             WHERE source = ?1 AND calendar = ?2 AND ends_at > ?3 AND starts_at < ?4 ORDER BY starts_at",
+        )?;
+        let rows = stmt.query_map(params![source, calendar, ts(from), ts(to)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let parse = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|t| t.with_timezone(&Utc))
+        };
+        let mut out = Vec::new();
+        for row in rows {
+            let (start, end, kind) = row?;
+            if let (Some(start), Some(end), Some(kind)) =
+                (parse(&start), parse(&end), ProtectedKind::parse(&kind))
+            {
+                out.push(ProtectedBlock {
+                    span: Span { start, end },
+                    kind,
+                });
+            }
+        }
+        Ok(out)
+    }
+
     fn screening(&self, key: &ScreeningKey) -> Result<Option<Screening>> {
         Ok(self
             .conn
