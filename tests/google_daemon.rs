@@ -497,3 +497,33 @@ fn an_invite_over_the_members_focus_time_is_declined() {
         "allow"
     );
 }
+
+#[test]
+fn a_member_without_a_zone_in_the_policy_gets_their_calendars_setting() {
+    let w = World::new(&["kai@example.com"], "");
+    // Kai's Google calendar says Tokyo; the policy names no zone for Kai.
+    w.fake.add_user("kai@example.com", "Asia/Tokyo");
+    std::fs::write(
+        w.dir.path().join("policy.toml"),
+        "[team]\nname = \"g\"\n\n[[member]]\nemail = \"kai@example.com\"\nworking_hours = \"09:00-17:30\"\n\n[[rule]]\nkind = \"working_hours\"\naction = \"annotate\"\n\n[exceptions]\none_to_one = \"screen\"\n",
+    )
+    .unwrap();
+    // 10:00 UTC is inside 09:00-17:30 in UTC, but 19:00 in Tokyo.
+    let id = w.invite("Pricing review", AGENDA, &["kai@example.com"]);
+    let mut engine = w.engine();
+    let report = engine.run_once(now()).unwrap();
+    let row = report
+        .decisions
+        .iter()
+        .find(|d| d.uid == id)
+        .expect("decided");
+    assert_eq!(row.action, "annotate", "{row:#?}");
+    assert!(
+        row.findings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Tue 19:00 Asia/Tokyo"),
+        "{row:#?}"
+    );
+    assert_eq!(w.fake.stats().count("kai@example.com", "settings.get"), 1);
+}

@@ -49,6 +49,8 @@ pub struct Engine<S: Store> {
     /// member's busy times, computed when first needed.
     burdens: HashMap<String, Arc<BurdenSnapshot>>,
     busy: HashMap<String, Arc<Vec<BusyTime>>>,
+    /// Time zones read from members' Google calendar settings.
+    calendar_zones: HashMap<String, Tz>,
 }
 
 enum Backend {
@@ -115,7 +117,7 @@ impl<S: Store> Engine<S> {
             };
             sources.push((s.clone(), backend));
         }
-        Engine {
+        let mut engine = Engine {
             config,
             store,
             team,
@@ -125,6 +127,44 @@ impl<S: Store> Engine<S> {
             reported: HashSet::new(),
             burdens: HashMap::new(),
             busy: HashMap::new(),
+            calendar_zones: HashMap::new(),
+        };
+        engine.apply_calendar_zones();
+        engine
+    }
+
+    /// Members whose policy names no time zone get their Google calendar's
+    /// setting (read once, then remembered).
+    fn apply_calendar_zones(&mut self) {
+        let Some(rt) = self.runtime.as_ref().map(|r| r.handle().clone()) else {
+            return;
+        };
+        for member in self.team.members_needing_zone() {
+            if !self.calendar_zones.contains_key(&member) {
+                let google = self.sources.iter().find_map(|(_, b)| match b {
+                    Backend::Google { source, members } if members.contains(&member) => {
+                        Some(Arc::clone(source))
+                    }
+                    _ => None,
+                });
+                let Some(google) = google else { continue };
+                match rt.block_on(google.time_zone(&member)) {
+                    Ok(name) => match crate::calendar::tz::resolve_name(&name) {
+                        Some(tz) => {
+                            self.calendar_zones.insert(member.clone(), tz);
+                        }
+                        None => tracing::warn!(
+                            "`{member}`: unknown calendar time zone `{name}`; using UTC"
+                        ),
+                    },
+                    Err(e) => tracing::warn!(
+                        "`{member}`: cannot read the calendar's time zone: {e}; using UTC"
+                    ),
+                }
+            }
+            if let Some(tz) = self.calendar_zones.get(&member) {
+                self.team.set_member_zone(&member, *tz);
+            }
         }
     }
 
@@ -143,6 +183,7 @@ impl<S: Store> Engine<S> {
     /// item so the new rules apply to invites already seen.
     pub fn set_team(&mut self, team: Team) {
         self.team = team;
+        self.apply_calendar_zones();
     }
 
     /// One pass over every source.

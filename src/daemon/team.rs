@@ -116,6 +116,26 @@ impl Team {
         })
     }
 
+    /// Members whose policy leaves their time zone to their calendar.
+    pub fn members_needing_zone(&self) -> Vec<String> {
+        self.policies
+            .iter()
+            .flat_map(|p| {
+                p.members
+                    .iter()
+                    .filter(|m| m.tz_from_calendar)
+                    .map(|m| m.email.clone())
+            })
+            .collect()
+    }
+
+    /// Set a member's time zone from their calendar's setting.
+    pub fn set_member_zone(&mut self, member: &str, tz: chrono_tz::Tz) {
+        if let Some(&i) = self.by_member.get(member) {
+            self.policies[i] = Arc::new(self.policies[i].with_member_tz(member, tz));
+        }
+    }
+
     /// Every member of every policy, sorted.
     pub fn members(&self) -> Vec<String> {
         let mut all: Vec<String> = self.by_member.keys().cloned().collect();

@@ -208,6 +208,9 @@ pub struct Member {
     pub email: String,
     pub tz: Tz,
     pub hours: WorkingHours,
+    /// The policy names no `time_zone`: the member's calendar setting
+    /// supplies it (Google), UTC until then.
+    pub tz_from_calendar: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -414,6 +417,16 @@ impl Policy {
             hash,
             fairness: Fairness::default(),
         }
+    }
+
+    /// The same policy with one member's time zone set (from their
+    /// calendar's setting).
+    pub fn with_member_tz(&self, email: &str, tz: Tz) -> Policy {
+        let mut p = self.clone();
+        if let Some(m) = p.members.iter_mut().find(|m| m.email == email) {
+            m.tz = tz;
+        }
+        p
     }
 
     pub fn member(&self, email: &str) -> Option<&Member> {

@@ -326,9 +326,13 @@ impl Walker<'_> {
             if let Some((e, _)) = &email {
                 self.member_emails.push(e.clone());
             }
-            let tz = self
-                .required(t, "time_zone", item.span(), "`[[member]]`")
-                .and_then(|z| self.time_zone(z));
+            // Without `time_zone`, a Google member's zone comes from their
+            // calendar's setting; until it is known, UTC.
+            let tz_from_calendar = lookup(t, "time_zone").is_none();
+            let tz = match lookup(t, "time_zone") {
+                Some(z) => self.time_zone(z),
+                None => Some(Tz::UTC),
+            };
             let hours = self
                 .required(t, "working_hours", item.span(), "`[[member]]`")
                 .and_then(|h| self.hours(h));
@@ -370,6 +374,7 @@ impl Walker<'_> {
                 email,
                 tz,
                 hours: WorkingHours { start, end, days },
+                tz_from_calendar,
             });
         }
         out
