@@ -389,8 +389,10 @@ fn bad_config_exits_4_with_its_place() {
 
 #[test]
 fn the_shipped_config_parses_and_every_key_is_documented() {
-    let text = std::fs::read_to_string(repo().join("examples/demo/gatekeeper.toml")).unwrap();
-    gatekeeper::config::Config::parse(&text).unwrap();
+    for example in ["examples/demo/gatekeeper.toml", "examples/google-fake/gatekeeper.toml"] {
+        let text = std::fs::read_to_string(repo().join(example)).unwrap();
+        gatekeeper::config::Config::parse(&text).unwrap_or_else(|e| panic!("{example}: {e}"));
+    }
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
     for key in [
         "policies",
@@ -403,6 +405,18 @@ fn the_shipped_config_parses_and_every_key_is_documented() {
         "name",
         "member",
         "path",
+        "service_account_key",
+        "members",
+        "client_secret",
+        "token_file",
+        "api_base",
+        "token_uri",
+        "send_updates",
+        "rate_per_user_per_minute",
+        "rate_per_project_per_minute",
+        "listen",
+        "public_url",
+        "channel_ttl_hours",
     ] {
         assert!(
             readme.contains(&format!("`{key}`")),
