@@ -74,6 +74,9 @@ pub struct RunReport {
     pub items_read: usize,
 }
 
+/// How many members' calendars a Google source syncs at once.
+const SYNC_CONCURRENCY: usize = 16;
+
 /// The invite's place in a source, for log rows and edits.
 struct Unit<'a> {
     source: &'a str,
@@ -252,39 +255,33 @@ impl<S: Store> Engine<S> {
             return Ok(());
         };
         let cursors = self.store.cursors(&name)?;
-        // Sync every member's calendar concurrently; the rate limiter keeps
-        // the whole source under its quotas.
-        let handles: Vec<_> = members
-            .iter()
-            .map(|m| {
-                let google = Arc::clone(google);
-                let member = m.clone();
-                let token = cursors
-                    .get(&(member.clone(), SYNC_TOKEN_ITEM.to_string()))
-                    .cloned();
-                rt.spawn(async move {
-                    let first = google.sync(&member, token.as_deref()).await;
-                    let batch = match first {
-                        // The token expired: sync this calendar in full.
-                        // Invites already decided are recognised by their
-                        // screenings and markers, so nothing is redone.
-                        Err(CallError::FullSyncRequired) => google.sync(&member, None).await,
-                        other => other,
-                    };
-                    (member, batch)
-                })
-            })
-            .collect();
-        let results: Vec<_> = rt.block_on(async {
-            let mut out = Vec::new();
-            for h in handles {
-                if let Ok(r) = h.await {
-                    out.push(r);
-                }
-            }
-            out
-        });
-        for (member, batch) in results {
+        // Sync members' calendars concurrently, a bounded number at a time,
+        // and screen each batch as it arrives: memory stays bounded however
+        // large the team, and the rate limiter keeps the whole source under
+        // its quotas.
+        let (tx, mut rx) = tokio::sync::mpsc::channel(SYNC_CONCURRENCY);
+        let permits = Arc::new(tokio::sync::Semaphore::new(SYNC_CONCURRENCY));
+        for m in members {
+            let google = Arc::clone(google);
+            let member = m.clone();
+            let token = cursors.get(&(member.clone(), SYNC_TOKEN_ITEM.to_string())).cloned();
+            let tx = tx.clone();
+            let permits = Arc::clone(&permits);
+            rt.spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else { return };
+                let first = google.sync(&member, token.as_deref()).await;
+                let batch = match first {
+                    // The token expired: sync this calendar in full.
+                    // Invites already decided are recognised by their
+                    // screenings and markers, so nothing is redone.
+                    Err(CallError::FullSyncRequired) => google.sync(&member, None).await,
+                    other => other,
+                };
+                let _ = tx.send((member, batch)).await;
+            });
+        }
+        drop(tx);
+        while let Some((member, batch)) = rt.block_on(rx.recv()) {
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
