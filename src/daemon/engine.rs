@@ -264,11 +264,15 @@ impl<S: Store> Engine<S> {
         for m in members {
             let google = Arc::clone(google);
             let member = m.clone();
-            let token = cursors.get(&(member.clone(), SYNC_TOKEN_ITEM.to_string())).cloned();
+            let token = cursors
+                .get(&(member.clone(), SYNC_TOKEN_ITEM.to_string()))
+                .cloned();
             let tx = tx.clone();
             let permits = Arc::clone(&permits);
             rt.spawn(async move {
-                let Ok(_permit) = permits.acquire_owned().await else { return };
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return;
+                };
                 let first = google.sync(&member, token.as_deref()).await;
                 let batch = match first {
                     // The token expired: sync this calendar in full.

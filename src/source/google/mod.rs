@@ -156,6 +156,17 @@ fn describe(e: &common::Error) -> (Option<serde_json::Value>, String) {
     }
 }
 
+/// One attempt of a request built by `$call`: every call asks for the same
+/// scopes and reports its status through a `Capture`, so `GoogleSource::call`
+/// can decide on retries.
+macro_rules! attempt {
+    ($call:expr) => {{
+        let mut d = Capture::default();
+        let r = $call.add_scopes(SCOPES).delegate(&mut d).doit().await;
+        (r, d.seen)
+    }};
+}
+
 impl GoogleSource {
     /// Set up a client per member. A member whose credentials fail is kept
     /// aside with the reason; the others go on.
@@ -346,22 +357,19 @@ impl GoogleSource {
                     let page_token = page_token.clone();
                     let token = token.clone();
                     async move {
-                        let mut d = Capture::default();
                         let mut req = c
                             .hub
                             .events()
                             .list("primary")
                             .max_results(size)
-                            .single_events(false)
-                            .add_scopes(SCOPES);
+                            .single_events(false);
                         if let Some(t) = &token {
                             req = req.sync_token(t);
                         }
                         if let Some(p) = &page_token {
                             req = req.page_token(p);
                         }
-                        let r = req.delegate(&mut d).doit().await;
-                        (r, d.seen)
+                        attempt!(req)
                     }
                 })
                 .await?;
@@ -421,17 +429,12 @@ impl GoogleSource {
             let body = body.clone();
             let send_updates = send_updates.clone();
             async move {
-                let mut d = Capture::default();
-                let r = c
-                    .hub
-                    .events()
-                    .patch(body, "primary", event_id)
-                    .send_updates(&send_updates)
-                    .add_scopes(SCOPES)
-                    .delegate(&mut d)
-                    .doit()
-                    .await;
-                (r, d.seen)
+                attempt!(
+                    c.hub
+                        .events()
+                        .patch(body, "primary", event_id)
+                        .send_updates(&send_updates)
+                )
             }
         })
         .await?;
@@ -443,16 +446,7 @@ impl GoogleSource {
         let mut calls = 0;
         let (_, setting) = self
             .call(member, &mut calls, |c| async move {
-                let mut d = Capture::default();
-                let r = c
-                    .hub
-                    .settings()
-                    .get("timezone")
-                    .add_scopes(SCOPES)
-                    .delegate(&mut d)
-                    .doit()
-                    .await;
-                (r, d.seen)
+                attempt!(c.hub.settings().get("timezone"))
             })
             .await?;
         setting
@@ -484,18 +478,7 @@ impl GoogleSource {
         let (_, ch) = self
             .call(member, &mut calls, |c| {
                 let request = request.clone();
-                async move {
-                    let mut d = Capture::default();
-                    let r = c
-                        .hub
-                        .events()
-                        .watch(request, "primary")
-                        .add_scopes(SCOPES)
-                        .delegate(&mut d)
-                        .doit()
-                        .await;
-                    (r, d.seen)
-                }
+                async move { attempt!(c.hub.events().watch(request, "primary")) }
             })
             .await?;
         Ok(WatchChannel {
@@ -516,18 +499,7 @@ impl GoogleSource {
         };
         self.call(member, &mut calls, |c| {
             let request = request.clone();
-            async move {
-                let mut d = Capture::default();
-                let r = c
-                    .hub
-                    .channels()
-                    .stop(request)
-                    .add_scopes(SCOPES)
-                    .delegate(&mut d)
-                    .doit()
-                    .await;
-                (r, d.seen)
-            }
+            async move { attempt!(c.hub.channels().stop(request)) }
         })
         .await?;
         Ok(())
