@@ -29,6 +29,127 @@ pub struct Config {
     /// The HTTP listener for Google's push notifications.
     #[serde(default)]
     pub webhook: Option<WebhookConfig>,
+    /// The weekly meeting-load report (`gatekeeper report`, and the
+    /// daemon's scheduled one).
+    #[serde(default)]
+    pub report: Option<ReportConfig>,
+}
+
+/// The `[report]` section. Without it the daemon produces no scheduled
+/// report; `gatekeeper report` uses these defaults.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Where scheduled reports are written, relative to the config file.
+    #[serde(default = "default_report_folder")]
+    pub folder: PathBuf,
+    /// The day the scheduled report is produced (for the week before).
+    #[serde(default = "default_report_weekday", deserialize_with = "de_weekday")]
+    pub weekday: chrono::Weekday,
+    /// The local time it is produced, `HH:MM`.
+    #[serde(default = "default_report_time", deserialize_with = "de_time")]
+    pub time: chrono::NaiveTime,
+    /// The report's zone (weeks, schedule, heat map); the team's main zone
+    /// when left out.
+    #[serde(default, deserialize_with = "de_tz")]
+    pub time_zone: Option<chrono_tz::Tz>,
+    /// Free stretches of working time at least this long count as focus
+    /// time.
+    #[serde(default = "default_focus_block")]
+    pub focus_block_minutes: u32,
+    /// What the scheduled report writes.
+    #[serde(default = "default_report_formats")]
+    pub formats: Vec<crate::report::Format>,
+    /// A Slack-compatible incoming webhook the Markdown summary is posted
+    /// to. A secret: never logged, never in `Debug` output.
+    #[serde(default)]
+    pub chat_webhook_url: Option<Secret>,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        ReportConfig {
+            folder: default_report_folder(),
+            weekday: default_report_weekday(),
+            time: default_report_time(),
+            time_zone: None,
+            focus_block_minutes: default_focus_block(),
+            formats: default_report_formats(),
+            chat_webhook_url: None,
+        }
+    }
+}
+
+/// A string that must not leak: `Debug` and `Display` show a placeholder.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself, for the one place that must use it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+fn default_report_folder() -> PathBuf {
+    PathBuf::from("reports")
+}
+fn default_report_weekday() -> chrono::Weekday {
+    chrono::Weekday::Mon
+}
+fn default_report_time() -> chrono::NaiveTime {
+    chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default()
+}
+fn default_focus_block() -> u32 {
+    120
+}
+fn default_report_formats() -> Vec<crate::report::Format> {
+    vec![crate::report::Format::Md, crate::report::Format::Html]
+}
+
+fn de_weekday<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Weekday, D::Error> {
+    let s = String::deserialize(d)?;
+    const DAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    DAYS.iter()
+        .position(|day| *day == s)
+        .and_then(|i| chrono::Weekday::try_from(i as u8).ok())
+        .ok_or_else(|| {
+            serde::de::Error::custom(format!("`{s}` is not a day (`monday` … `sunday`)"))
+        })
+}
+
+fn de_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::NaiveTime, D::Error> {
+    let s = String::deserialize(d)?;
+    chrono::NaiveTime::parse_from_str(&s, "%H:%M")
+        .map_err(|_| serde::de::Error::custom(format!("`{s}` is not a time such as `09:00`")))
+}
+
+fn de_tz<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<chrono_tz::Tz>, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse::<chrono_tz::Tz>().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{s}` is not an IANA time zone such as `Europe/Lisbon`"
+        ))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -195,6 +316,9 @@ impl Config {
         let base = path.parent().unwrap_or(Path::new(""));
         config.policies = config.policies.iter().map(|p| base.join(p)).collect();
         config.store.sqlite = base.join(&config.store.sqlite);
+        if let Some(r) = &mut config.report {
+            r.folder = base.join(&r.folder);
+        }
         let invalid = |message: String| ConfigError::Invalid {
             path: path.display().to_string(),
             line: 1,

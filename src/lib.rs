@@ -9,5 +9,6 @@ pub mod config;
 pub mod daemon;
 pub mod fairness;
 pub mod policy;
+pub mod report;
 pub mod source;
 pub mod store;

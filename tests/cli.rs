@@ -389,7 +389,10 @@ fn bad_config_exits_4_with_its_place() {
 
 #[test]
 fn the_shipped_config_parses_and_every_key_is_documented() {
-    for example in ["examples/demo/gatekeeper.toml", "examples/google-fake/gatekeeper.toml"] {
+    for example in [
+        "examples/demo/gatekeeper.toml",
+        "examples/google-fake/gatekeeper.toml",
+    ] {
         let text = std::fs::read_to_string(repo().join(example)).unwrap();
         gatekeeper::config::Config::parse(&text).unwrap_or_else(|e| panic!("{example}: {e}"));
     }
@@ -417,6 +420,13 @@ fn the_shipped_config_parses_and_every_key_is_documented() {
         "listen",
         "public_url",
         "channel_ttl_hours",
+        "folder",
+        "weekday",
+        "time",
+        "time_zone",
+        "focus_block_minutes",
+        "formats",
+        "chat_webhook_url",
     ] {
         assert!(
             readme.contains(&format!("`{key}`")),

@@ -9,6 +9,7 @@ mod events;
 mod google_fake;
 mod lint;
 mod log;
+mod report;
 mod run;
 mod suggest;
 
@@ -78,6 +79,8 @@ enum Command {
     GoogleFake(google_fake::Args),
     /// Suggest the fairest times for a meeting across time zones.
     Suggest(suggest::Args),
+    /// The weekly meeting-load report: where the time went, who paid for it.
+    Report(report::Args),
 }
 
 #[derive(Subcommand)]
@@ -110,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Auth(a) => auth::run(a),
         Command::GoogleFake(a) => google_fake::run(a),
         Command::Suggest(a) => suggest::run(a),
+        Command::Report(a) => report::run(a),
     };
     exit.into()
 }

@@ -161,6 +161,14 @@ pub fn run(args: Args) -> Exit {
             .any(|d| d.outcome == crate::store::Outcome::Failed)
     };
     let mut failed = false;
+    // The weekly report: the latest scheduled time that passed while the
+    // daemon was down is due at once (the store's meta table makes a week
+    // produced before a restart a no-op).
+    let mut report_due = crate::report::schedule::next_due_for(
+        &engine.config,
+        &engine.team,
+        clock.now() - chrono::Duration::days(7),
+    );
     loop {
         match engine.run_once(clock.now()) {
             Ok(report) => failed |= print(&report),
@@ -180,7 +188,21 @@ pub fn run(args: Args) -> Exit {
         }
         loop {
             let mut changed = || engine.team.changed_on_disk(&policy_paths);
-            match next_event(flag, &mut changed, poll, &notifications) {
+            let report_in = report_due.map(|t| (t - clock.now()).to_std().unwrap_or_default());
+            match next_event(flag, &mut changed, poll, &notifications, report_in) {
+                DaemonEvent::ReportDue => {
+                    let now = clock.now();
+                    let (done, problems) = crate::report::schedule::run_scheduled(
+                        &engine.config,
+                        &mut engine.store,
+                        &engine.team,
+                        now,
+                    );
+                    done.iter().for_each(|d| eprintln!("gatekeeper: {d}"));
+                    problems.iter().for_each(|p| eprintln!("warning: {p}"));
+                    report_due =
+                        crate::report::schedule::next_due_for(&engine.config, &engine.team, now);
+                }
                 DaemonEvent::Shutdown => {
                     eprintln!("gatekeeper: shutting down");
                     if let Err(e) = engine.stop_channels() {

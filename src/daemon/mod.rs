@@ -28,6 +28,9 @@ pub enum DaemonEvent {
     PolicyChanged,
     /// Google said a member's calendar changed.
     CalendarChanged(webhook::Notification),
+    /// The weekly report's scheduled time has come (see
+    /// `report::schedule`).
+    ReportDue,
     /// SIGINT or SIGTERM.
     Shutdown,
 }
@@ -73,14 +76,17 @@ pub fn shutdown_flag() -> std::io::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-/// Wait for the next event: shutdown, a policy change, or the next sync.
-/// Checks often so a signal is honoured within a fraction of a second, and
-/// looks at the policy files once a second whatever the poll interval.
+/// Wait for the next event: shutdown, a policy change, a report coming
+/// due (`report_in`: how long until it is, if one is scheduled), or the
+/// next sync. Checks often so a signal is honoured within a fraction of a
+/// second, and looks at the policy files once a second whatever the poll
+/// interval.
 pub fn next_event(
     shutdown: &AtomicBool,
     policy_changed: &mut dyn FnMut() -> bool,
     poll: Duration,
     notifications: &std::sync::mpsc::Receiver<webhook::Notification>,
+    report_in: Option<Duration>,
 ) -> DaemonEvent {
     let tick = Duration::from_millis(100);
     let policy_every = Duration::from_secs(1);
@@ -95,6 +101,9 @@ pub fn next_event(
             if policy_changed() {
                 return DaemonEvent::PolicyChanged;
             }
+        }
+        if report_in.is_some_and(|d| waited >= d) {
+            return DaemonEvent::ReportDue;
         }
         if waited >= poll {
             return DaemonEvent::SyncDue;
@@ -123,11 +132,11 @@ mod tests {
         // The first check sees no change, the sync comes due, and the next
         // wait notices the change before anything else.
         assert_eq!(
-            next_event(&flag, &mut changed, Duration::from_millis(100), &rx),
+            next_event(&flag, &mut changed, Duration::from_millis(100), &rx, None),
             DaemonEvent::SyncDue
         );
         assert_eq!(
-            next_event(&flag, &mut changed, Duration::from_millis(100), &rx),
+            next_event(&flag, &mut changed, Duration::from_millis(100), &rx, None),
             DaemonEvent::PolicyChanged
         );
         let n = webhook::Notification {
@@ -136,12 +145,22 @@ mod tests {
         };
         tx.send(n.clone()).unwrap();
         assert_eq!(
-            next_event(&flag, &mut || false, Duration::from_secs(60), &rx),
+            next_event(&flag, &mut || false, Duration::from_secs(60), &rx, None),
             DaemonEvent::CalendarChanged(n)
+        );
+        assert_eq!(
+            next_event(
+                &flag,
+                &mut || false,
+                Duration::from_secs(60),
+                &rx,
+                Some(Duration::ZERO)
+            ),
+            DaemonEvent::ReportDue
         );
         flag.store(true, Ordering::Relaxed);
         assert_eq!(
-            next_event(&flag, &mut || false, Duration::from_secs(60), &rx),
+            next_event(&flag, &mut || false, Duration::from_secs(60), &rx, None),
             DaemonEvent::Shutdown
         );
     }

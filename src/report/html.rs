@@ -1,0 +1,299 @@
+//! The report as one self-contained HTML page: inline CSS, the SVG charts
+//! from `charts`, no scripts and no external requests, readable on a phone
+//! (viewport meta, charts scale by their `viewBox`, wide tables scroll in
+//! their own box). Renders `WeeklyReport` only. Every piece of text that
+//! comes from calendars, policies or the log goes through `escape`.
+
+use std::fmt::Write;
+
+use super::stats::WeeklyReport;
+use super::{charts, hours, percent};
+
+/// Escape text for HTML element content and attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222;line-height:1.4}\
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}\
+.scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}\
+table{border-collapse:collapse;font-size:.9rem;min-width:100%}\
+th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:right;white-space:nowrap}\
+th:first-child,td:first-child{text-align:left}\
+figure{margin:1rem 0}svg{max-width:100%;height:auto;display:block}\
+.headline{font-size:1.05rem;background:#f4f6fa;padding:.8rem;border-radius:.4rem}\
+.note{color:#555;font-size:.9rem}";
+
+fn chart(out: &mut String, svg: Result<String, String>, caption: &str) {
+    let _ = writeln!(out, "<figure>");
+    match svg {
+        Ok(svg) => out.push_str(&svg),
+        Err(e) => {
+            let _ = writeln!(out, "<p class=\"note\">{}</p>", escape(&e));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "<figcaption class=\"note\">{}</figcaption>",
+        escape(caption)
+    );
+    let _ = writeln!(out, "</figure>");
+}
+
+fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+    out.push_str("<div class=\"scroll\"><table><thead><tr>");
+    for h in head {
+        let _ = write!(out, "<th>{}</th>", escape(h));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for cell in row {
+            let _ = write!(out, "<td>{}</td>", escape(&cell));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table></div>\n");
+}
+
+pub fn render(r: &WeeklyReport) -> String {
+    let t = &r.totals;
+    let mut o = String::new();
+    let title = format!("Meeting load: {} — {}", r.team, r.week);
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+        escape(&title),
+        escape(&title)
+    );
+    let _ = writeln!(
+        o,
+        "<p class=\"note\">Week {} to {} ({}).</p>",
+        escape(&r.from),
+        escape(&r.to),
+        escape(&r.time_zone)
+    );
+    let _ = writeln!(
+        o,
+        "<p class=\"headline\"><strong>{} h in {} meetings</strong> ({} distinct) across {} of {} members; {} of working hours on average; {} h of focus time left (blocks of {} min or more). gatekeeper screened {} invites, annotated {}, declined {}, and gave back {} h.</p>",
+        hours(t.meeting_minutes),
+        t.meetings,
+        t.distinct_meetings,
+        t.members_with_calendar,
+        t.members,
+        percent(t.mean_share_of_working_hours),
+        hours(t.focus_minutes),
+        r.focus_block_minutes,
+        t.screened,
+        t.annotated,
+        t.declined,
+        hours(u64::from(t.given_back.minutes)),
+    );
+
+    let _ = writeln!(o, "<h2>People</h2>");
+    chart(
+        &mut o,
+        charts::hours_by_person(r),
+        &format!(
+            "Hours in meetings by kind; at most {} people, most first.",
+            charts::MAX_PEOPLE_CHARTED
+        ),
+    );
+    table(
+        &mut o,
+        &[
+            "member",
+            "zone",
+            "meetings",
+            "hours",
+            "share of working hours",
+            "focus h",
+            "outside hours",
+            "meeting-free days",
+            "screened",
+            "annotated",
+            "declined",
+            "given back h",
+            "burden",
+        ],
+        r.members.iter().map(|m| {
+            if !m.has_calendar {
+                return vec![
+                    m.email.clone(),
+                    m.time_zone.clone(),
+                    "no calendar".into(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    m.screened.to_string(),
+                    m.annotated.to_string(),
+                    m.declined.to_string(),
+                    String::new(),
+                    String::new(),
+                ];
+            }
+            vec![
+                m.email.clone(),
+                m.time_zone.clone(),
+                m.meetings.to_string(),
+                hours(u64::from(m.meeting_minutes)),
+                percent(m.share_of_working_hours),
+                hours(u64::from(m.focus_minutes)),
+                format!(
+                    "{} ({} h)",
+                    m.outside_hours.count,
+                    hours(u64::from(m.outside_hours.minutes))
+                ),
+                format!(
+                    "{} ({} h)",
+                    m.meeting_free_days.count,
+                    hours(u64::from(m.meeting_free_days.minutes))
+                ),
+                m.screened.to_string(),
+                m.annotated.to_string(),
+                m.declined.to_string(),
+                hours(u64::from(m.given_back.minutes)),
+                m.burden.to_string(),
+            ]
+        }),
+    );
+    let notable: Vec<Vec<String>> = r
+        .members
+        .iter()
+        .flat_map(|m| {
+            m.notable.iter().map(move |n| {
+                vec![
+                    m.email.clone(),
+                    n.title.clone(),
+                    n.local_start.clone(),
+                    n.minutes.to_string(),
+                    n.why.replace(',', ", ").replace('_', " "),
+                ]
+            })
+        })
+        .collect();
+    if !notable.is_empty() {
+        let _ = writeln!(o, "<h2>Outside working hours or on meeting-free days</h2>");
+        table(
+            &mut o,
+            &["member", "meeting", "local start", "minutes", "why"],
+            notable,
+        );
+    }
+
+    let f = &r.fairness;
+    let _ = writeln!(o, "<h2>Fairness across time zones</h2>");
+    let _ = writeln!(
+        o,
+        "<p>Burden (weighted minutes outside working hours, from the {}): fairness index {:.2} (1 is even), Gini {:.2}, worst-off member at {:.1}× the mean{}.</p>",
+        escape(f.source),
+        f.figures.index,
+        f.figures.gini,
+        f.figures.worst_to_mean,
+        f.figures
+            .members
+            .first()
+            .filter(|s| s.burden > 0)
+            .map(|s| format!(" ({})", escape(&s.member)))
+            .unwrap_or_default()
+    );
+    chart(
+        &mut o,
+        charts::burden_by_zone(r),
+        "Weighted minutes outside working hours per time zone.",
+    );
+    let _ = writeln!(
+        o,
+        "<h2>Whose working hours the meetings fall in</h2>\n<p class=\"note\">Share of the team's meeting time inside each member's working hours: one office setting everyone's day shows as one zone near 100%.</p>"
+    );
+    table(
+        &mut o,
+        &["member", "zone", "share"],
+        r.hours_of
+            .iter()
+            .map(|h| vec![h.member.clone(), h.time_zone.clone(), percent(h.share)]),
+    );
+    chart(
+        &mut o,
+        charts::heatmap(r),
+        "Person-minutes of meetings per hour of the week; darker is busier.",
+    );
+
+    let _ = writeln!(o, "<h2>Invites that fell short</h2>");
+    if r.organizers.is_empty() {
+        let _ = writeln!(o, "<p>No invite was annotated or declined this week.</p>");
+    } else {
+        table(
+            &mut o,
+            &["organizer", "annotated", "declined", "rules"],
+            r.organizers.iter().map(|g| {
+                vec![
+                    g.organizer.clone(),
+                    g.annotated.to_string(),
+                    g.declined.to_string(),
+                    g.rules
+                        .iter()
+                        .map(|c| format!("{} ×{}", c.rule, c.count))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            }),
+        );
+    }
+
+    let _ = writeln!(o, "<h2>Trend</h2>");
+    chart(
+        &mut o,
+        charts::trend(r),
+        "The previous four weeks and this one, computed the same way.",
+    );
+    table(
+        &mut o,
+        &[
+            "week",
+            "meetings",
+            "hours",
+            "share of working hours",
+            "focus h",
+            "declined",
+            "given back h",
+            "fairness index",
+        ],
+        r.trend.iter().map(|p| {
+            vec![
+                p.week.clone(),
+                p.meetings.to_string(),
+                hours(p.meeting_minutes),
+                percent(p.mean_share_of_working_hours),
+                hours(p.focus_minutes),
+                p.declined.to_string(),
+                hours(u64::from(p.given_back_minutes)),
+                format!("{:.2}", p.fairness_index),
+            ]
+        }),
+    );
+
+    let _ = writeln!(o, "<h2>What counts</h2>\n<p>{}</p>", escape(r.definition));
+    if !r.notes.is_empty() {
+        o.push_str("<ul class=\"note\">\n");
+        for n in &r.notes {
+            let _ = writeln!(o, "<li>{}</li>", escape(n));
+        }
+        o.push_str("</ul>\n");
+    }
+    o.push_str("</body>\n</html>\n");
+    o
+}

@@ -1,0 +1,267 @@
+//! The report as Markdown, for pasting into a team's documentation and for
+//! the chat summary. Renders `WeeklyReport` only: computes nothing, reads
+//! nothing. Text from calendars and the log is escaped so a title cannot
+//! break a table or inject markup.
+
+use std::fmt::Write;
+
+use super::stats::WeeklyReport;
+use super::{hours, percent};
+
+/// Escape text for a Markdown table cell or a line: characters Markdown
+/// gives meaning to are backslash-escaped, and `<`/`>`/`&` become entities
+/// so a renderer that allows HTML shows them as text.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            '\\' | '|' | '*' | '_' | '`' | '[' | ']' | '#' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render(r: &WeeklyReport) -> String {
+    let mut o = String::new();
+    let t = &r.totals;
+    let _ = writeln!(
+        o,
+        "# Meeting load: {} — {}\n",
+        escape(&r.team),
+        escape(&r.week)
+    );
+    let _ = writeln!(
+        o,
+        "Week {} to {} ({}).\n",
+        r.from,
+        r.to,
+        escape(&r.time_zone)
+    );
+    let _ = writeln!(
+        o,
+        "**{} h in {} meetings** ({} distinct) across {} of {} members; {} of working hours on average; {} h of focus time left (blocks of {} min or more). gatekeeper screened {} invites, annotated {}, declined {}, and gave back {} h.\n",
+        hours(t.meeting_minutes),
+        t.meetings,
+        t.distinct_meetings,
+        t.members_with_calendar,
+        t.members,
+        percent(t.mean_share_of_working_hours),
+        hours(t.focus_minutes),
+        r.focus_block_minutes,
+        t.screened,
+        t.annotated,
+        t.declined,
+        hours(u64::from(t.given_back.minutes)),
+    );
+
+    let _ = writeln!(o, "## People\n");
+    let _ = writeln!(
+        o,
+        "| member | zone | meetings | hours | share of working hours | focus h | outside hours | meeting-free days | screened | annotated | declined | given back h | burden |"
+    );
+    let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+    for m in &r.members {
+        if !m.has_calendar {
+            let _ = writeln!(
+                o,
+                "| {} | {} | no calendar | | | | | | {} | {} | {} | | |",
+                escape(&m.email),
+                escape(&m.time_zone),
+                m.screened,
+                m.annotated,
+                m.declined
+            );
+            continue;
+        }
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} ({} h) | {} ({} h) | {} | {} | {} | {} | {} |",
+            escape(&m.email),
+            escape(&m.time_zone),
+            m.meetings,
+            hours(u64::from(m.meeting_minutes)),
+            percent(m.share_of_working_hours),
+            hours(u64::from(m.focus_minutes)),
+            m.outside_hours.count,
+            hours(u64::from(m.outside_hours.minutes)),
+            m.meeting_free_days.count,
+            hours(u64::from(m.meeting_free_days.minutes)),
+            m.screened,
+            m.annotated,
+            m.declined,
+            hours(u64::from(m.given_back.minutes)),
+            m.burden,
+        );
+    }
+    let notable: Vec<_> = r
+        .members
+        .iter()
+        .flat_map(|m| m.notable.iter().map(move |n| (m, n)))
+        .collect();
+    if !notable.is_empty() {
+        let _ = writeln!(o, "\nOutside working hours or on meeting-free days:\n");
+        for (m, n) in notable {
+            let _ = writeln!(
+                o,
+                "- {}: {} at {} local, {} min ({})",
+                escape(&m.email),
+                escape(&n.title),
+                n.local_start,
+                n.minutes,
+                n.why.replace(',', ", ").replace('_', " ")
+            );
+        }
+    }
+
+    let f = &r.fairness;
+    let _ = writeln!(o, "\n## Fairness across time zones\n");
+    let _ = writeln!(
+        o,
+        "Burden (weighted minutes outside working hours, from the {}): fairness index {:.2} (1 is even), Gini {:.2}, worst-off member at {:.1}× the mean{}.\n",
+        f.source,
+        f.figures.index,
+        f.figures.gini,
+        f.figures.worst_to_mean,
+        f.figures
+            .members
+            .first()
+            .filter(|s| s.burden > 0)
+            .map(|s| format!(" ({})", escape(&s.member)))
+            .unwrap_or_default()
+    );
+    if !f.by_zone.is_empty() {
+        let _ = writeln!(o, "| time zone | members | burden | mean per member |");
+        let _ = writeln!(o, "|---|--:|--:|--:|");
+        for z in &f.by_zone {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {:.0} |",
+                escape(&z.time_zone),
+                z.members,
+                z.burden,
+                z.mean
+            );
+        }
+    }
+    let _ = writeln!(o, "\nWhose working hours the team's meetings fall in:\n");
+    let _ = writeln!(
+        o,
+        "| member | zone | share of meeting time in their hours |"
+    );
+    let _ = writeln!(o, "|---|---|--:|");
+    for h in r.hours_of.iter().take(20) {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} |",
+            escape(&h.member),
+            escape(&h.time_zone),
+            percent(h.share)
+        );
+    }
+    if r.hours_of.len() > 20 {
+        let _ = writeln!(
+            o,
+            "\n({} more members in the JSON report.)",
+            r.hours_of.len() - 20
+        );
+    }
+
+    let _ = writeln!(o, "\n## Invites that fell short\n");
+    if r.organizers.is_empty() {
+        let _ = writeln!(o, "No invite was annotated or declined this week.");
+    } else {
+        let _ = writeln!(o, "| organizer | annotated | declined | rules |");
+        let _ = writeln!(o, "|---|--:|--:|---|");
+        for g in &r.organizers {
+            let rules: Vec<String> = g
+                .rules
+                .iter()
+                .map(|c| format!("{} ×{}", escape(&c.rule), c.count))
+                .collect();
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                escape(&g.organizer),
+                g.annotated,
+                g.declined,
+                rules.join(", ")
+            );
+        }
+    }
+
+    let _ = writeln!(o, "\n## Trend\n");
+    let _ = writeln!(
+        o,
+        "| week | meetings | hours | share of working hours | focus h | declined | given back h | fairness index |"
+    );
+    let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|");
+    for p in &r.trend {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {:.2} |",
+            escape(&p.week),
+            p.meetings,
+            hours(p.meeting_minutes),
+            percent(p.mean_share_of_working_hours),
+            hours(p.focus_minutes),
+            p.declined,
+            hours(u64::from(p.given_back_minutes)),
+            p.fairness_index
+        );
+    }
+
+    let _ = writeln!(o, "\n## What counts\n");
+    let _ = writeln!(o, "{}", r.definition);
+    if !r.notes.is_empty() {
+        let _ = writeln!(o, "\n## Notes\n");
+    }
+    for n in &r.notes {
+        let _ = writeln!(o, "- {}", escape(n));
+    }
+    o
+}
+
+/// The short summary posted to chat: the headline and the people with the
+/// most meeting time.
+pub fn summary(r: &WeeklyReport) -> String {
+    let t = &r.totals;
+    let mut o = format!(
+        "*Meeting load: {} — {}*\n{} h in {} meetings across {} members; {} of working hours on average; {} h of focus time left. gatekeeper annotated {}, declined {} and gave back {} h. Fairness index {:.2}.\n",
+        escape(&r.team),
+        escape(&r.week),
+        hours(t.meeting_minutes),
+        t.meetings,
+        t.members_with_calendar,
+        percent(t.mean_share_of_working_hours),
+        hours(t.focus_minutes),
+        t.annotated,
+        t.declined,
+        hours(u64::from(t.given_back.minutes)),
+        r.fairness.figures.index,
+    );
+    let mut busiest: Vec<_> = r.members.iter().filter(|m| m.has_calendar).collect();
+    busiest.sort_by(|a, b| {
+        b.meeting_minutes
+            .cmp(&a.meeting_minutes)
+            .then_with(|| a.email.cmp(&b.email))
+    });
+    for m in busiest.iter().take(5) {
+        let _ = writeln!(
+            o,
+            "- {}: {} h in meetings ({} of working hours), {} h focus",
+            escape(&m.email),
+            hours(u64::from(m.meeting_minutes)),
+            percent(m.share_of_working_hours),
+            hours(u64::from(m.focus_minutes))
+        );
+    }
+    o
+}
