@@ -148,17 +148,14 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
+    // Decisions are printed as they are made: a first sync of a large team
+    // makes hundreds of thousands, which need not sit in memory.
+    engine.set_decision_sink(Box::new(|r| println!("{}", decision_line(r))));
     let print = |report: &crate::daemon::RunReport| {
-        for r in &report.decisions {
-            println!("{}", decision_line(r));
-        }
         for p in &report.problems {
             eprintln!("warning: {p}");
         }
-        report
-            .decisions
-            .iter()
-            .any(|d| d.outcome == crate::store::Outcome::Failed)
+        report.failed > 0
     };
     let mut failed = false;
     // The weekly report: the latest scheduled time that passed while the

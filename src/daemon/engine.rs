@@ -51,6 +51,10 @@ pub struct Engine<S: Store> {
     busy: HashMap<String, Arc<Vec<BusyTime>>>,
     /// Time zones read from members' Google calendar settings.
     calendar_zones: HashMap<String, Tz>,
+    /// Where decisions go as they are made (the CLI prints them); without
+    /// one they are collected in the pass's report. A sink keeps memory flat
+    /// on a first sync of a large team.
+    sink: Option<Box<dyn FnMut(&DecisionRecord)>>,
 }
 
 enum Backend {
@@ -66,8 +70,13 @@ enum Backend {
 pub struct RunReport {
     /// Google API calls made (list, patch), retries included.
     pub api_calls: u32,
-    /// New decision-log entries, in order.
+    /// New decision-log entries, in order (empty when a decision sink is
+    /// set: then each one went to the sink as it was made).
     pub decisions: Vec<DecisionRecord>,
+    /// How many decisions this pass made.
+    pub decided: usize,
+    /// How many of them failed to be written (retried next pass).
+    pub failed: usize,
     /// Files and events that were skipped, each with its path and reason.
     pub problems: Vec<String>,
     /// Items read and parsed (unchanged items are not read).
@@ -131,6 +140,7 @@ impl<S: Store> Engine<S> {
             burdens: HashMap::new(),
             busy: HashMap::new(),
             calendar_zones: HashMap::new(),
+            sink: None,
         };
         engine.apply_calendar_zones();
         engine
@@ -168,6 +178,22 @@ impl<S: Store> Engine<S> {
             if let Some(tz) = self.calendar_zones.get(&member) {
                 self.team.set_member_zone(&member, *tz);
             }
+        }
+    }
+
+    /// Send each decision to `sink` as it is made instead of collecting it.
+    pub fn set_decision_sink(&mut self, sink: Box<dyn FnMut(&DecisionRecord)>) {
+        self.sink = Some(sink);
+    }
+
+    fn emit(&mut self, report: &mut RunReport, record: DecisionRecord) {
+        report.decided += 1;
+        if record.outcome == Outcome::Failed {
+            report.failed += 1;
+        }
+        match &mut self.sink {
+            Some(sink) => sink(&record),
+            None => report.decisions.push(record),
         }
     }
 
@@ -388,7 +414,7 @@ impl<S: Store> Engine<S> {
                     report.api_calls += calls;
                     if let Screened::Decided(record) = outcome {
                         complete &= record.outcome != Outcome::Failed;
-                        report.decisions.push(*record);
+                        self.emit(report, *record);
                     }
                 }
             }
@@ -588,7 +614,7 @@ impl<S: Store> Engine<S> {
                         if record.outcome == Outcome::Failed {
                             complete = false;
                         }
-                        report.decisions.push(*record);
+                        self.emit(report, *record);
                     }
                 }
             }
