@@ -58,7 +58,10 @@ pub fn hours_by_person(r: &WeeklyReport) -> Result<String, String> {
         .map(|m| f64::from(m.meeting_minutes + m.given_back.minutes) / 60.0)
         .fold(1.0f64, f64::max)
         * 1.1;
-    let height = (100 + 34 * n as u32).max(300);
+    // Three empty rows on top hold the legend, so it never covers a bar;
+    // the person with the most hours is the top row under it.
+    let rows = n + 3;
+    let height = 100 + 34 * rows as u32;
     let mut svg = String::new();
     {
         let area: Area<'_> = SVGBackend::with_string(&mut svg, (600, height)).into_drawing_area();
@@ -68,16 +71,18 @@ pub fn hours_by_person(r: &WeeklyReport) -> Result<String, String> {
             .margin(10)
             .x_label_area_size(30)
             .y_label_area_size(110)
-            .build_cartesian_2d(0f64..max_h, (0..n).into_segmented())
+            .build_cartesian_2d(0f64..max_h, (0..rows).into_segmented())
             .map_err(err)?;
         let names: Vec<String> = people.iter().map(|m| label(&m.email)).collect();
         chart
             .configure_mesh()
             .label_style(("sans-serif", 15))
             .disable_y_mesh()
-            .y_labels(n)
+            .y_labels(rows)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+                SegmentValue::CenterOf(row) if *row < n => {
+                    names.get(n - 1 - *row).cloned().unwrap_or_default()
+                }
                 _ => String::new(),
             })
             .x_desc("hours")
@@ -99,10 +104,11 @@ pub fn hours_by_person(r: &WeeklyReport) -> Result<String, String> {
                 ];
                 let from: u32 = parts[..k].iter().sum();
                 let to = from + parts[k];
+                let row = n - 1 - i;
                 let mut bar = Rectangle::new(
                     [
-                        (f64::from(from) / 60.0, SegmentValue::Exact(i)),
-                        (f64::from(to) / 60.0, SegmentValue::Exact(i + 1)),
+                        (f64::from(from) / 60.0, SegmentValue::Exact(row)),
+                        (f64::from(to) / 60.0, SegmentValue::Exact(row + 1)),
                     ],
                     color.filled(),
                 );
@@ -120,7 +126,7 @@ pub fn hours_by_person(r: &WeeklyReport) -> Result<String, String> {
         }
         chart
             .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .label_font(("sans-serif", 14))
             .background_style(WHITE.mix(0.9))
             .border_style(BLACK)

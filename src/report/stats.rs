@@ -353,13 +353,13 @@ pub fn weekly_report(input: &Input<'_>, week: IsoWeek) -> WeeklyReport {
                 .map(|c| member_occurrences(c, &m.email, m.tz, span))
         })
         .collect();
-    let mut report = week_report(input, week, tz, &occurrences);
-    let mut trend: Vec<TrendPoint> = weeks[1..]
-        .iter()
-        .rev()
-        .map(|w| trend_point(&week_report(input, *w, tz, &occurrences)))
+    // The five weeks are independent: compute them side by side.
+    let mut reports: Vec<WeeklyReport> = weeks
+        .par_iter()
+        .map(|w| week_report(input, *w, tz, &occurrences))
         .collect();
-    trend.push(trend_point(&report));
+    let trend: Vec<TrendPoint> = reports.iter().rev().map(trend_point).collect();
+    let mut report = reports.swap_remove(0);
     report.trend = trend;
     report
 }
