@@ -54,8 +54,11 @@ pub struct Engine<S: Store> {
     /// Where decisions go as they are made (the CLI prints them); without
     /// one they are collected in the pass's report. A sink keeps memory flat
     /// on a first sync of a large team.
-    sink: Option<Box<dyn FnMut(&DecisionRecord)>>,
+    sink: Option<DecisionSink>,
 }
+
+/// Receives each decision as it is made.
+pub type DecisionSink = Box<dyn FnMut(&DecisionRecord)>;
 
 enum Backend {
     Vdir(Box<dyn CalendarSource>),
@@ -182,7 +185,7 @@ impl<S: Store> Engine<S> {
     }
 
     /// Send each decision to `sink` as it is made instead of collecting it.
-    pub fn set_decision_sink(&mut self, sink: Box<dyn FnMut(&DecisionRecord)>) {
+    pub fn set_decision_sink(&mut self, sink: DecisionSink) {
         self.sink = Some(sink);
     }
 

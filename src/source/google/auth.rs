@@ -5,7 +5,31 @@
 
 use std::path::{Path, PathBuf};
 
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
 use yup_oauth2::authenticator::DefaultAuthenticator;
+
+/// The HTTP client the authenticators use for the token endpoint. One is
+/// shared by every member: each client would otherwise load the system's
+/// root certificates again, which adds up with a thousand members.
+pub type AuthClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, String>;
+
+/// An HTTPS (or, for a local endpoint, HTTP) connector with the system's
+/// root certificates.
+pub fn connector() -> Result<HttpsConnector<HttpConnector>, String> {
+    Ok(hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .build())
+}
+
+pub fn auth_client(connector: HttpsConnector<HttpConnector>) -> AuthClient {
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build(connector)
+}
 
 /// Reads and writes events, changes one's own response, opens watch
 /// channels.
@@ -70,7 +94,9 @@ pub enum Credentials {
 pub async fn authenticator(
     creds: &Credentials,
     member: &str,
+    client: AuthClient,
 ) -> Result<DefaultAuthenticator, AuthError> {
+    let client = yup_oauth2::CustomHyperClientBuilder::from(client);
     let setup = |e: std::io::Error| AuthError::Setup {
         member: member.to_string(),
         reason: e.to_string(),
@@ -90,7 +116,7 @@ pub async fn authenticator(
             if let Some(uri) = token_uri {
                 key.token_uri = uri.clone();
             }
-            yup_oauth2::ServiceAccountAuthenticator::builder(key)
+            yup_oauth2::ServiceAccountAuthenticator::with_client(key, client)
                 .subject(member)
                 .build()
                 .await
@@ -137,12 +163,17 @@ pub async fn consent(
             reason: e.to_string(),
         })?;
     }
+    let connector = connector().map_err(|reason| AuthError::Setup {
+        member: member.to_string(),
+        reason,
+    })?;
     let auth = authenticator(
         &Credentials::InstalledApp {
             client_secret: client_secret.to_path_buf(),
             token_file: token_file.to_path_buf(),
         },
         member,
+        auth_client(connector),
     )
     .await?;
     auth.token(&SCOPES).await.map_err(|e| AuthError::Setup {

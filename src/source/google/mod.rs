@@ -173,13 +173,46 @@ impl GoogleSource {
     pub async fn connect(settings: GoogleSettings, members: &[String]) -> GoogleSource {
         let mut clients = HashMap::new();
         let mut broken = HashMap::new();
-        for m in members {
-            match Self::client(&settings, m).await {
-                Ok(c) => {
-                    clients.insert(m.clone(), c);
+        // One connector, one API client and one token client for all
+        // members: each would otherwise parse the root certificates and keep
+        // its own connection pool.
+        match auth::connector() {
+            Ok(connector) => {
+                let api = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build(connector.clone());
+                let tokens = auth::auth_client(connector);
+                for m in members {
+                    match auth::authenticator(&settings.credentials, m, tokens.clone()).await {
+                        Ok(auth) => {
+                            let mut hub = CalendarHub::new(api.clone(), auth.clone());
+                            if let Some(base) = &settings.api_base {
+                                let base = if base.ends_with('/') {
+                                    base.clone()
+                                } else {
+                                    format!("{base}/")
+                                };
+                                // The root is what precedes `calendar/v3/`;
+                                // channel calls use it.
+                                let root = base
+                                    .strip_suffix("calendar/v3/")
+                                    .unwrap_or(&base)
+                                    .to_string();
+                                hub.base_url(base);
+                                hub.root_url(root);
+                            }
+                            clients.insert(m.clone(), MemberClient { hub, auth });
+                        }
+                        Err(e) => {
+                            broken.insert(m.clone(), e.to_string());
+                        }
+                    }
                 }
-                Err(e) => {
-                    broken.insert(m.clone(), e);
+            }
+            Err(e) => {
+                for m in members {
+                    broken.insert(m.clone(), e.clone());
                 }
             }
         }
@@ -193,39 +226,6 @@ impl GoogleSource {
             broken,
             jitter: Mutex::new(Jitter::from_time()),
         }
-    }
-
-    async fn client(settings: &GoogleSettings, member: &str) -> Result<MemberClient, String> {
-        let auth = auth::authenticator(&settings.credentials, member)
-            .await
-            .map_err(|e| e.to_string())?;
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_native_roots()
-            .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .build();
-        let client =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .build(connector);
-        let mut hub = CalendarHub::new(client, auth.clone());
-        if let Some(base) = &settings.api_base {
-            let base = if base.ends_with('/') {
-                base.clone()
-            } else {
-                format!("{base}/")
-            };
-            // The root is what precedes `calendar/v3/`; batch and channel
-            // calls use it.
-            let root = base
-                .strip_suffix("calendar/v3/")
-                .unwrap_or(&base)
-                .to_string();
-            hub.base_url(base);
-            hub.root_url(root);
-        }
-        Ok(MemberClient { hub, auth })
     }
 
     /// Why a member cannot be synced, if they cannot.
