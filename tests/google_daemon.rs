@@ -532,3 +532,46 @@ fn a_member_without_a_zone_in_the_policy_gets_their_calendars_setting() {
     );
     assert_eq!(w.fake.stats().count("kai@example.com", "settings.get"), 1);
 }
+
+#[test]
+fn the_weekly_report_reads_google_members_calendars() {
+    let w = World::new(&["ana@example.com", "dev@example.com"], "");
+    let id = w.invite(
+        "Pricing review",
+        AGENDA,
+        &["ana@example.com", "dev@example.com"],
+    );
+    w.fake.respond_as("ana@example.com", &id, "accepted");
+    w.fake.respond_as("dev@example.com", &id, "declined");
+    let out = common::gatekeeper()
+        .args([
+            "report", "--week", "2026-W49", "--format", "json", "--config",
+        ])
+        .arg(w.config())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let member = |email: &str| {
+        report["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap()
+            .clone()
+    };
+    let ana = member("ana@example.com");
+    assert_eq!(ana["has_calendar"], true);
+    assert_eq!(
+        (ana["meetings"].as_u64(), ana["meeting_minutes"].as_u64()),
+        (Some(1), Some(30))
+    );
+    // Dev declined: not a meeting for Dev, but Dev's calendar was read.
+    let dev = member("dev@example.com");
+    assert_eq!(
+        (dev["has_calendar"].as_bool(), dev["meetings"].as_u64()),
+        (Some(true), Some(0))
+    );
+    assert!(w.fake.stats().count("ana@example.com", "events.list") >= 1);
+}

@@ -1107,6 +1107,12 @@ fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {
 
 /// The Google settings and members of a configured Google source.
 fn google_settings(s: &SourceConfig, team: &Team) -> (GoogleSettings, Vec<String>) {
+    google_settings_for(s, &team.members())
+}
+
+/// The Google settings and members of a configured Google source; `team`
+/// is every policy member, the default when the source names none.
+pub fn google_settings_for(s: &SourceConfig, team: &[String]) -> (GoogleSettings, Vec<String>) {
     let SourceConfig::Google {
         service_account_key,
         members,
@@ -1141,7 +1147,7 @@ fn google_settings(s: &SourceConfig, team: &Team) -> (GoogleSettings, Vec<String
     let members = match (members, member) {
         (Some(list), _) => list.clone(),
         (None, Some(m)) => vec![m.clone()],
-        (None, None) => team.members(),
+        (None, None) => team.to_vec(),
     };
     (
         GoogleSettings {

@@ -172,6 +172,66 @@ pub fn read_store(
     Ok((decisions, ledger))
 }
 
+/// Read the Google members' calendars over `window` through the API (the
+/// daemon keeps no copy of them). A member whose calendar cannot be read is
+/// reported and left out, like a member without a calendar.
+pub fn read_google(
+    config: &Config,
+    policy: &Policy,
+    window: (DateTime<Utc>, DateTime<Utc>),
+) -> (Vec<MemberCalendar>, Vec<String>) {
+    let mut calendars = Vec::new();
+    let mut problems = Vec::new();
+    let sources: Vec<&SourceConfig> = config
+        .sources
+        .iter()
+        .filter(|s| matches!(s, SourceConfig::Google { .. }))
+        .collect();
+    if sources.is_empty() {
+        return (calendars, problems);
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            problems.push(format!("cannot start the async runtime: {e}"));
+            return (calendars, problems);
+        }
+    };
+    let team = policy
+        .members
+        .iter()
+        .map(|m| m.email.clone())
+        .collect::<Vec<_>>();
+    for s in sources {
+        let (settings, members) = crate::daemon::engine::google_settings_for(s, &team);
+        let members: Vec<String> = members
+            .into_iter()
+            .filter(|m| policy.member(m).is_some())
+            .collect();
+        let google = rt.block_on(crate::source::google::GoogleSource::connect(
+            settings, &members,
+        ));
+        for m in &members {
+            match rt.block_on(google.events_between(m, window.0, window.1)) {
+                Ok(batch) => {
+                    problems.extend(batch.problems);
+                    let events = batch.events.into_iter().map(|g| g.event).collect();
+                    calendars.push(MemberCalendar {
+                        email: m.clone(),
+                        series: crate::calendar::recurrence::group_by_uid(events),
+                    });
+                }
+                Err(e) => problems.push(format!("source `{}`: `{m}`: {e}", s.name())),
+            }
+        }
+    }
+    (calendars, problems)
+}
+
 /// Everything for one policy's report: calendars, and the store when there
 /// is one.
 pub fn collect(
@@ -184,7 +244,14 @@ pub fn collect(
     let tz = settings(config)
         .time_zone
         .unwrap_or_else(|| stats::main_zone(policy));
-    let (calendars, problems) = read_calendars(config, policy, progress);
+    let (mut calendars, mut problems) = read_calendars(config, policy, progress);
+    // The window the report and its trend read: the week and the four
+    // before it.
+    let first = (0..TREND_WEEKS).fold(week, |w, _| w.previous());
+    let window = (first.bounds(tz).0, week.bounds(tz).1);
+    let (google, google_problems) = read_google(config, policy, window);
+    calendars.extend(google);
+    problems.extend(google_problems);
     let (decisions, ledger) = match store {
         Some(s) => read_store(s, week, tz)?,
         None => Default::default(),

@@ -399,6 +399,57 @@ impl GoogleSource {
         }
     }
 
+    /// Every event of the member's primary calendar that overlaps
+    /// `[from, to)` (recurring masters whole, to be expanded by the
+    /// caller), for the weekly report. Not a sync: no token is kept.
+    pub async fn events_between(
+        &self,
+        member: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<SyncBatch, CallError> {
+        let mut batch = SyncBatch::default();
+        let mut page: Option<String> = None;
+        loop {
+            let page_token = page.clone();
+            let size = self.settings.page_size;
+            let (_, list) = self
+                .call(member, &mut batch.calls, |c| {
+                    let page_token = page_token.clone();
+                    async move {
+                        let mut req = c
+                            .hub
+                            .events()
+                            .list("primary")
+                            .max_results(size)
+                            .single_events(false)
+                            .time_min(from)
+                            .time_max(to);
+                        if let Some(p) = &page_token {
+                            req = req.page_token(p);
+                        }
+                        attempt!(req)
+                    }
+                })
+                .await?;
+            for g in list.items.iter().flatten() {
+                match map_event(g) {
+                    Ok(e) => batch.events.push(e),
+                    Err(Skip::Cancelled { id }) => batch.cancelled.push(id),
+                    Err(Skip::Unmappable { id, reason }) => {
+                        batch
+                            .problems
+                            .push(format!("{member}: event `{id}` skipped: {reason}"));
+                    }
+                }
+            }
+            match list.next_page_token {
+                Some(next) => page = Some(next),
+                None => return Ok(batch),
+            }
+        }
+    }
+
     /// Answer for the member: patch only their own attendee entry (with
     /// `attendeesOmitted`), and record gatekeeper's answer in their private
     /// extended properties (empty when the answer is withdrawn).
