@@ -832,9 +832,10 @@ impl<S: Store> Engine<S> {
             self.config.series_occurrences,
         );
         let month = now.format("%Y-%m").to_string();
-        let urgent_uses = match &event.organizer {
-            Some(o) => self.store.urgent_uses(o, &month)?,
-            None => 0,
+        // Only a policy with an urgent exception needs the count.
+        let urgent_uses = match (&event.organizer, &policy.exceptions.urgent) {
+            (Some(o), Some(_)) => self.store.urgent_uses(o, &month)?,
+            _ => 0,
         };
         let invite = Invite {
             title: &event.summary,
