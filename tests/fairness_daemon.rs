@@ -76,6 +76,24 @@ fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
     )
     .unwrap();
 
+    // Without other commitments the fairest hour is 07:00-08:00 UTC (Lisbon
+    // 07:00, Tokyo 16:00). Kai has accepted meetings then every weekday, so
+    // no suggestion may start in that hour.
+    for (i, date) in ["20261130", "20261201", "20261202", "20261203", "20261204"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(
+            cal.join(format!("busy-{i}.ics")),
+            event(
+                &format!("busy-{i}"),
+                &format!("{date}T070000Z"),
+                &format!("{date}T080000Z"),
+                "ACCEPTED",
+            ),
+        )
+        .unwrap();
+    }
     let (code, out, err) = common::run_once(&root.join("gatekeeper.toml"), "2026-11-30T06:00:00Z");
     assert_eq!(code, 0, "{err}");
     let line = out
@@ -96,15 +114,20 @@ fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
     let kai = totals.get("kai@example.com").copied().unwrap_or_default();
     assert_eq!(kai.outside_minutes, 60, "{totals:?}");
 
-    // The comment names other times, and none of them is the busy Monday slot.
+    // The comment names three other times, none while Kai is busy.
     let text = common::unfold(&std::fs::read_to_string(cal.join("b.ics")).unwrap());
     let comment = text
         .lines()
         .find(|l| l.starts_with("COMMENT;X-GATEKEEPER=TRUE"))
         .expect("a comment");
-    assert!(
-        comment.contains("UTC"),
-        "suggested times are given in UTC: {comment}"
-    );
-    assert!(!comment.contains("Mon 30 Nov 10:00 UTC"), "{comment}");
+    let suggestions: Vec<&str> = comment
+        .split("\\n")
+        .filter(|l| l.starts_with("- ") && l.contains(" UTC: "))
+        .collect();
+    assert_eq!(suggestions.len(), 3, "three fairer times: {comment}");
+    for s in &suggestions {
+        for busy in ["07:00", "07:15", "07:30", "07:45"] {
+            assert!(!s.contains(&format!(" {busy}–")), "{s}: Kai is busy then");
+        }
+    }
 }

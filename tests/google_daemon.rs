@@ -575,3 +575,130 @@ fn the_weekly_report_reads_google_members_calendars() {
     );
     assert!(w.fake.stats().count("ana@example.com", "events.list") >= 1);
 }
+
+/// A team with Ana in Lisbon and Kai in Tokyo whose policy uses fairness.
+fn fair_world() -> World {
+    let w = World::new(&["ana@example.com", "kai@example.com"], "");
+    w.fake.add_user("kai@example.com", "Asia/Tokyo");
+    std::fs::write(
+        w.dir.path().join("policy.toml"),
+        "[team]\nname = \"g\"\ndomains = [\"example.com\"]\n\n[[member]]\nemail = \"ana@example.com\"\ntime_zone = \"Europe/Lisbon\"\nworking_hours = \"09:00-17:30\"\n\n[[member]]\nemail = \"kai@example.com\"\ntime_zone = \"Asia/Tokyo\"\nworking_hours = \"09:00-17:30\"\n\n[[rule]]\nkind = \"working_hours\"\naction = \"decline\"\n\n[fairness]\nwindow_weeks = 4\n",
+    )
+    .unwrap();
+    w
+}
+
+fn insert(
+    w: &World,
+    organizer: &str,
+    summary: &str,
+    start: &str,
+    end: &str,
+    attendees: &[&str],
+    extra: Value,
+) -> String {
+    let mut e = json!({
+        "summary": summary, "description": AGENDA,
+        "start": {"dateTime": start}, "end": {"dateTime": end},
+        "attendees": std::iter::once(organizer).chain(attendees.iter().copied()).map(|a| json!({"email": a})).collect::<Vec<_>>(),
+    });
+    if let (Some(e), Some(x)) = (e.as_object_mut(), extra.as_object()) {
+        e.extend(x.clone());
+    }
+    w.fake.insert_event(organizer, e)
+}
+
+#[test]
+fn suggested_times_avoid_google_members_busy_times() {
+    let w = fair_world();
+    // With nothing else in the way the fairest hour for Lisbon and Tokyo
+    // starts at 08:15 UTC (Lisbon 08:15, Tokyo 17:15: the shoulder hours
+    // split evenly). Kai has accepted meetings from 08:00 to 09:30 UTC
+    // every weekday, so no suggestion may start in that span.
+    for day in ["11-30", "12-01", "12-02", "12-03", "12-04"] {
+        let id = insert(
+            &w,
+            "bo@example.com",
+            "Kai's standing call",
+            &format!("2026-{day}T08:00:00Z"),
+            &format!("2026-{day}T09:30:00Z"),
+            &["kai@example.com"],
+            json!({}),
+        );
+        w.fake.respond_as("kai@example.com", &id, "accepted");
+    }
+    // An invite at 19:00 in Tokyo fails working hours for Kai.
+    let late = insert(
+        &w,
+        "bo@example.com",
+        "Late review",
+        "2026-12-02T10:00:00Z",
+        "2026-12-02T11:00:00Z",
+        &["ana@example.com", "kai@example.com"],
+        json!({}),
+    );
+    let mut engine = w.engine();
+    engine.run_once(now()).unwrap();
+    let (status, comment, _) = w.answer("kai@example.com", &late);
+    assert_eq!(status, "declined");
+    let suggestions: Vec<&str> = comment
+        .lines()
+        .filter(|l| l.starts_with("- ") && l.contains(" UTC: "))
+        .collect();
+    assert_eq!(suggestions.len(), 3, "{comment}");
+    for s in &suggestions {
+        for busy in ["08:00", "08:15", "08:30", "08:45", "09:00", "09:15"] {
+            assert!(
+                !s.contains(&format!(" {busy}–")),
+                "{s} starts while Kai is busy\n{comment}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_cancelled_occurrence_comes_off_the_burden_ledger() {
+    use gatekeeper::store::Store;
+    let w = fair_world();
+    // A weekly series at 19:00 in Tokyo that Kai accepted: burden for Kai.
+    let series = insert(
+        &w,
+        "bo@example.com",
+        "Weekly sync",
+        "2026-12-01T10:00:00Z",
+        "2026-12-01T11:00:00Z",
+        &["kai@example.com"],
+        json!({"recurrence": ["RRULE:FREQ=WEEKLY;COUNT=4"]}),
+    );
+    w.fake.respond_as("kai@example.com", &series, "accepted");
+    let mut engine = w.engine();
+    engine.run_once(now()).unwrap();
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let outside = |engine: &Engine<SqliteStore>| {
+        engine
+            .store
+            .burden_totals(t("2026-11-16T00:00:00Z"), t("2026-12-14T00:00:00Z"))
+            .unwrap()["kai@example.com"]
+            .outside_minutes
+    };
+    // The ledger looks two weeks ahead: 1 and 8 December, 60 minutes each.
+    assert_eq!(outside(&engine), 120);
+
+    // Bo cancels the 8 December occurrence.
+    let occurrence = insert(
+        &w,
+        "bo@example.com",
+        "Weekly sync",
+        "2026-12-08T10:00:00Z",
+        "2026-12-08T11:00:00Z",
+        &["kai@example.com"],
+        json!({"recurringEventId": series, "originalStartTime": {"dateTime": "2026-12-08T10:00:00Z"}}),
+    );
+    w.fake.cancel_event("bo@example.com", &occurrence);
+    engine.run_once(now()).unwrap();
+    assert_eq!(outside(&engine), 60);
+}

@@ -51,6 +51,9 @@ pub struct Engine<S: Store> {
     busy: HashMap<String, Arc<Vec<BusyTime>>>,
     /// Time zones read from members' Google calendar settings.
     calendar_zones: HashMap<String, Tz>,
+    /// How to read each member's calendar outside a sync (busy times for
+    /// suggestions): kept apart from `sources`, which a pass moves out.
+    readers: Vec<CalendarReader>,
     /// Where decisions go as they are made (the CLI prints them); without
     /// one they are collected in the pass's report. A sink keeps memory flat
     /// on a first sync of a large team.
@@ -59,6 +62,18 @@ pub struct Engine<S: Store> {
 
 /// Receives each decision as it is made.
 pub type DecisionSink = Box<dyn FnMut(&DecisionRecord)>;
+
+/// Reads a member's calendar over a window, outside a sync.
+enum CalendarReader {
+    Vdir {
+        member: String,
+        path: std::path::PathBuf,
+    },
+    Google {
+        source: Arc<GoogleSource>,
+        members: Vec<String>,
+    },
+}
 
 enum Backend {
     Vdir(Box<dyn CalendarSource>),
@@ -132,11 +147,28 @@ impl<S: Store> Engine<S> {
             };
             sources.push((s.clone(), backend));
         }
+        let readers = sources
+            .iter()
+            .filter_map(
+                |(cfg, backend): &(SourceConfig, Backend)| match (cfg, backend) {
+                    (_, Backend::Google { source, members }) => Some(CalendarReader::Google {
+                        source: Arc::clone(source),
+                        members: members.clone(),
+                    }),
+                    (SourceConfig::Vdir { member, path, .. }, _) => Some(CalendarReader::Vdir {
+                        member: member.clone(),
+                        path: path.clone(),
+                    }),
+                    _ => None,
+                },
+            )
+            .collect();
         let mut engine = Engine {
             config,
             store,
             team,
             sources,
+            readers,
             runtime,
             channels: ChannelRegistry::default(),
             reported: HashSet::new(),
@@ -377,8 +409,30 @@ impl<S: Store> Engine<S> {
                 self.store
                     .replace_protected(&name, &member, &g.id, &blocks)?;
             }
-            for id in &batch.cancelled {
-                self.store.replace_protected(&name, &member, id, &[])?;
+            // A deleted event or occurrence comes off the member's protected
+            // time and burden ledger.
+            for c in &batch.cancelled {
+                self.store.replace_protected(&name, &member, &c.id, &[])?;
+                match &c.occurrence {
+                    Some((series, start)) => {
+                        let item = BurdenItem {
+                            source: name.clone(),
+                            calendar: member.clone(),
+                            uid: series.clone(),
+                            recurrence_id: String::new(),
+                        };
+                        self.store.remove_burden(&item, *start, &member)?;
+                    }
+                    None => {
+                        let item = BurdenItem {
+                            source: name.clone(),
+                            calendar: member.clone(),
+                            uid: c.id.clone(),
+                            recurrence_id: String::new(),
+                        };
+                        self.store.replace_burden(&item, &member, now, &[])?;
+                    }
+                }
             }
             // Events of one series are screened together, like a vdir file.
             let mut groups: Vec<(String, Vec<crate::source::google::map::GoogleEvent>)> =
@@ -706,9 +760,9 @@ impl<S: Store> Engine<S> {
         Ok(snap)
     }
 
-    /// Busy times of the invite's attendees who are members with a local
-    /// calendar, read once per pass, so suggested times avoid them. Google
-    /// members' busy times are not read yet (that needs the free/busy API).
+    /// Busy times of the invite's attendees who are members, from their
+    /// local or Google calendars, read once per pass, so suggested times
+    /// avoid them.
     fn busy_of(&mut self, event: &Event, policy: &Policy, now: DateTime<Utc>) -> Vec<BusyTime> {
         let to = now + Duration::days(i64::from(policy.fairness.suggest_days) + 1);
         let mut out = Vec::new();
@@ -741,21 +795,37 @@ impl<S: Store> Engine<S> {
         to: DateTime<Utc>,
     ) -> Vec<BusyTime> {
         let mut groups = Vec::new();
-        for (cfg, backend) in &mut self.sources {
-            let (SourceConfig::Vdir { member: owner, .. }, Backend::Vdir(b)) = (&*cfg, backend)
-            else {
-                continue;
-            };
-            if owner != member {
-                continue;
-            }
-            let Ok(items) = b.list() else { continue };
-            for item in &items {
-                if let Ok(text) = b.read(item)
-                    && let Ok(parsed) = parse_ics(&text)
-                {
-                    groups.extend(group_by_uid(parsed.events));
+        let rt = self.runtime.as_ref().map(|r| r.handle().clone());
+        for reader in &self.readers {
+            match reader {
+                CalendarReader::Vdir {
+                    member: owner,
+                    path,
+                } if owner == member => {
+                    let mut b = VdirSource::new(path.clone());
+                    let Ok(items) = b.list() else { continue };
+                    for item in &items {
+                        if let Ok(text) = b.read(item)
+                            && let Ok(parsed) = parse_ics(&text)
+                        {
+                            groups.extend(group_by_uid(parsed.events));
+                        }
+                    }
                 }
+                // Google's copy is read over the window: the daemon keeps
+                // no events of its own.
+                CalendarReader::Google { source, members }
+                    if members.iter().any(|m| m == member) =>
+                {
+                    let Some(rt) = &rt else { continue };
+                    match rt.block_on(source.events_between(member, from, to)) {
+                        Ok(batch) => groups.extend(group_by_uid(
+                            batch.events.into_iter().map(|g| g.event).collect(),
+                        )),
+                        Err(e) => tracing::warn!("`{member}`: cannot read busy times: {e}"),
+                    }
+                }
+                _ => {}
             }
         }
         crate::fairness::busy::busy_times(member, &groups, tz, from, to, None)

@@ -27,13 +27,20 @@ pub struct GoogleEvent {
     pub event: Event,
 }
 
+/// A deleted event or deleted occurrence of a series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cancelled {
+    pub id: String,
+    /// For one occurrence of a series: the series id and the occurrence's
+    /// original start, which is how the ledger keys it.
+    pub occurrence: Option<(String, chrono::DateTime<chrono::Utc>)>,
+}
+
 /// Why an event could not be mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Skip {
     /// A deleted event: nothing to screen, but state about it may go.
-    Cancelled {
-        id: String,
-    },
+    Cancelled(Cancelled),
     Unmappable {
         id: String,
         reason: String,
@@ -113,7 +120,14 @@ fn recurrence(lines: &[String], start: &EventTime) -> Result<Recurrence, String>
 pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
     let id = g.id.clone().unwrap_or_default();
     if g.status.as_deref() == Some("cancelled") {
-        return Err(Skip::Cancelled { id });
+        let occurrence = match (
+            &g.recurring_event_id,
+            g.original_start_time.as_ref().and_then(time),
+        ) {
+            (Some(series), Some(start)) => Some((series.clone(), start.to_utc(Tz::UTC))),
+            _ => None,
+        };
+        return Err(Skip::Cancelled(Cancelled { id, occurrence }));
     }
     let unmappable = |reason: &str| Skip::Unmappable {
         id: id.clone(),
@@ -290,7 +304,24 @@ mod tests {
         );
 
         let gone = parse(serde_json::json!({"id": "x", "status": "cancelled"}));
-        assert_eq!(map_event(&gone), Err(Skip::Cancelled { id: "x".into() }));
+        assert_eq!(
+            map_event(&gone),
+            Err(Skip::Cancelled(Cancelled {
+                id: "x".into(),
+                occurrence: None
+            }))
+        );
+        let gone_once = parse(serde_json::json!({
+            "id": "s1_20261216T150000Z", "status": "cancelled", "recurringEventId": "s1",
+            "originalStartTime": {"dateTime": "2026-12-16T15:00:00Z", "timeZone": "Europe/Berlin"}
+        }));
+        let Err(Skip::Cancelled(c)) = map_event(&gone_once) else {
+            panic!("cancelled")
+        };
+        assert_eq!(
+            c.occurrence.map(|(s, t)| (s, t.to_rfc3339())),
+            Some(("s1".into(), "2026-12-16T15:00:00+00:00".into()))
+        );
         let broken = parse(serde_json::json!({"id": "y", "summary": "no start"}));
         assert!(matches!(map_event(&broken), Err(Skip::Unmappable { .. })));
         let injected = parse(

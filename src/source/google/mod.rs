@@ -72,8 +72,8 @@ pub enum CallError {
 #[derive(Debug, Default)]
 pub struct SyncBatch {
     pub events: Vec<GoogleEvent>,
-    /// Ids of deleted events.
-    pub cancelled: Vec<String>,
+    /// Deleted events and deleted occurrences of series.
+    pub cancelled: Vec<map::Cancelled>,
     /// Events that could not be mapped, with why.
     pub problems: Vec<String>,
     pub next_sync_token: String,
@@ -376,7 +376,7 @@ impl GoogleSource {
             for g in list.items.iter().flatten() {
                 match map_event(g) {
                     Ok(e) => batch.events.push(e),
-                    Err(Skip::Cancelled { id }) => batch.cancelled.push(id),
+                    Err(Skip::Cancelled(c)) => batch.cancelled.push(c),
                     Err(Skip::Unmappable { id, reason }) => {
                         batch
                             .problems
@@ -435,7 +435,7 @@ impl GoogleSource {
             for g in list.items.iter().flatten() {
                 match map_event(g) {
                     Ok(e) => batch.events.push(e),
-                    Err(Skip::Cancelled { id }) => batch.cancelled.push(id),
+                    Err(Skip::Cancelled(c)) => batch.cancelled.push(c),
                     Err(Skip::Unmappable { id, reason }) => {
                         batch
                             .problems
