@@ -98,15 +98,7 @@ pub fn run(args: Args) -> Exit {
     };
     let now = args.now.unwrap_or_else(chrono::Utc::now);
     let spans = upcoming_spans(&group, idx, m.tz, now, 180, 10);
-    let invite = Invite {
-        title: &event.summary,
-        description: &event.description,
-        organizer: event.organizer.as_deref(),
-        attendees: &event.attendees,
-        occurrences: &spans,
-        sent_at: event.created.or(event.dtstamp).or(event.last_modified),
-        all_day: event.is_all_day(),
-    };
+    let invite = Invite::of_event(event, &spans);
     let ctx = Context::new(now, &member).with_urgent_uses(args.urgent_used);
     let verdict = evaluate(&invite, &policy, &ctx);
     let comment = verdict.comment(&invite, &policy, &member, event.private);

@@ -703,15 +703,7 @@ impl<S: Store> Engine<S> {
         // rolling window still to come.
         let days = (policy.fairness.window_weeks * 7 / 2).max(1);
         let spans = upcoming_spans(group, idx, tz, now, days, 200);
-        let invite = Invite {
-            title: &event.summary,
-            description: &event.description,
-            organizer: event.organizer.as_deref(),
-            attendees: &event.attendees,
-            occurrences: &spans,
-            sent_at: None,
-            all_day: event.is_all_day(),
-        };
+        let invite = Invite::of_event(event, &spans);
         let standing = Standing {
             partstat,
             gatekeeper_partstat: event.gatekeeper_partstat.as_ref(),
@@ -907,15 +899,7 @@ impl<S: Store> Engine<S> {
             (Some(o), Some(_)) => self.store.urgent_uses(o, &month)?,
             _ => 0,
         };
-        let invite = Invite {
-            title: &event.summary,
-            description: &event.description,
-            organizer: event.organizer.as_deref(),
-            attendees: &event.attendees,
-            occurrences: &spans,
-            sent_at: event.created.or(event.dtstamp).or(event.last_modified),
-            all_day: event.is_all_day(),
-        };
+        let invite = Invite::of_event(event, &spans);
         let mut ctx = Context::new(now, member).with_urgent_uses(urgent_uses);
         let protected;
         if policy

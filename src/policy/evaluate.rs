@@ -42,6 +42,23 @@ pub struct Invite<'a> {
     pub all_day: bool,
 }
 
+impl<'a> Invite<'a> {
+    /// The invite an event makes, judged on `occurrences`. Notice counts
+    /// from when the event was created (else stamped, else last changed):
+    /// a later edit such as an added agenda is not a new invite.
+    pub fn of_event(event: &'a crate::calendar::Event, occurrences: &'a [Span]) -> Invite<'a> {
+        Invite {
+            title: &event.summary,
+            description: &event.description,
+            organizer: event.organizer.as_deref(),
+            attendees: &event.attendees,
+            occurrences,
+            sent_at: event.created.or(event.dtstamp).or(event.last_modified),
+            all_day: event.is_all_day(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
     pub now: DateTime<Utc>,

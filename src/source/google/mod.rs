@@ -82,6 +82,22 @@ pub struct SyncBatch {
     pub calls: u32,
 }
 
+impl SyncBatch {
+    /// Map a page of Google events into the batch.
+    fn take<'e>(&mut self, member: &str, items: impl Iterator<Item = &'e api::Event>) {
+        for g in items {
+            match map_event(g) {
+                Ok(e) => self.events.push(e),
+                Err(Skip::Cancelled(c)) => self.cancelled.push(c),
+                Err(Skip::Unmappable { id, reason }) => {
+                    self.problems
+                        .push(format!("{member}: event `{id}` skipped: {reason}"));
+                }
+            }
+        }
+    }
+}
+
 /// A watch channel as Google answered it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WatchChannel {
@@ -373,17 +389,7 @@ impl GoogleSource {
                     }
                 })
                 .await?;
-            for g in list.items.iter().flatten() {
-                match map_event(g) {
-                    Ok(e) => batch.events.push(e),
-                    Err(Skip::Cancelled(c)) => batch.cancelled.push(c),
-                    Err(Skip::Unmappable { id, reason }) => {
-                        batch
-                            .problems
-                            .push(format!("{member}: event `{id}` skipped: {reason}"));
-                    }
-                }
-            }
+            batch.take(member, list.items.iter().flatten());
             match (list.next_page_token, list.next_sync_token) {
                 (Some(next), _) => page = Some(next),
                 (None, Some(token)) => {
@@ -432,17 +438,7 @@ impl GoogleSource {
                     }
                 })
                 .await?;
-            for g in list.items.iter().flatten() {
-                match map_event(g) {
-                    Ok(e) => batch.events.push(e),
-                    Err(Skip::Cancelled(c)) => batch.cancelled.push(c),
-                    Err(Skip::Unmappable { id, reason }) => {
-                        batch
-                            .problems
-                            .push(format!("{member}: event `{id}` skipped: {reason}"));
-                    }
-                }
-            }
+            batch.take(member, list.items.iter().flatten());
             match list.next_page_token {
                 Some(next) => page = Some(next),
                 None => return Ok(batch),
