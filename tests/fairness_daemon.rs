@@ -113,6 +113,7 @@ fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
         .unwrap();
     let kai = totals.get("kai@example.com").copied().unwrap_or_default();
     assert_eq!(kai.outside_minutes, 60, "{totals:?}");
+    drop(store);
 
     // The comment names three other times, none while Kai is busy.
     let text = common::unfold(&std::fs::read_to_string(cal.join("b.ics")).unwrap());
@@ -130,4 +131,23 @@ fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
             assert!(!s.contains(&format!(" {busy}–")), "{s}: Kai is busy then");
         }
     }
+
+    // The accepted meeting's file is deleted (the server deleted the
+    // event): it comes off Kai's ledger on the next pass.
+    std::fs::remove_file(cal.join("a.ics")).unwrap();
+    let (code, _, err) = common::run_once(&root.join("gatekeeper.toml"), "2026-11-30T06:00:00Z");
+    assert_eq!(code, 0, "{err}");
+    let store = SqliteStore::open(&root.join("state.db")).unwrap();
+    let totals = store
+        .burden_totals(t("2026-11-16T00:00:00Z"), t("2026-12-14T00:00:00Z"))
+        .unwrap();
+    assert_eq!(
+        totals
+            .get("kai@example.com")
+            .copied()
+            .unwrap_or_default()
+            .outside_minutes,
+        0,
+        "{totals:?}"
+    );
 }

@@ -101,6 +101,48 @@ pub struct RunReport {
     pub items_read: usize,
 }
 
+/// What the store remembers of a local calendar file: its etag, and the
+/// events it held (so a deleted file's meetings can leave the burden
+/// ledger). Stored as one string, fields split by control characters that
+/// never appear in an etag or a UID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VdirCursor {
+    etag: String,
+    /// (UID, recurrence id or "").
+    events: Vec<(String, String)>,
+}
+
+impl VdirCursor {
+    fn new(etag: String) -> VdirCursor {
+        VdirCursor {
+            etag,
+            events: Vec::new(),
+        }
+    }
+
+    fn parse(s: &str) -> VdirCursor {
+        let mut parts = s.split('\u{1f}');
+        let etag = parts.next().unwrap_or_default().to_string();
+        let events = parts
+            .map(|p| match p.split_once('\u{1e}') {
+                Some((uid, rid)) => (uid.to_string(), rid.to_string()),
+                None => (p.to_string(), String::new()),
+            })
+            .collect();
+        VdirCursor { etag, events }
+    }
+}
+
+impl std::fmt::Display for VdirCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.etag)?;
+        for (uid, rid) in &self.events {
+            write!(f, "\u{1f}{uid}\u{1e}{rid}")?;
+        }
+        Ok(())
+    }
+}
+
 /// How many members' calendars a Google source syncs at once.
 const SYNC_CONCURRENCY: usize = 16;
 
@@ -599,7 +641,8 @@ impl<S: Store> Engine<S> {
         let mut listed = HashSet::new();
         for item in &items {
             listed.insert((item.calendar.clone(), item.href.clone()));
-            if cursors.get(&(item.calendar.clone(), item.href.clone())) == Some(&item.etag) {
+            let seen = cursors.get(&(item.calendar.clone(), item.href.clone()));
+            if seen.is_some_and(|c| VdirCursor::parse(c).etag == item.etag) {
                 continue;
             }
             let unit = Unit {
@@ -608,20 +651,31 @@ impl<S: Store> Engine<S> {
                 mode,
                 item,
             };
-            if let Some(final_etag) = self.screen_item(&unit, backend, now, report)? {
+            if let Some(cursor) = self.screen_item(&unit, backend, now, report)? {
                 self.store
-                    .set_cursor(name, &item.calendar, &item.href, &final_etag)?;
+                    .set_cursor(name, &item.calendar, &item.href, &cursor.to_string())?;
             }
         }
-        for (calendar, href) in cursors.keys() {
+        for ((calendar, href), cursor) in &cursors {
             if !listed.contains(&(calendar.clone(), href.clone())) {
+                // The file is gone (vdirsyncer deletes it when the server
+                // does): its meetings come off the member's burden ledger.
+                for (uid, recurrence_id) in VdirCursor::parse(cursor).events {
+                    let item = BurdenItem {
+                        source: name.clone(),
+                        calendar: calendar.clone(),
+                        uid,
+                        recurrence_id,
+                    };
+                    self.store.replace_burden(&item, member, now, &[])?;
+                }
                 self.store.remove_cursor(name, calendar, href)?;
             }
         }
         Ok(())
     }
 
-    /// Screen every invite in one item. Returns the etag to remember, or
+    /// Screen every invite in one item. Returns the cursor to remember, or
     /// `None` when something must be retried on the next pass.
     fn screen_item(
         &mut self,
@@ -629,7 +683,7 @@ impl<S: Store> Engine<S> {
         backend: &mut dyn CalendarSource,
         now: DateTime<Utc>,
         report: &mut RunReport,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<VdirCursor>, StoreError> {
         let path = item_path(unit);
         let text = match backend.read(unit.item) {
             Ok(t) => t,
@@ -644,14 +698,14 @@ impl<S: Store> Engine<S> {
             Err(e) => {
                 report.problems.push(format!("{path}: {e}; skipped"));
                 // Remember the etag: the file is read again when it changes.
-                return Ok(Some(unit.item.etag.clone()));
+                return Ok(Some(VdirCursor::new(unit.item.etag.clone())));
             }
         };
         for p in &parsed.problems {
             report.problems.push(format!("{path}: {p}"));
         }
         let Some(policy) = self.team.policy_for(unit.member).cloned() else {
-            return Ok(Some(unit.item.etag.clone()));
+            return Ok(Some(VdirCursor::new(unit.item.etag.clone())));
         };
         let tz = policy.member(unit.member).map_or(Tz::UTC, |m| m.tz);
 
@@ -660,8 +714,16 @@ impl<S: Store> Engine<S> {
             item: unit.item.clone(),
         };
         let mut complete = true;
+        let mut events = Vec::new();
         for group in group_by_uid(parsed.events) {
             for idx in 0..group.len() {
+                let e = &group[idx];
+                events.push((
+                    e.uid.clone(),
+                    e.recurrence_id
+                        .map(|r| r.to_display_string())
+                        .unwrap_or_default(),
+                ));
                 let mut responder = |event: &Event, w: &Write| {
                     apply(&mut current, &mut *backend, event, unit.member, w)
                 };
@@ -676,7 +738,10 @@ impl<S: Store> Engine<S> {
                 }
             }
         }
-        Ok(complete.then_some(current.item.etag))
+        Ok(complete.then_some(VdirCursor {
+            etag: current.item.etag,
+            events,
+        }))
     }
 
     /// Keep the member's burden ledger in step with how they stand toward
