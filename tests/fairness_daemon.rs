@@ -41,8 +41,9 @@ fn event(uid: &str, start: &str, end: &str, kai: &str) -> String {
     )
 }
 
-#[test]
-fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
+/// A team folder: the policy above and a config with Kai's local calendar
+/// (`kai/work`).
+fn team_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     std::fs::create_dir_all(root.join("policies")).unwrap();
@@ -52,8 +53,36 @@ fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
         "policies = [\"policies\"]\n[store]\nsqlite = \"state.db\"\n\n[[source]]\nkind = \"vdir\"\nname = \"kai\"\nmember = \"kai@example.com\"\npath = \"kai\"\n",
     )
     .unwrap();
+    std::fs::create_dir_all(root.join("kai/work")).unwrap();
+    dir
+}
+
+/// Kai's accepted meetings 07:00-08:00 UTC (16:00 in Tokyo), Monday 30
+/// November to Friday 4 December: the hour the slot search would otherwise
+/// suggest for Lisbon and Tokyo.
+fn write_kai_busy_mornings(cal: &std::path::Path) {
+    for (i, date) in ["20261130", "20261201", "20261202", "20261203", "20261204"]
+        .iter()
+        .enumerate()
+    {
+        std::fs::write(
+            cal.join(format!("busy-{i}.ics")),
+            event(
+                &format!("busy-{i}"),
+                &format!("{date}T070000Z"),
+                &format!("{date}T080000Z"),
+                "ACCEPTED",
+            ),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
+    let dir = team_dir();
+    let root = dir.path();
     let cal = root.join("kai/work");
-    std::fs::create_dir_all(&cal).unwrap();
     // Already accepted: Monday 10:00-11:00 UTC = 19:00-20:00 in Tokyo, two
     // hours outside Kai's day. Busy for suggestions too.
     std::fs::write(
@@ -79,21 +108,7 @@ fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
     // Without other commitments the fairest hour is 07:00-08:00 UTC (Lisbon
     // 07:00, Tokyo 16:00). Kai has accepted meetings then every weekday, so
     // no suggestion may start in that hour.
-    for (i, date) in ["20261130", "20261201", "20261202", "20261203", "20261204"]
-        .iter()
-        .enumerate()
-    {
-        std::fs::write(
-            cal.join(format!("busy-{i}.ics")),
-            event(
-                &format!("busy-{i}"),
-                &format!("{date}T070000Z"),
-                &format!("{date}T080000Z"),
-                "ACCEPTED",
-            ),
-        )
-        .unwrap();
-    }
+    write_kai_busy_mornings(&cal);
     let (code, out, err) = common::run_once(&root.join("gatekeeper.toml"), "2026-11-30T06:00:00Z");
     assert_eq!(code, 0, "{err}");
     let line = out
@@ -150,4 +165,56 @@ fn an_over_budget_member_is_protected_and_fairer_times_are_suggested() {
         0,
         "{totals:?}"
     );
+}
+
+#[test]
+fn suggest_with_a_config_avoids_the_attendees_busy_times() {
+    let dir = team_dir();
+    let root = dir.path();
+    let cal = root.join("kai/work");
+    write_kai_busy_mornings(&cal);
+    let suggest = |with_config: bool| -> Vec<String> {
+        let mut cmd = common::gatekeeper();
+        cmd.args([
+            "suggest",
+            "--attendees",
+            "ana@example.com,kai@example.com",
+            "--duration",
+            "60m",
+            "--within",
+            "5d",
+        ])
+        .args([
+            "--now",
+            "2026-11-30T06:00:00Z",
+            "--format",
+            "json",
+            "--policy",
+        ])
+        .arg(root.join("policies/fair.toml"));
+        if with_config {
+            cmd.arg("--config").arg(root.join("gatekeeper.toml"));
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", common::stderr_of(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["start"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // Without calendars the fairest hour is 07:00 UTC, when Kai is busy...
+    let blind = suggest(false);
+    assert!(blind[0].contains("T07:00:00"), "{blind:?}");
+    // ...with them, no suggestion starts while Kai is busy.
+    let informed = suggest(true);
+    assert_eq!(informed.len(), 3);
+    for s in &informed {
+        assert!(
+            !s.contains("T07:"),
+            "{s} is while Kai is busy: {informed:?}"
+        );
+    }
 }

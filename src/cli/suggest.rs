@@ -33,8 +33,32 @@ pub struct Args {
     /// How many times to list.
     #[arg(long, default_value_t = 3)]
     count: usize,
+    /// Read the attendees' busy times from the calendars this config names
+    /// (local folders and Google), as the daemon does; without it, busy
+    /// times are unknown.
+    #[arg(long)]
+    config: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
+}
+
+/// The attendees' busy times from the calendars a config names, read the
+/// way the daemon reads them.
+fn busy_times(
+    config: &std::path::Path,
+    attendees: &[SearchAttendee],
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<crate::fairness::BusyTime>, String> {
+    let config = crate::config::Config::load(config).map_err(|e| e.to_string())?;
+    let team = crate::daemon::team::Team::load(&config.policies).map_err(|e| e.render(false))?;
+    // An in-memory store: suggesting reads calendars but records nothing.
+    let store = crate::store::sqlite::SqliteStore::in_memory().map_err(|e| e.to_string())?;
+    let engine = crate::daemon::Engine::new(config, store, team);
+    Ok(attendees
+        .iter()
+        .flat_map(|a| engine.busy_times(&a.email, a.tz, from, to))
+        .collect())
 }
 
 /// `30m`, `1h`, `1h30m`, `2d`, or plain minutes (`45`).
@@ -116,13 +140,23 @@ pub fn run(args: Args) -> Exit {
         attendees.push(SearchAttendee::for_member(m, &curve, meeting_free));
     }
     let now = args.now.unwrap_or_else(chrono::Utc::now);
+    let busy = match &args.config {
+        Some(path) => match busy_times(path, &attendees, now, now + args.within + args.duration) {
+            Ok(b) => b,
+            Err(e) => {
+                super::err(e);
+                return Exit::ConfigInvalid;
+            }
+        },
+        None => Vec::new(),
+    };
     let grid = Grid::new(Search {
         attendees: &attendees,
         curve: &curve,
         from: now,
         within: args.within,
         duration: args.duration,
-        busy: &[],
+        busy: &busy,
     });
     let slots = grid.suggest(args.count, None);
     match args.format {

@@ -844,8 +844,20 @@ impl<S: Store> Engine<S> {
         out
     }
 
+    /// A member's busy times in `[from, to)`, read from their calendars
+    /// (local folders and Google) as the daemon reads them.
+    pub fn busy_times(
+        &self,
+        member: &str,
+        tz: Tz,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<BusyTime> {
+        self.read_busy(member, tz, from, to)
+    }
+
     fn read_busy(
-        &mut self,
+        &self,
         member: &str,
         tz: Tz,
         from: DateTime<Utc>,
