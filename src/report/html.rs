@@ -79,9 +79,8 @@ pub fn render(r: &WeeklyReport) -> String {
     );
     let _ = writeln!(
         o,
-        "<p class=\"note\">Week {} to {} ({}).</p>",
-        escape(&r.from),
-        escape(&r.to),
+        "<p class=\"note\">{} ({}).</p>",
+        escape(&r.dates),
         escape(&r.time_zone)
     );
     let _ = writeln!(

@@ -40,9 +40,8 @@ pub fn render(r: &WeeklyReport) -> String {
     );
     let _ = writeln!(
         o,
-        "Week {} to {} ({}).\n",
-        r.from,
-        r.to,
+        "{} ({}).\n",
+        escape(&r.dates),
         escape(&r.time_zone)
     );
     let _ = writeln!(

@@ -180,6 +180,8 @@ pub struct WeeklyReport {
     /// RFC 3339 in the report's zone.
     pub from: String,
     pub to: String,
+    /// The week for people: "Mon 30 Nov – Sun 6 Dec 2026".
+    pub dates: String,
     pub definition: &'static str,
     pub focus_block_minutes: u32,
     pub members: Vec<MemberStats>,
@@ -914,6 +916,11 @@ fn week_report(
         time_zone: tz.name().to_string(),
         from: fmt(ws),
         to: fmt(we),
+        dates: format!(
+            "{} – {}",
+            week.monday().format("%a %-d %b"),
+            (week.monday() + chrono::Duration::days(6)).format("%a %-d %b %Y")
+        ),
         definition: DEFINITION,
         focus_block_minutes: input.settings.focus_block_minutes,
         members,
