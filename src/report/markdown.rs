@@ -38,12 +38,7 @@ pub fn render(r: &WeeklyReport) -> String {
         escape(&r.team),
         escape(&r.week)
     );
-    let _ = writeln!(
-        o,
-        "{} ({}).\n",
-        escape(&r.dates),
-        escape(&r.time_zone)
-    );
+    let _ = writeln!(o, "{} ({}).\n", escape(&r.dates), escape(&r.time_zone));
     let _ = writeln!(
         o,
         "**{} h in {} meetings** ({} distinct) across {} of {} members; {} of working hours on average; {} h of focus time left (blocks of {} min or more). gatekeeper screened {} invites, annotated {}, declined {}, and gave back {} h.\n",
