@@ -241,6 +241,14 @@ impl Event {
     pub fn is_all_day(&self) -> bool {
         self.start.is_date()
     }
+
+    /// How state is keyed for this event: empty for a single event or a
+    /// series, the original start for a changed occurrence.
+    pub fn recurrence_key(&self) -> String {
+        self.recurrence_id
+            .map(|r| r.to_display_string())
+            .unwrap_or_default()
+    }
 }
 
 /// One occurrence of an event after recurrence expansion.

@@ -279,10 +279,7 @@ impl<S: Store> Engine<S> {
             source: unit.source.to_string(),
             calendar: unit.item.calendar.clone(),
             uid: event.uid.clone(),
-            recurrence_id: event
-                .recurrence_id
-                .map(|r| r.to_display_string())
-                .unwrap_or_default(),
+            recurrence_id: event.recurrence_key(),
         };
         let entries: Vec<BurdenEntry> = ledger_entries(policy, member, &invite, standing)
             .into_iter()
@@ -427,10 +424,7 @@ impl<S: Store> Engine<S> {
             source: unit.source.to_string(),
             calendar: unit.item.calendar.clone(),
             uid: event.uid.clone(),
-            recurrence_id: event
-                .recurrence_id
-                .map(|r| r.to_display_string())
-                .unwrap_or_default(),
+            recurrence_id: event.recurrence_key(),
             member: member.to_string(),
         };
         let fingerprint = screen::fingerprint(event, member);

@@ -113,12 +113,7 @@ impl<S: Store> Engine<S> {
         for group in group_by_uid(parsed.events) {
             for idx in 0..group.len() {
                 let e = &group[idx];
-                events.push((
-                    e.uid.clone(),
-                    e.recurrence_id
-                        .map(|r| r.to_display_string())
-                        .unwrap_or_default(),
-                ));
+                events.push((e.uid.clone(), e.recurrence_key()));
                 let mut responder = |event: &Event, w: &Write| {
                     apply(&mut current, &mut *backend, event, unit.member, w)
                 };
