@@ -68,7 +68,6 @@ fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<Str
 }
 
 pub fn render(r: &WeeklyReport) -> String {
-    let t = &r.totals;
     let mut o = String::new();
     let title = format!("Meeting load: {} — {}", r.team, r.week);
     let _ = write!(
@@ -83,21 +82,12 @@ pub fn render(r: &WeeklyReport) -> String {
         escape(&r.dates),
         escape(&r.time_zone)
     );
+    let (lead, rest) = super::headline(r);
     let _ = writeln!(
         o,
-        "<p class=\"headline\"><strong>{} h in {} meetings</strong> ({} distinct) across {} of {} members; {} of working hours on average; {} h of focus time left (blocks of {} min or more). gatekeeper screened {} invites, annotated {}, declined {}, and gave back {} h.</p>",
-        hours(t.meeting_minutes),
-        t.meetings,
-        t.distinct_meetings,
-        t.members_with_calendar,
-        t.members,
-        percent(t.mean_share_of_working_hours),
-        hours(t.focus_minutes),
-        r.focus_block_minutes,
-        t.screened,
-        t.annotated,
-        t.declined,
-        hours(u64::from(t.given_back.minutes)),
+        "<p class=\"headline\"><strong>{}</strong>{}</p>",
+        escape(&lead),
+        escape(&rest)
     );
 
     let _ = writeln!(o, "<h2>People</h2>");

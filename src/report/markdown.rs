@@ -31,7 +31,6 @@ pub fn escape(s: &str) -> String {
 
 pub fn render(r: &WeeklyReport) -> String {
     let mut o = String::new();
-    let t = &r.totals;
     let _ = writeln!(
         o,
         "# Meeting load: {} — {}\n",
@@ -39,22 +38,8 @@ pub fn render(r: &WeeklyReport) -> String {
         escape(&r.week)
     );
     let _ = writeln!(o, "{} ({}).\n", escape(&r.dates), escape(&r.time_zone));
-    let _ = writeln!(
-        o,
-        "**{} h in {} meetings** ({} distinct) across {} of {} members; {} of working hours on average; {} h of focus time left (blocks of {} min or more). gatekeeper screened {} invites, annotated {}, declined {}, and gave back {} h.\n",
-        hours(t.meeting_minutes),
-        t.meetings,
-        t.distinct_meetings,
-        t.members_with_calendar,
-        t.members,
-        percent(t.mean_share_of_working_hours),
-        hours(t.focus_minutes),
-        r.focus_block_minutes,
-        t.screened,
-        t.annotated,
-        t.declined,
-        hours(u64::from(t.given_back.minutes)),
-    );
+    let (lead, rest) = super::headline(r);
+    let _ = writeln!(o, "**{lead}**{rest}\n");
 
     let _ = writeln!(o, "## People\n");
     let _ = writeln!(

@@ -56,6 +56,28 @@ pub fn hours(minutes: u64) -> String {
     format!("{:.1}", minutes as f64 / 60.0)
 }
 
+/// The week's headline, as (the lead to emphasise, the rest of the
+/// sentence): every human-readable format says it the same way.
+pub fn headline(r: &WeeklyReport) -> (String, String) {
+    let t = &r.totals;
+    (
+        format!("{} h in {} meetings", hours(t.meeting_minutes), t.meetings),
+        format!(
+            " ({} distinct) across {} of {} members; {} of working hours on average; {} h of focus time left (blocks of {} min or more). gatekeeper screened {} invites, annotated {}, declined {}, and gave back {} h.",
+            t.distinct_meetings,
+            t.members_with_calendar,
+            t.members,
+            percent(t.mean_share_of_working_hours),
+            hours(t.focus_minutes),
+            r.focus_block_minutes,
+            t.screened,
+            t.annotated,
+            t.declined,
+            hours(u64::from(t.given_back.minutes)),
+        ),
+    )
+}
+
 /// A 0–1 share as a whole percentage.
 pub fn percent(share: f64) -> String {
     format!("{:.0}%", share * 100.0)
