@@ -1,5 +1,7 @@
 //! `gatekeeper events`: the event occurrences gatekeeper sees in a file or
 //! folder, recurrences expanded, for checking what it makes of a calendar.
+//! Files are read as bytes (any encoding); every occurrence is listed with
+//! its status, cancelled ones too, so a user can tell what was cancelled.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,8 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::{Exit, Format};
-use crate::calendar::ical::parse_ics;
+use crate::calendar::Status;
+use crate::calendar::ical::parse_ics_bytes;
 use crate::calendar::local_to_utc;
 use crate::calendar::recurrence::{expand, group_by_uid};
 
@@ -98,15 +101,15 @@ pub fn run(args: Args) -> Exit {
     let mut rows: Vec<(DateTime<Utc>, String, serde_json::Value, String)> = Vec::new();
     let mut bad = 0;
     for f in &files {
-        let text = match super::read_file(f) {
+        let bytes = match std::fs::read(f) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("warning: {e}; skipped");
+                eprintln!("warning: cannot read `{}`: {e}; skipped", f.display());
                 bad += 1;
                 continue;
             }
         };
-        let parsed = match parse_ics(&text) {
+        let parsed = match parse_ics_bytes(&bytes) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("warning: {}: {e}; skipped", f.display());
@@ -129,26 +132,39 @@ pub fn run(args: Args) -> Exit {
                     group[0].uid
                 );
             }
-            for o in expansion.occurrences {
+            let listed = expansion.occurrences.into_iter().map(|o| (o, false));
+            let cancelled = expansion.cancelled.into_iter().map(|o| (o, true));
+            for (o, cancelled) in listed.chain(cancelled) {
                 let e = &group[o.event_index];
+                let status = match (cancelled, e.status) {
+                    (true, _) | (_, Status::Cancelled) => "cancelled",
+                    (_, Status::Tentative) => "tentative",
+                    (_, Status::Confirmed) => "confirmed",
+                };
                 let mut obj = json!({
                     "uid": o.uid,
                     "summary": e.summary,
                     "start": o.start.to_display_string(),
                     "end": o.end.to_display_string(),
                     "all_day": o.start.is_date(),
+                    "status": status,
                 });
                 if let Some(r) = &o.recurrence_id {
                     obj["recurrence_id"] = json!(r.to_display_string());
                 }
                 let line = format!(
-                    "{}  {}  {}{}",
+                    "{}  {}  {}{}{}",
                     o.start.to_display_string(),
                     o.end.to_display_string(),
                     e.summary,
                     o.recurrence_id
                         .map(|r| format!("  (occurrence {})", r.to_display_string()))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    if status == "confirmed" {
+                        String::new()
+                    } else {
+                        format!("  [{status}]")
+                    }
                 );
                 rows.push((o.start.to_utc(tz), o.uid.clone(), obj, line));
             }

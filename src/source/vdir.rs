@@ -101,13 +101,12 @@ impl CalendarSource for VdirSource {
         Ok(items)
     }
 
-    fn read(&mut self, item: &ItemRef) -> Result<String, SourceError> {
+    fn read(&mut self, item: &ItemRef) -> Result<Vec<u8>, SourceError> {
         let path = self.path_of(item);
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        std::fs::read(&path).map_err(io(&path))
     }
 
-    fn write(&mut self, item: &ItemRef, text: &str) -> Result<String, SourceError> {
+    fn write(&mut self, item: &ItemRef, text: &[u8]) -> Result<String, SourceError> {
         let path = self.path_of(item);
         let meta = std::fs::metadata(&path).map_err(io(&path))?;
         if etag(&meta) != item.etag {
@@ -147,9 +146,9 @@ mod tests {
             (items[0].calendar.as_str(), items[0].href.as_str()),
             ("work", "a.ics")
         );
-        assert_eq!(src.read(&items[0]).unwrap(), "A");
+        assert_eq!(src.read(&items[0]).unwrap(), b"A");
 
-        let new_etag = src.write(&items[0], "A2").unwrap();
+        let new_etag = src.write(&items[0], b"A2").unwrap();
         assert_ne!(new_etag, items[0].etag);
         assert_eq!(
             std::fs::read_to_string(dir.path().join("work/a.ics")).unwrap(),
@@ -157,7 +156,7 @@ mod tests {
         );
         // The old etag is stale now: a second write with it must not clobber.
         assert!(matches!(
-            src.write(&items[0], "A3"),
+            src.write(&items[0], b"A3"),
             Err(SourceError::Conflict { .. })
         ));
         assert_eq!(

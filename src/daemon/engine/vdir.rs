@@ -88,7 +88,7 @@ impl<S: Store> Engine<S> {
             }
         };
         report.items_read += 1;
-        let parsed = match parse_ics(&text) {
+        let parsed = match parse_ics_bytes(&text) {
             Ok(p) => p,
             Err(e) => {
                 report.problems.push(format!("{path}: {e}; skipped"));
@@ -177,9 +177,9 @@ impl std::fmt::Display for VdirCursor {
     }
 }
 
-/// The item's text and etag as they stand after gatekeeper's own writes.
+/// The item's bytes and etag as they stand after gatekeeper's own writes.
 pub(super) struct CurrentItem {
-    text: String,
+    text: Vec<u8>,
     item: ItemRef,
 }
 
@@ -198,7 +198,7 @@ pub(super) fn apply(
         comment: w.comment.as_deref(),
         marker: w.marker.clone(),
     };
-    let new_text = set_response(&current.text, &edit).map_err(|e| e.to_string())?;
+    let new_text = set_response_bytes(&current.text, &edit).map_err(|e| e.to_string())?;
     let etag = backend
         .write(&current.item, &new_text)
         .map_err(|e| e.to_string())?;
