@@ -572,10 +572,8 @@ mod tests {
             "{added:?}"
         );
         let doc = ical::document(out.as_bytes(), &Limits::DEFAULT).expect("parses");
-        let comment_text = doc
-            .props
-            .iter()
-            .flatten()
+        let comment_text = (0..doc.lines.len())
+            .filter_map(|i| doc.prop(i))
             .find(|p| p.name == "COMMENT")
             .map(|p| ical::unescape_text(&p.value));
         assert_eq!(comment_text, Some(comment.clone()));

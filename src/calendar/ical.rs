@@ -130,7 +130,7 @@ pub fn parse_ics_bytes(bytes: &[u8]) -> Result<ParsedCalendar, IcsError> {
 
 /// Parse iCalendar bytes within `limits`.
 pub fn parse_ics_bytes_with(bytes: &[u8], limits: &Limits) -> Result<ParsedCalendar, IcsError> {
-    parse_lines(document(bytes, limits)?)
+    parse_lines(&document(bytes, limits)?)
 }
 
 // ---------------------------------------------------------------------------
@@ -146,12 +146,25 @@ pub(crate) struct RawLine {
     pub has_eol: bool,
     /// 1-based number of its first physical line.
     pub line_no: usize,
-    /// The unfolded text, decoded lossily (empty for an oversized line).
-    /// Emptied once the document has parsed it, so a large item is not
-    /// held twice.
-    pub text: String,
+    /// Where the content of the first physical line ends (before its line
+    /// break). For a line that is not folded, `range.start..content_end` is
+    /// the whole logical line, borrowed from the source without a copy.
+    pub content_end: usize,
+    /// Made of more than one physical line: its content must be unfolded.
+    pub folded: bool,
     /// Longer than [`Limits::max_line_bytes`]: not parsed.
     pub oversized: bool,
+}
+
+impl RawLine {
+    /// The unfolded bytes of the line: borrowed when it is not folded.
+    pub fn content<'a>(&self, src: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if self.folded {
+            std::borrow::Cow::Owned(unfold(&src[self.range.clone()]))
+        } else {
+            std::borrow::Cow::Borrowed(&src[self.range.start..self.content_end])
+        }
+    }
 }
 
 /// The unfolded bytes of a source range: every line break followed by a
@@ -181,6 +194,8 @@ pub(crate) fn unfold(raw: &[u8]) -> Vec<u8> {
 /// Split the source into logical lines. A physical line that starts with a
 /// space or a tab continues the previous one (RFC 5545 §3.1); folds are
 /// removed on bytes before decoding so a fold inside a UTF-8 sequence heals.
+/// Nothing is copied: a line is its byte range, and its content is read
+/// from the source when it is needed.
 pub(crate) fn lex(src: &[u8], limits: &Limits) -> Result<Vec<RawLine>, IcsError> {
     if src.len() > limits.max_item_bytes {
         return Err(IcsError::TooLarge {
@@ -194,29 +209,20 @@ pub(crate) fn lex(src: &[u8], limits: &Limits) -> Result<Vec<RawLine>, IcsError>
         0
     };
     let mut out: Vec<RawLine> = Vec::new();
-    // The logical line being built: start offset, first line number, bytes,
-    // whether it went over the line limit.
-    let mut current: Option<(usize, usize, Vec<u8>, bool)> = None;
-    let mut last_end = (start, false);
+    // The logical line being built.
+    let mut current: Option<RawLine> = None;
+    // Its unfolded length so far.
+    let mut length = 0usize;
     let mut pos = start;
     let mut line_no = 0;
-    let flush = |current: &mut Option<(usize, usize, Vec<u8>, bool)>,
-                 out: &mut Vec<RawLine>,
-                 end: (usize, bool)|
-     -> Result<(), IcsError> {
-        if let Some((begin, no, bytes, oversized)) = current.take() {
+    let flush = |current: &mut Option<RawLine>, out: &mut Vec<RawLine>| {
+        if let Some(line) = current.take() {
             if out.len() >= limits.max_lines {
                 return Err(IcsError::TooManyLines {
                     limit: limits.max_lines,
                 });
             }
-            out.push(RawLine {
-                range: begin..end.0,
-                has_eol: end.1,
-                line_no: no,
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-                oversized,
-            });
+            out.push(line);
         }
         Ok(())
     };
@@ -234,40 +240,37 @@ pub(crate) fn lex(src: &[u8], limits: &Limits) -> Result<Vec<RawLine>, IcsError>
             }
             None => (src.len(), src.len(), false),
         };
-        let content = &src[pos..content_end];
-        match content.first() {
+        match src[pos..content_end].first() {
             Some(b' ' | b'\t') if current.is_some() => {
-                if let Some((_, _, bytes, oversized)) = current.as_mut() {
-                    let piece = &content[1..];
-                    if *oversized || bytes.len() + piece.len() > limits.max_line_bytes {
-                        // Keep the start for the problem message only.
-                        *oversized = true;
-                        bytes.truncate(60);
-                    } else {
-                        bytes.extend_from_slice(piece);
-                    }
+                if let Some(line) = current.as_mut() {
+                    length += content_end - pos - 1;
+                    line.folded = true;
+                    line.oversized |= length > limits.max_line_bytes;
+                    line.range.end = next;
+                    line.has_eol = has_eol;
                 }
             }
             None => {
                 // A blank line is not allowed by the RFC but some exporters
                 // write one; it ends the current logical line.
-                flush(&mut current, &mut out, last_end)?;
+                flush(&mut current, &mut out)?;
             }
             _ => {
-                flush(&mut current, &mut out, last_end)?;
-                let oversized = content.len() > limits.max_line_bytes;
-                let kept = if oversized {
-                    &content[..60.min(content.len())]
-                } else {
-                    content
-                };
-                current = Some((pos, line_no, kept.to_vec(), oversized));
+                flush(&mut current, &mut out)?;
+                length = content_end - pos;
+                current = Some(RawLine {
+                    range: pos..next,
+                    has_eol,
+                    line_no,
+                    content_end,
+                    folded: false,
+                    oversized: length > limits.max_line_bytes,
+                });
             }
         }
-        last_end = (next, has_eol);
         pos = next;
     }
-    flush(&mut current, &mut out, last_end)?;
+    flush(&mut current, &mut out)?;
     Ok(out)
 }
 
@@ -400,35 +403,64 @@ pub(crate) struct Comp {
     pub children: Vec<Comp>,
 }
 
-/// The lexed file: lines, their parsed form, and the VCALENDAR components.
-pub(crate) struct Document {
+/// The lexed file: the source, its lines, and the VCALENDAR components.
+/// A property is parsed the first time it is asked for, so finding one
+/// VEVENT to edit in a large item costs a scan of its bytes, not a parse
+/// of every line.
+pub(crate) struct Document<'a> {
+    pub src: &'a [u8],
     pub lines: Vec<RawLine>,
-    /// The parsed property of each line that is a component's own property
-    /// (`None` for BEGIN/END, bad and skipped lines). Boxed: most lines of
-    /// a hostile item are not properties, and a `None` costs one word.
-    pub props: Vec<Option<Box<Prop>>>,
+    /// The parsed property of each line, filled in on first use.
+    props: Vec<std::cell::OnceCell<Option<Box<Prop>>>>,
     pub calendars: Vec<Comp>,
     /// Structural problems (bad lines, mismatched or missing END, nesting
     /// too deep), in line order.
     pub problems: Vec<String>,
-    /// Length of the source, where a component closed by the end of the
-    /// file ends.
-    pub src_len: usize,
 }
 
-impl Document {
+impl Document<'_> {
+    /// The property on line `index`; `None` when it is not a content line.
     pub fn prop(&self, index: usize) -> Option<&Prop> {
-        self.props.get(index).and_then(Option::as_deref)
+        let line = self.lines.get(index)?;
+        self.props
+            .get(index)?
+            .get_or_init(|| {
+                if line.oversized {
+                    return None;
+                }
+                parse_prop(&line.content(self.src)).map(|mut p| {
+                    p.line_no = line.line_no;
+                    Box::new(p)
+                })
+            })
+            .as_deref()
+    }
+
+    /// Whether line `index` is a property named `name` (upper case), read
+    /// from the bytes without parsing the line.
+    fn is_named(&self, index: usize, name: &str) -> bool {
+        let Some(line) = self.lines.get(index) else {
+            return false;
+        };
+        let content = line.content(self.src);
+        let end = content
+            .iter()
+            .position(|b| *b == b';' || *b == b':')
+            .unwrap_or(content.len());
+        content[..end]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes())
     }
 
     /// The first property named `name` among a component's own properties.
-    pub fn first<'a>(&'a self, comp: &'a Comp, name: &'a str) -> Option<&'a Prop> {
+    pub fn first<'s>(&'s self, comp: &'s Comp, name: &'s str) -> Option<&'s Prop> {
         self.all(comp, name).next()
     }
 
-    pub fn all<'a>(&'a self, comp: &'a Comp, name: &'a str) -> impl Iterator<Item = &'a Prop> + 'a {
+    pub fn all<'s>(&'s self, comp: &'s Comp, name: &'s str) -> impl Iterator<Item = &'s Prop> + 's {
         comp.props
             .iter()
+            .filter(move |i| self.is_named(**i, name))
             .filter_map(|i| self.prop(*i))
             .filter(move |p| p.name == name)
     }
@@ -445,7 +477,7 @@ impl Document {
     pub fn end_offset(&self, comp: &Comp) -> usize {
         self.lines
             .get(comp.end)
-            .map_or(self.src_len, |l| l.range.start)
+            .map_or(self.src.len(), |l| l.range.start)
     }
 
     /// The time zones of the calendars: their VTIMEZONE definitions keyed
@@ -551,12 +583,53 @@ impl Zones {
 }
 
 /// Lex and build the component tree.
-pub(crate) fn document(src: &[u8], limits: &Limits) -> Result<Document, IcsError> {
-    build(lex(src, limits)?, limits, src.len())
+pub(crate) fn document<'a>(src: &'a [u8], limits: &Limits) -> Result<Document<'a>, IcsError> {
+    build(src, lex(src, limits)?, limits)
 }
 
-fn build(mut lines: Vec<RawLine>, limits: &Limits, src_len: usize) -> Result<Document, IcsError> {
-    let mut props: Vec<Option<Box<Prop>>> = Vec::with_capacity(lines.len());
+/// Where a content line's name ends and its value starts, following the
+/// grammar of [`parse_prop`] without building anything; `None` when it is
+/// not a content line.
+fn shape(line: &[u8]) -> Option<(usize, usize)> {
+    let name_end = line.iter().position(|b| *b == b';' || *b == b':')?;
+    if name_end == 0 {
+        return None;
+    }
+    let mut i = name_end;
+    while line.get(i) == Some(&b';') {
+        i += 1;
+        while i < line.len() && !matches!(line[i], b'=' | b';' | b':') {
+            i += 1;
+        }
+        if line.get(i) == Some(&b'=') {
+            i += 1;
+            loop {
+                if line.get(i) == Some(&b'"') {
+                    i = line[i + 1..].iter().position(|b| *b == b'"')? + i + 2;
+                    while i < line.len() && !matches!(line[i], b',' | b';' | b':') {
+                        i += 1;
+                    }
+                } else {
+                    while i < line.len() && !matches!(line[i], b',' | b';' | b':') {
+                        i += 1;
+                    }
+                }
+                if line.get(i) == Some(&b',') {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    (line.get(i) == Some(&b':')).then_some((name_end, i + 1))
+}
+
+fn build<'a>(
+    src: &'a [u8],
+    lines: Vec<RawLine>,
+    limits: &Limits,
+) -> Result<Document<'a>, IcsError> {
     let mut calendars = Vec::new();
     let mut problems = Vec::new();
     let mut stack: Vec<Comp> = Vec::new();
@@ -564,25 +637,21 @@ fn build(mut lines: Vec<RawLine>, limits: &Limits, src_len: usize) -> Result<Doc
     // are only counted.
     let mut skipping = 0usize;
     let max_depth = limits.depth();
-    for index in 0..lines.len() {
-        // Parsed into a `Prop`, the text is not needed again.
-        let text = std::mem::take(&mut lines[index].text);
-        let line = &lines[index];
+    for (index, line) in lines.iter().enumerate() {
         let line_no = line.line_no;
-        let prop = if line.oversized {
+        let content = line.content(src);
+        // For messages only: at most 60 characters are shown.
+        let text = || String::from_utf8_lossy(&content[..content.len().min(240)]).into_owned();
+        let shaped = if line.oversized {
             None
         } else {
-            parse_prop(text.as_bytes()).map(|mut p| {
-                p.line_no = line_no;
-                p
-            })
+            shape(&content)
         };
-        let Some(prop) = prop else {
-            props.push(None);
+        let Some((name_end, value_start)) = shaped else {
             if stack.is_empty() && calendars.is_empty() {
                 return Err(IcsError::NotICalendar {
                     line: line_no,
-                    found: truncate(&text),
+                    found: truncate(&text()),
                 });
             }
             if !stack.is_empty() && skipping == 0 {
@@ -590,28 +659,37 @@ fn build(mut lines: Vec<RawLine>, limits: &Limits, src_len: usize) -> Result<Doc
                     format!(
                         "line {line_no}: line longer than {} bytes, ignored: {:?}",
                         limits.max_line_bytes,
-                        truncate(&text)
+                        truncate(&text())
                     )
                 } else {
                     format!(
                         "line {line_no}: not a content line, ignored: {:?}",
-                        truncate(&text)
+                        truncate(&text())
                     )
                 });
             }
             continue;
         };
-        let kind = prop.name.clone();
-        let value = prop.value.trim().to_ascii_uppercase();
-        let own_property = !matches!(kind.as_str(), "BEGIN" | "END") && skipping == 0;
-        props.push(own_property.then(|| Box::new(prop)));
-        match kind.as_str() {
+        let name = content[..name_end].trim_ascii();
+        let kind = if name.eq_ignore_ascii_case(b"BEGIN") {
+            "BEGIN"
+        } else if name.eq_ignore_ascii_case(b"END") {
+            "END"
+        } else {
+            ""
+        };
+        let value = if kind.is_empty() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(content[value_start..].trim_ascii()).to_ascii_uppercase()
+        };
+        match kind {
             "BEGIN" => {
                 if stack.is_empty() && value != "VCALENDAR" {
                     if calendars.is_empty() {
                         return Err(IcsError::NotICalendar {
                             line: line_no,
-                            found: truncate(&text),
+                            found: truncate(&text()),
                         });
                     }
                     // Text after the calendar is left alone.
@@ -644,7 +722,7 @@ fn build(mut lines: Vec<RawLine>, limits: &Limits, src_len: usize) -> Result<Doc
                     if calendars.is_empty() {
                         return Err(IcsError::NotICalendar {
                             line: line_no,
-                            found: truncate(&text),
+                            found: truncate(&text()),
                         });
                     }
                     continue;
@@ -687,7 +765,7 @@ fn build(mut lines: Vec<RawLine>, limits: &Limits, src_len: usize) -> Result<Doc
                     None if calendars.is_empty() => {
                         return Err(IcsError::NotICalendar {
                             line: line_no,
-                            found: truncate(&text),
+                            found: truncate(&text()),
                         });
                     }
                     None => {}
@@ -709,12 +787,15 @@ fn build(mut lines: Vec<RawLine>, limits: &Limits, src_len: usize) -> Result<Doc
     if calendars.is_empty() {
         return Err(IcsError::Empty);
     }
+    let props = std::iter::repeat_with(std::cell::OnceCell::new)
+        .take(lines.len())
+        .collect();
     Ok(Document {
+        src,
         lines,
         props,
         calendars,
         problems,
-        src_len,
     })
 }
 
@@ -732,7 +813,7 @@ fn truncate(s: &str) -> String {
 // ---------------------------------------------------------------------------
 // Mapping to domain events.
 
-fn parse_lines(doc: Document) -> Result<ParsedCalendar, IcsError> {
+fn parse_lines(doc: &Document) -> Result<ParsedCalendar, IcsError> {
     let zones = doc.zones();
     let mut problems = doc.problems.clone();
     if zones.floating.is_none()
@@ -1701,6 +1782,18 @@ mod tests {
         assert_eq!(parsed.events[1].start, ny(9));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+        /// The document finds content lines with `shape` and parses them
+        /// later with `parse_prop`: both must read the same grammar.
+        #[test]
+        fn shape_agrees_with_parse_prop(line in "[A-Za-z;:=,\"\\- \u{e9}]{0,30}") {
+            let got = shape(line.as_bytes());
+            let full = parse_prop(line.as_bytes()).map(|p| (p.name_raw.end, p.value_start));
+            proptest::prop_assert_eq!(got, full);
+        }
+    }
+
     #[test]
     fn lexer_ranges_cover_the_source() {
         let text = "BEGIN:VCALENDAR\r\nSUMMARY:a\r\n b\r\nEND:VCALENDAR";
@@ -1709,7 +1802,7 @@ mod tests {
             .iter()
             .map(|l| {
                 (
-                    l.text.as_str(),
+                    String::from_utf8_lossy(&l.content(text.as_bytes())).into_owned(),
                     &text[l.range.clone()],
                     l.has_eol,
                     l.line_no,
@@ -1719,9 +1812,14 @@ mod tests {
         assert_eq!(
             texts,
             vec![
-                ("BEGIN:VCALENDAR", "BEGIN:VCALENDAR\r\n", true, 1),
-                ("SUMMARY:ab", "SUMMARY:a\r\n b\r\n", true, 2),
-                ("END:VCALENDAR", "END:VCALENDAR", false, 4),
+                (
+                    "BEGIN:VCALENDAR".to_string(),
+                    "BEGIN:VCALENDAR\r\n",
+                    true,
+                    1
+                ),
+                ("SUMMARY:ab".to_string(), "SUMMARY:a\r\n b\r\n", true, 2),
+                ("END:VCALENDAR".to_string(), "END:VCALENDAR", false, 4),
             ]
         );
     }
