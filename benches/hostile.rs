@@ -3,7 +3,8 @@
 //! reproduced. Each case runs the parts gatekeeper runs for an item: parse,
 //! expand every series over a year, and write one member's answer into
 //! every VEVENT they are invited to (each edit on the previous edit's
-//! output, as the daemon does).
+//! output, as the daemon does, through `edit::ItemEditor`; before that
+//! existed, through `set_response` on the previous result).
 //!
 //! Run with `cargo bench --bench hostile` (all cases) or
 //! `cargo bench --bench hostile -- CASE` for one of `big-file`,
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use gatekeeper::calendar::PartStat;
-use gatekeeper::calendar::edit::{ResponseEdit, set_response};
+use gatekeeper::calendar::edit::{ItemEditor, ResponseEdit};
 use gatekeeper::calendar::ical::parse_ics;
 use gatekeeper::calendar::recurrence::{expand, group_by_uid};
 
@@ -144,7 +145,11 @@ fn answer_all(text: &str) -> (usize, usize) {
             }
         }
     }
-    let mut current = text.to_string();
+    // As the daemon does: one editor per item, each answer written (here:
+    // kept) before the next.
+    let Ok(mut editor) = ItemEditor::new(text.as_bytes()) else {
+        return (occurrences, 0);
+    };
     let mut edits = 0;
     for (uid, recurrence_id) in &targets {
         let edit = ResponseEdit {
@@ -155,12 +160,13 @@ fn answer_all(text: &str) -> (usize, usize) {
             comment: Some("Declined by gatekeeper: outside working hours"),
             marker: Some(PartStat::Declined),
         };
-        if let Ok(next) = set_response(&current, &edit) {
-            current = next;
+        if let Ok(pending) = editor.edit(&edit) {
+            black_box(pending.bytes());
+            editor.commit(pending);
             edits += 1;
         }
     }
-    black_box(&current);
+    black_box(editor.bytes());
     (occurrences, edits)
 }
 

@@ -6,8 +6,9 @@
 //! `fuzz/` targets run the same entry points for as long as one likes.
 
 use chrono::{DateTime, TimeZone, Utc};
+use gatekeeper::calendar::EventTime;
 use gatekeeper::calendar::PartStat;
-use gatekeeper::calendar::edit::{ResponseEdit, set_response_bytes};
+use gatekeeper::calendar::edit::{ItemEditor, ResponseEdit, set_response_bytes};
 use gatekeeper::calendar::ical::parse_ics_bytes;
 use gatekeeper::calendar::recurrence::{expand, group_by_uid};
 use proptest::prelude::*;
@@ -266,5 +267,42 @@ proptest! {
         prop_assert_eq!(&e.attendee("me@example.com").expect("attendee").partstat, &answer);
         let expected_comment = comment.as_deref().map(|c| c.replace('\r', ""));
         prop_assert_eq!(e.gatekeeper_comment.as_deref(), expected_comment.as_deref());
+    }
+
+    /// The daemon's editor (one parse per item) gives byte for byte what
+    /// editing the previous result from scratch gives, for any sequence of
+    /// answers, including a VEVENT answered twice and answers that change
+    /// nothing.
+    #[test]
+    fn the_item_editor_equals_editing_from_scratch(
+        steps in proptest::collection::vec((0usize..4, 0usize..3, any::<bool>(), any::<bool>()), 1..12),
+    ) {
+        let src: &[u8] = b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:s\r\nDTSTART:20260302T090000Z\r\nRRULE:FREQ=DAILY\r\nATTENDEE;CN=M\xf6:mailto:me@example.com\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:s\r\nRECURRENCE-ID:20260303T090000Z\r\nDTSTART:20260303T100000Z\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:me@example.com\r\nBEGIN:VALARM\r\nEND:VALARM\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:s\r\nRECURRENCE-ID:20260304T090000Z\r\nDTSTART:20260304T100000Z\r\nATTENDEE:mailto:me@example.com\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:t\r\nDTSTART:20260305T090000Z\r\nATTENDEE:mailto:me@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let rid = |d| Some(EventTime::Utc(utc(2026, 3, d) + chrono::Duration::hours(9)));
+        let targets = [("s", None), ("s", rid(3)), ("s", rid(4)), ("t", None)];
+        let answers = [PartStat::Accepted, PartStat::Declined, PartStat::NeedsAction];
+        let mut editor = ItemEditor::new(src).expect("parses");
+        let mut scratch = src.to_vec();
+        for (target, answer, comment, committed) in steps {
+            let (uid, recurrence_id) = targets[target];
+            let edit = ResponseEdit {
+                uid,
+                recurrence_id,
+                attendee: "me@example.com",
+                partstat: answers[answer].clone(),
+                comment: comment.then_some("Outside working hours"),
+                marker: comment.then(|| answers[answer].clone()),
+            };
+            let pending = editor.edit(&edit).expect("edit applies");
+            let expected = set_response_bytes(&scratch, &edit).expect("edit applies");
+            prop_assert_eq!(pending.bytes(), &expected[..]);
+            // A failed write is not committed: the editor stays where the
+            // item is.
+            if committed {
+                editor.commit(pending);
+                scratch = expected;
+            }
+            prop_assert_eq!(editor.bytes(), &scratch[..]);
+        }
     }
 }

@@ -60,6 +60,13 @@ fn describe(recurrence_id: &Option<String>) -> String {
     }
 }
 
+/// Byte changes to an item: a range of the source and what replaces it.
+type Changes = Vec<(Range<usize>, Vec<u8>)>;
+
+/// Intact VEVENTs by UID (as calendar and child index), with their
+/// RECURRENCE-ID.
+type UidIndex = std::collections::HashMap<String, Vec<((usize, usize), Option<EventTime>)>>;
+
 /// The gatekeeper marker property.
 const MARKER: &str = "X-GATEKEEPER-PARTSTAT";
 
@@ -79,24 +86,45 @@ pub fn set_response(ics: &str, edit: &ResponseEdit) -> Result<String, EditError>
 pub fn set_response_bytes(src: &[u8], edit: &ResponseEdit) -> Result<Vec<u8>, EditError> {
     let doc = ical::document(src, &Limits::DEFAULT)?;
     let zones = doc.zones();
-    let rid_text = edit.recurrence_id.map(|r| r.to_display_string());
-
-    let candidates: Vec<&Comp> = doc
+    let vevents: Vec<(&Comp, Option<EventTime>)> = doc
         .vevents()
         .filter(|ev| ev.intact)
         .filter(|ev| doc.first(ev, "UID").map_or("", |p| p.value.trim()) == edit.uid)
-        .filter(|ev| {
-            let rid = doc
-                .first(ev, "RECURRENCE-ID")
-                .map(|p| ical::parse_time_prop(p, &zones));
-            match (rid, &edit.recurrence_id) {
-                (None, None) => true,
-                (Some(Ok(found)), Some(wanted)) => same_time(&found, wanted),
-                _ => false,
-            }
-        })
+        .filter_map(|ev| Some((ev, identity(&doc, ev, &zones)?)))
         .collect();
-    let vevent = match candidates.as_slice() {
+    let vevent = find_vevent(&doc, &zones, &vevents, edit)?;
+    let changes = changes_for(&doc, vevent, edit)?;
+    Ok(splice(src, changes.iter()))
+}
+
+/// A VEVENT's RECURRENCE-ID as the edit compares it: `Some(None)` for a
+/// master, `None` when the RECURRENCE-ID cannot be read (such a VEVENT is
+/// never edited).
+fn identity(doc: &Document, ev: &Comp, zones: &ical::Zones) -> Option<Option<EventTime>> {
+    match doc.first(ev, "RECURRENCE-ID") {
+        None => Some(None),
+        Some(p) => ical::parse_time_prop(p, zones).ok().map(Some),
+    }
+}
+
+/// The one VEVENT to edit among the item's VEVENTs with the edit's UID.
+fn find_vevent<'c>(
+    doc: &Document,
+    zones: &ical::Zones,
+    same_uid: &[(&'c Comp, Option<EventTime>)],
+    edit: &ResponseEdit,
+) -> Result<&'c Comp, EditError> {
+    let rid_text = edit.recurrence_id.map(|r| r.to_display_string());
+    let candidates: Vec<&Comp> = same_uid
+        .iter()
+        .filter(|(_, rid)| match (rid, &edit.recurrence_id) {
+            (None, None) => true,
+            (Some(found), Some(wanted)) => same_time(found, wanted),
+            _ => false,
+        })
+        .map(|(ev, _)| *ev)
+        .collect();
+    Ok(match candidates.as_slice() {
         [one] => *one,
         [] => {
             return Err(EditError::EventNotFound {
@@ -113,9 +141,14 @@ pub fn set_response_bytes(src: &[u8], edit: &ResponseEdit) -> Result<Vec<u8>, Ed
                 count: many.len(),
             });
         }
-        many => latest_revision(&doc, many, &zones),
-    };
+        many => latest_revision(doc, many, zones),
+    })
+}
 
+/// The byte changes (range of the source → new bytes) that make `edit`
+/// true of `vevent`; empty when it already is.
+fn changes_for(doc: &Document, vevent: &Comp, edit: &ResponseEdit) -> Result<Changes, EditError> {
+    let src = doc.src;
     let eol: &[u8] = if doc.lines[vevent.begin].range.end >= 2
         && src.get(doc.lines[vevent.begin].range.end - 2) == Some(&b'\r')
     {
@@ -126,7 +159,7 @@ pub fn set_response_bytes(src: &[u8], edit: &ResponseEdit) -> Result<Vec<u8>, Ed
         b"\r\n"
     };
     let wanted = ical::address(edit.attendee);
-    let mut changes: Vec<(Range<usize>, Vec<u8>)> = Vec::new();
+    let mut changes: Changes = Vec::new();
 
     // The attendee line(s): only the VEVENT's own properties, not an email
     // VALARM's ATTENDEE.
@@ -179,7 +212,7 @@ pub fn set_response_bytes(src: &[u8], edit: &ResponseEdit) -> Result<Vec<u8>, Ed
     let comment_line = edit
         .comment
         .map(|c| format!("COMMENT;X-GATEKEEPER=TRUE:{}", ical::escape_text(c)));
-    let comment_lines = own_lines(&doc, vevent, |p| {
+    let comment_lines = own_lines(doc, vevent, |p| {
         p.name == "COMMENT"
             && p.params.iter().any(|q| {
                 q.key == "X-GATEKEEPER" && q.values.iter().any(|v| v.eq_ignore_ascii_case("TRUE"))
@@ -199,7 +232,7 @@ pub fn set_response_bytes(src: &[u8], edit: &ResponseEdit) -> Result<Vec<u8>, Ed
         .marker
         .as_ref()
         .map(|m| format!("{MARKER}:{}", m.as_ical()));
-    let marker_lines = own_lines(&doc, vevent, |p| p.name == MARKER);
+    let marker_lines = own_lines(doc, vevent, |p| p.name == MARKER);
     replace_or_insert(
         &mut changes,
         src,
@@ -210,18 +243,172 @@ pub fn set_response_bytes(src: &[u8], edit: &ResponseEdit) -> Result<Vec<u8>, Ed
         eol,
     );
 
-    // Apply in order of position. Insertions share one position; a stable
-    // sort keeps them in the order they were added.
+    // In order of position. Insertions share one position; a stable sort
+    // keeps them in the order they were added.
     changes.sort_by_key(|(range, _)| (range.start, range.end));
+    Ok(changes)
+}
+
+/// `src` with non-overlapping changes, sorted by position, applied.
+fn splice<'c>(src: &[u8], changes: impl Iterator<Item = &'c (Range<usize>, Vec<u8>)>) -> Vec<u8> {
     let mut out = Vec::with_capacity(src.len() + 256);
     let mut pos = 0;
     for (range, text) in changes {
         out.extend_from_slice(&src[pos..range.start]);
-        out.extend_from_slice(&text);
+        out.extend_from_slice(text);
         pos = range.end;
     }
     out.extend_from_slice(&src[pos..]);
-    Ok(out)
+    out
+}
+
+/// Several answers written into one item in turn, as the daemon writes
+/// them (each answer is a write of its own), at the cost of one parse of
+/// the item in all rather than one per answer: the item is parsed once,
+/// each edit's changes are computed against that parse, and the bytes after
+/// every edit are the original with all changes so far applied. The result
+/// of each [`ItemEditor::apply`] is byte for byte what
+/// [`set_response_bytes`] gives on the previous result. A second edit of a
+/// VEVENT already edited in this session (rare: the daemon answers each
+/// VEVENT once per pass) goes through [`set_response_bytes`] on the
+/// current bytes, and so do all later ones.
+pub struct ItemEditor<'a> {
+    state: EditorState<'a>,
+    /// The item as it stands after the edits so far.
+    current: Vec<u8>,
+}
+
+enum EditorState<'a> {
+    Indexed {
+        doc: Box<Document<'a>>,
+        zones: Box<ical::Zones>,
+        /// Intact VEVENTs by UID (as calendar and child index), with their
+        /// RECURRENCE-ID.
+        by_uid: UidIndex,
+        /// Changes so far, keyed by the VEVENT's BEGIN line.
+        edited: std::collections::BTreeMap<usize, Changes>,
+    },
+    Plain,
+}
+
+impl<'a> ItemEditor<'a> {
+    pub fn new(src: &'a [u8]) -> Result<ItemEditor<'a>, EditError> {
+        let doc = ical::document(src, &Limits::DEFAULT)?;
+        let zones = doc.zones();
+        let mut by_uid: UidIndex = UidIndex::new();
+        let vevents = doc.calendars.iter().enumerate().flat_map(|(c, cal)| {
+            cal.children
+                .iter()
+                .enumerate()
+                .map(move |(k, ev)| ((c, k), ev))
+        });
+        for (i, ev) in vevents {
+            if ev.name != "VEVENT" || !ev.intact {
+                continue;
+            }
+            let uid = doc
+                .first(ev, "UID")
+                .map_or(String::new(), |p| p.value.trim().to_string());
+            if let Some(rid) = identity(&doc, ev, &zones) {
+                by_uid.entry(uid).or_default().push((i, rid));
+            }
+        }
+        Ok(ItemEditor {
+            state: EditorState::Indexed {
+                doc: Box::new(doc),
+                zones: Box::new(zones),
+                by_uid,
+                edited: std::collections::BTreeMap::new(),
+            },
+            current: src.to_vec(),
+        })
+    }
+
+    /// The item's bytes after the edits committed so far.
+    pub fn bytes(&self) -> &[u8] {
+        &self.current
+    }
+
+    /// What the item becomes with one more edit, without committing it:
+    /// the caller writes [`PendingEdit::bytes`] and, only when the write
+    /// succeeded, [`ItemEditor::commit`]s it, so a failed write leaves the
+    /// editor where the item is.
+    pub fn edit(&self, edit: &ResponseEdit) -> Result<PendingEdit, EditError> {
+        let EditorState::Indexed {
+            doc,
+            zones,
+            by_uid,
+            edited,
+        } = &self.state
+        else {
+            return Ok(PendingEdit {
+                bytes: set_response_bytes(&self.current, edit)?,
+                change: None,
+                leave_index: false,
+            });
+        };
+        let same_uid: Vec<(&Comp, Option<EventTime>)> = by_uid
+            .get(edit.uid)
+            .map(|list| {
+                list.iter()
+                    .map(|((c, k), rid)| (&doc.calendars[*c].children[*k], *rid))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let vevent = find_vevent(doc, zones, &same_uid, edit)?;
+        if edited.contains_key(&vevent.begin) {
+            return Ok(PendingEdit {
+                bytes: set_response_bytes(&self.current, edit)?,
+                change: None,
+                leave_index: true,
+            });
+        }
+        let changes = changes_for(doc, vevent, edit)?;
+        if changes.is_empty() {
+            return Ok(PendingEdit {
+                bytes: self.current.clone(),
+                change: None,
+                leave_index: false,
+            });
+        }
+        let before = edited.range(..vevent.begin).flat_map(|(_, c)| c);
+        let after = edited.range(vevent.begin..).flat_map(|(_, c)| c);
+        let bytes = splice(doc.src, before.chain(changes.iter()).chain(after));
+        Ok(PendingEdit {
+            bytes,
+            change: Some((vevent.begin, changes)),
+            leave_index: false,
+        })
+    }
+
+    /// Make a pending edit the item's state (its bytes were written).
+    pub fn commit(&mut self, pending: PendingEdit) {
+        if pending.leave_index {
+            self.state = EditorState::Plain;
+        }
+        if let (EditorState::Indexed { edited, .. }, Some((at, changes))) =
+            (&mut self.state, pending.change)
+        {
+            edited.insert(at, changes);
+        }
+        self.current = pending.bytes;
+    }
+}
+
+/// An edit computed by [`ItemEditor::edit`], not yet committed.
+pub struct PendingEdit {
+    bytes: Vec<u8>,
+    /// The VEVENT (BEGIN line) and its changes, in the indexed state.
+    change: Option<(usize, Changes)>,
+    /// The edit went through `set_response_bytes`: later ones must too.
+    leave_index: bool,
+}
+
+impl PendingEdit {
+    /// The item's bytes with this edit.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// Among revisions of one VEVENT, the one the parser reads: highest
@@ -265,7 +452,7 @@ fn own_lines(doc: &Document, vevent: &Comp, pred: impl Fn(&Prop) -> bool) -> Vec
 /// others, and insert `new` at `insert_at` when there was none. A line that
 /// already says `new` is left as it is, folding included.
 fn replace_or_insert(
-    changes: &mut Vec<(Range<usize>, Vec<u8>)>,
+    changes: &mut Changes,
     src: &[u8],
     lines: &[RawLine],
     existing: &[usize],

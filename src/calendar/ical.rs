@@ -829,7 +829,7 @@ fn parse_lines(doc: &Document) -> Result<ParsedCalendar, IcsError> {
     }
     let mut events = Vec::new();
     for vevent in doc.vevents() {
-        let who = describe_vevent(&doc, vevent);
+        let who = describe_vevent(doc, vevent);
         let line_no = doc.lines[vevent.begin].line_no;
         if !vevent.intact {
             problems.push(format!(
@@ -838,7 +838,7 @@ fn parse_lines(doc: &Document) -> Result<ParsedCalendar, IcsError> {
             continue;
         }
         let mut warnings = Vec::new();
-        match map_event(&doc, vevent, &zones, &mut warnings) {
+        match map_event(doc, vevent, &zones, &mut warnings) {
             Ok(event) => events.push(event),
             Err(why) => problems.push(format!("line {line_no}: VEVENT{who} skipped: {why}")),
         }

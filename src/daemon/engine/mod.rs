@@ -18,7 +18,7 @@ use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
 use super::team::Team;
-use crate::calendar::edit::{ResponseEdit, set_response_bytes};
+use crate::calendar::edit::{ItemEditor, ResponseEdit};
 use crate::calendar::ical::parse_ics_bytes;
 use crate::calendar::recurrence::{expand, group_by_uid};
 use crate::calendar::{Event, EventTime, EventType, PartStat, Status};
