@@ -8,8 +8,9 @@ The peer is `recurring_ical_events` on top of `icalendar` (PyPI):
 
 Inputs: the issue's cases (tests/fixtures/ical-cases), the client fixtures
 (tests/fixtures/ics) and `--generated` calendars made here from a fixed
-seed (series in UTC, zoned, floating and all-day form; COUNT/UNTIL/BYDAY;
-EXDATEs; moved, cancelled and THISANDFUTURE overrides; RDATEs). Each
+seed (series in UTC, zoned, floating and all-day form; COUNT/UNTIL/BYDAY/
+INTERVAL; EXDATEs, zoned ones on all-day series; moved, cancelled and
+THISANDFUTURE overrides; RDATEs; X-WR-TIMEZONE). Each
 calendar is expanded over one window by both, read in UTC, and compared as
 sets of (uid, start, end) of the occurrences that are not cancelled. A
 calendar agrees when the sets are equal. Not run by CI: it needs Python
@@ -121,14 +122,19 @@ def generated(n, folder):
         if rnd.random() < 0.3:
             rule += ";INTERVAL=%d" % rnd.randint(2, 3)
         length = dt.timedelta(days=rnd.randint(1, 3)) if kind == "date" else dt.timedelta(minutes=rnd.choice([15, 30, 60, 90]))
-        lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//peer check//EN",
-                 "BEGIN:VEVENT", "UID:gen-%d" % i, "DTSTAMP:20260101T000000Z",
+        lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//peer check//EN"]
+        if kind == "floating" and rnd.random() < 0.4:
+            lines.append("X-WR-TIMEZONE:" + zone)
+        lines += ["BEGIN:VEVENT", "UID:gen-%d" % i, "DTSTAMP:20260101T000000Z",
                  "DTSTART" + fmt(start_dt), "DTEND" + fmt(start_dt + length), "RRULE:" + rule]
         simple = freq in step and "BYDAY" not in rule and "INTERVAL" not in rule
         instances = [start_dt + step[freq] * k for k in range(1, min(count, 10))] if simple else []
         rnd.shuffle(instances)
         if instances and rnd.random() < 0.5:
             lines.append("EXDATE" + fmt(instances.pop()))
+        if instances and kind == "date" and rnd.random() < 0.4:
+            # A zoned EXDATE on an all-day series (case 07 of the issue).
+            lines.append("EXDATE;TZID=" + zone + ":" + instances.pop().strftime("%Y%m%dT000000"))
         if rnd.random() < 0.3:
             lines.append("RDATE" + fmt(start_dt + dt.timedelta(days=rnd.randint(1, 40), hours=0)))
         lines.append("END:VEVENT")
@@ -142,6 +148,12 @@ def generated(n, folder):
             if rnd.random() < 0.3:
                 lines.append("STATUS:CANCELLED")
             lines.append("END:VEVENT")
+        if instances and kind in ("utc", "zoned") and rnd.random() < 0.25:
+            rid = min(instances)
+            moved = rid + dt.timedelta(hours=rnd.randint(1, 3))
+            lines += ["BEGIN:VEVENT", "UID:gen-%d" % i, "DTSTAMP:20260101T000000Z",
+                      "RECURRENCE-ID;RANGE=THISANDFUTURE" + fmt(rid), "DTSTART" + fmt(moved),
+                      "DTEND" + fmt(moved + dt.timedelta(minutes=45)), "END:VEVENT"]
         lines.append("END:VCALENDAR")
         path = os.path.join(folder, "gen-%02d.ics" % i)
         with open(path, "w") as f:
