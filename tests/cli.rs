@@ -268,7 +268,13 @@ fn events_lists_occurrences_with_recurrences_expanded() {
     let statuses: Vec<&str> = v.iter().map(|o| o["status"].as_str().unwrap()).collect();
     assert_eq!(
         statuses,
-        ["confirmed", "confirmed", "confirmed", "cancelled", "confirmed"]
+        [
+            "confirmed",
+            "confirmed",
+            "confirmed",
+            "cancelled",
+            "confirmed"
+        ]
     );
     assert_eq!(v[2]["summary"], "Weekly sync (moved)");
     assert_eq!(v[2]["recurrence_id"], "2026-03-16T09:00:00+01:00");

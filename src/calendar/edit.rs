@@ -164,11 +164,8 @@ fn changes_for(doc: &Document, vevent: &Comp, edit: &ResponseEdit) -> Result<Cha
     // The attendee line(s): only the VEVENT's own properties, not an email
     // VALARM's ATTENDEE.
     let mut found = false;
-    for &index in &vevent.props {
-        let Some(prop) = doc.prop(index) else {
-            continue;
-        };
-        if prop.name == "ATTENDEE" && ical::address(&prop.value) == wanted {
+    for (index, prop) in doc.each_uncached(vevent, "ATTENDEE") {
+        if ical::address(&prop.value) == wanted {
             found = true;
             let current: Vec<&String> = prop
                 .params

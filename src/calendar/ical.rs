@@ -436,9 +436,31 @@ impl Document<'_> {
             .as_deref()
     }
 
+    /// Every property named `name` among a component's own properties,
+    /// parsed afresh and not kept: for ATTENDEE lines, which can be most of
+    /// a large invite, so their parse is not held beside their mapping.
+    pub fn each_uncached<'s>(
+        &'s self,
+        comp: &'s Comp,
+        name: &'s str,
+    ) -> impl Iterator<Item = (usize, Prop)> + 's {
+        comp.props
+            .iter()
+            .filter(move |i| self.is_named(**i, name))
+            .filter_map(move |&i| {
+                let line = &self.lines[i];
+                if line.oversized {
+                    return None;
+                }
+                let mut p = parse_prop(&line.content(self.src))?;
+                p.line_no = line.line_no;
+                (p.name == name).then_some((i, p))
+            })
+    }
+
     /// Whether line `index` is a property named `name` (upper case), read
     /// from the bytes without parsing the line.
-    fn is_named(&self, index: usize, name: &str) -> bool {
+    pub fn is_named(&self, index: usize, name: &str) -> bool {
         let Some(line) = self.lines.get(index) else {
             return false;
         };
@@ -967,7 +989,10 @@ fn map_event(
         }
     }
 
-    let attendees = doc.all(ev, "ATTENDEE").map(map_attendee).collect();
+    let attendees = doc
+        .each_uncached(ev, "ATTENDEE")
+        .map(|(_, p)| map_attendee(&p))
+        .collect();
     let text = |name: &str| doc.first(ev, name).map(|p| unescape_text(&p.value));
     let upper = |name: &str| {
         doc.first(ev, name)
