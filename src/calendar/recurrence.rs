@@ -285,6 +285,7 @@ pub fn expand(
                 max: max_occurrences,
                 emitted: 0,
                 seen: HashSet::new(),
+                furthest: None,
                 stop: false,
                 hit_max: false,
             };
@@ -325,7 +326,8 @@ pub fn expand(
             }
             // Stopped before every override's instance was seen: an unseen
             // one cannot be called stale.
-            complete = exhausted || series.stop_beyond_last_rid(last_rid);
+            complete =
+                exhausted || last_rid.is_none_or(|l| series.furthest.is_some_and(|f| f >= l));
         }
     }
 
@@ -451,6 +453,9 @@ struct SeriesState<'a> {
     max: usize,
     emitted: usize,
     seen: HashSet<DateTime<Utc>>,
+    /// The latest instance looked at: overrides of instances up to here
+    /// that were not matched are stale.
+    furthest: Option<DateTime<Utc>>,
     stop: bool,
     hit_max: bool,
 }
@@ -462,6 +467,7 @@ impl SeriesState<'_> {
         if !self.seen.insert(instant) {
             return;
         }
+        self.furthest = Some(self.furthest.map_or(instant, |f| f.max(instant)));
         let start = self.frame.back(instant);
         let start_utc = start.to_utc(self.reader_tz);
         if start_utc >= self.look_until {
@@ -531,11 +537,6 @@ impl SeriesState<'_> {
         if self.hit_max && start_utc >= self.to {
             self.stop = true;
         }
-    }
-
-    /// Whether iteration went past the last override's instance.
-    fn stop_beyond_last_rid(&self, last_rid: Option<DateTime<Utc>>) -> bool {
-        self.stop && last_rid.is_none_or(|l| self.look_until > l)
     }
 
     /// An instance at `instant` moved by a THISANDFUTURE override of the
@@ -1112,6 +1113,21 @@ mod tests {
             utc(3, 3, 0, 0),
             &["03-02 09:00", "03-02 12:00"],
         );
+    }
+
+    #[test]
+    fn an_override_from_beyond_a_full_window_is_not_called_stale() {
+        // Two results asked for; the instance of 03-10 is moved into the
+        // window. Expansion stops listing at the maximum but still finds
+        // the override's instance.
+        let evs = events(
+            "BEGIN:VEVENT\nUID:x\nDTSTART:20260302T090000Z\nRRULE:FREQ=DAILY;COUNT=20\nEND:VEVENT\n\
+             BEGIN:VEVENT\nUID:x\nRECURRENCE-ID:20260310T090000Z\nDTSTART:20260302T120000Z\nEND:VEVENT\n",
+        );
+        let exp = expand(&evs, chrono_tz::UTC, utc(3, 2, 0, 0), utc(3, 5, 0, 0), 2);
+        assert_eq!(exp.problems, Vec::<String>::new());
+        assert!(exp.truncated);
+        assert_eq!(starts(&exp, chrono_tz::UTC), ["03-02 09:00", "03-02 12:00"]);
     }
 
     #[test]
