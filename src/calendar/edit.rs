@@ -209,7 +209,7 @@ fn changes_for(doc: &Document, vevent: &Comp, edit: &ResponseEdit) -> Result<Cha
     let comment_line = edit
         .comment
         .map(|c| format!("COMMENT;X-GATEKEEPER=TRUE:{}", ical::escape_text(c)));
-    let comment_lines = own_lines(doc, vevent, |p| {
+    let comment_lines = own_lines(doc, vevent, "COMMENT", |p| {
         p.name == "COMMENT"
             && p.params.iter().any(|q| {
                 q.key == "X-GATEKEEPER" && q.values.iter().any(|v| v.eq_ignore_ascii_case("TRUE"))
@@ -229,7 +229,7 @@ fn changes_for(doc: &Document, vevent: &Comp, edit: &ResponseEdit) -> Result<Cha
         .marker
         .as_ref()
         .map(|m| format!("{MARKER}:{}", m.as_ical()));
-    let marker_lines = own_lines(doc, vevent, |p| p.name == MARKER);
+    let marker_lines = own_lines(doc, vevent, MARKER, |p| p.name == MARKER);
     replace_or_insert(
         &mut changes,
         src,
@@ -435,13 +435,19 @@ fn latest_revision<'a>(doc: &Document, many: &[&'a Comp], zones: &ical::Zones) -
     best
 }
 
-/// Indices of the VEVENT's own property lines that satisfy `pred`.
-fn own_lines(doc: &Document, vevent: &Comp, pred: impl Fn(&Prop) -> bool) -> Vec<usize> {
+/// Indices of the VEVENT's own `name` lines that satisfy `pred`. Other
+/// lines are told apart by their name bytes, not parsed.
+fn own_lines(
+    doc: &Document,
+    vevent: &Comp,
+    name: &str,
+    pred: impl Fn(&Prop) -> bool,
+) -> Vec<usize> {
     vevent
         .props
         .iter()
         .copied()
-        .filter(|i| doc.prop(*i).is_some_and(&pred))
+        .filter(|i| doc.is_named(*i, name) && doc.prop(*i).is_some_and(&pred))
         .collect()
 }
 
