@@ -434,3 +434,187 @@ fn the_shipped_config_parses_and_every_key_is_documented() {
         );
     }
 }
+
+/// Reads the first line of a command's output, then closes the pipe the
+/// way `| head -1` does, and returns how the command ended.
+fn first_line_then_close(args: &[&str]) -> (String, std::process::ExitStatus, String) {
+    use std::io::{BufRead, Read};
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    {
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+    }
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (first, child.wait().unwrap(), err)
+}
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    // Ten years of a daily meeting: far more than a pipe buffers, so the
+    // command is still writing when the reader goes away.
+    let dir = tempfile::tempdir().unwrap();
+    let ics = dir.path().join("daily.ics");
+    std::fs::write(
+        &ics,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//t//EN\r\nBEGIN:VEVENT\r\nUID:daily@example.com\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T090000Z\r\nDTEND:20260101T091500Z\r\nRRULE:FREQ=DAILY\r\nSUMMARY:Standup with a long title to fill the pipe quickly\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let ics = ics.display().to_string();
+    for format in ["human", "json"] {
+        let (first, status, err) = first_line_then_close(&[
+            "events",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2036-01-01",
+            "--format",
+            format,
+            "--ics",
+            &ics,
+        ]);
+        assert!(!first.is_empty(), "{format}: printed nothing; {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{format}: {err}"
+        );
+        assert_ne!(status.code(), Some(101), "{format}: a panic");
+    }
+}
+
+#[test]
+fn check_leaves_an_own_answer_alone_and_says_no_comment() {
+    let answered = repo().join("examples/demo/calendars/ana/work/coffee.ics");
+    let run = |format: &str| {
+        gatekeeper()
+            .args(["check", "--as", "ana@example.com", "--now", DEMO_NOW])
+            .args(["--format", format, "--policy"])
+            .arg(demo_policy())
+            .arg(&answered)
+            .output()
+            .unwrap()
+    };
+    let out = run("human");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
+    assert!(text.starts_with("leave: \"Coffee chat\""), "{text}");
+    assert!(!text.contains("decline:"), "{text}");
+    assert!(!text.contains("comment gatekeeper would send"), "{text}");
+    assert!(text.contains("unanswered, it would decline"), "{text}");
+
+    let v: serde_json::Value = serde_json::from_slice(&run("json").stdout).unwrap();
+    assert_eq!(v["action"], "leave");
+    assert_eq!(v["verdict"], "decline");
+    assert_eq!(v["already_answered"], "ACCEPTED");
+    assert_eq!(v["comment"], serde_json::Value::Null);
+}
+
+#[test]
+fn check_takes_a_policy_folder_as_lint_does() {
+    let invite = repo().join("examples/demo/calendars/ana/work/design-review.ics");
+    let out = gatekeeper()
+        .args(["check", "--format", "json", "--now", DEMO_NOW, "--policy"])
+        .arg(repo().join("examples/demo/policies"))
+        .arg(&invite)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["action"], "allow");
+}
+
+#[test]
+fn check_as_a_non_member_is_a_usage_error_with_a_suggestion() {
+    let invite = repo().join("examples/demo/calendars/ana/work/design-review.ics");
+    let out = gatekeeper()
+        .args(["check", "--as", "anna@example.com", "--policy"])
+        .arg(demo_policy())
+        .arg(&invite)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("`anna@example.com` is not a member")
+            && err.contains("did you mean `ana@example.com`?"),
+        "{err}"
+    );
+}
+
+fn events(args: &[&str]) -> std::process::Output {
+    gatekeeper()
+        .arg("events")
+        .args(args)
+        .arg("--ics")
+        .arg(repo().join("examples/demo/calendars"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn events_rejects_a_window_that_ends_before_it_starts() {
+    let out = events(&["--from", "2026-12-30", "--to", "2026-12-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("the window ends (`--to 2026-12-01`) before it starts"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn events_suggests_a_time_zone() {
+    fn check(input: &str, expect: &str) {
+        let out = events(&["--from", "2026-12-01", "--to", "2026-12-01", "--tz", input]);
+        assert_eq!(out.status.code(), Some(2), "{input}");
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(&format!("unknown time zone `{input}`")),
+            "{err}"
+        );
+        assert!(err.contains(expect), "{input}: {err}");
+    }
+    check("Lisbon", "did you mean `Europe/Lisbon`?");
+    check("new york", "did you mean `America/New_York`?");
+    check("Europe/Lisbn", "did you mean `Europe/Lisbon`?");
+    check("Xyzzy", "use an IANA name such as `Europe/Lisbon`");
+}
+
+#[test]
+fn events_shows_times_in_the_chosen_zone_with_a_calendar_column() {
+    let window = ["--from", "2026-12-01", "--to", "2026-12-01"];
+    let utc = events(&window);
+    assert_eq!(utc.status.code(), Some(0), "{}", stderr_of(&utc));
+    let ny = events(&[&window[..], &["--tz", "America/New_York"]].concat());
+    assert_eq!(ny.status.code(), Some(0), "{}", stderr_of(&ny));
+    let (utc, ny) = (stdout_of(&utc), stdout_of(&ny));
+    assert_ne!(utc, ny, "--tz must change the displayed times");
+    // One form per column: no `Z`, no offsets, no bare `T`.
+    for line in utc.lines().chain(ny.lines()).skip(1) {
+        let start = &line[..16];
+        assert!(!start.contains(['T', 'Z', '+']), "{line}");
+    }
+    insta::assert_snapshot!("events_utc", utc);
+    insta::assert_snapshot!("events_new_york", ny);
+    let v: Vec<serde_json::Value> =
+        serde_json::from_slice(&events(&[&window[..], &["--format", "json"]].concat()).stdout)
+            .unwrap();
+    let calendars: std::collections::BTreeSet<&str> =
+        v.iter().map(|o| o["calendar"].as_str().unwrap()).collect();
+    assert_eq!(
+        calendars.into_iter().collect::<Vec<_>>(),
+        ["ana/work", "bo/work", "chen/work"]
+    );
+}

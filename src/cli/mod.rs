@@ -102,6 +102,9 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging();
+    if !matches!(cli.command, Command::Run(_) | Command::GoogleFake(_)) {
+        exit_quietly_on_closed_pipe();
+    }
     let exit = match cli.command {
         Command::Policy {
             command: PolicyCommand::Lint(a),
@@ -116,6 +119,20 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::run(a),
     };
     exit.into()
+}
+
+/// A one-shot command whose reader goes away (`gatekeeper log | head -1`)
+/// ends quietly, as other Unix tools do, instead of panicking in `println!`
+/// with "Broken pipe": Rust ignores SIGPIPE by default, so it is restored
+/// here once for every command that prints and exits. The daemon and the
+/// fake keep Rust's default so a closed stdout cannot kill a server.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with `SIG_DFL` installs no Rust code as a handler; it
+    // runs at start-up before any other thread exists, so nothing races it.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn init_logging() {
