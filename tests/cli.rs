@@ -382,7 +382,7 @@ fn bad_config_exits_4_with_its_place() {
     assert_eq!(out.status.code(), Some(4));
     let err = stderr_of(&out);
     assert!(
-        err.contains("gatekeeper.toml:4:1") && err.contains("unknown field `sqllite`"),
+        err.contains("gatekeeper.toml:4:1") && err.contains("unknown key `sqllite` in `[store]`"),
         "{err}"
     );
 }

@@ -24,8 +24,7 @@ pub fn run(args: Args) -> Exit {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            super::err(e);
-            return Exit::ConfigInvalid;
+            return super::config_failed(&e);
         }
     };
     let candidates: Vec<_> = config

@@ -28,8 +28,7 @@ pub fn run(args: Args) -> Exit {
         None => match Config::load(&args.config) {
             Ok(c) => c.store.sqlite,
             Err(e) => {
-                super::err(e);
-                return Exit::ConfigInvalid;
+                return super::config_failed(&e);
             }
         },
     };

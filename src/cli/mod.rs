@@ -5,8 +5,10 @@
 
 mod auth;
 mod check;
+mod config_check;
 mod events;
 mod google_fake;
+mod init;
 mod lint;
 mod log;
 mod report;
@@ -60,6 +62,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a commented config and a starter policy for a new team.
+    Init(init::Args),
+    /// Work with the config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Work with policy files.
     Policy {
         #[command(subcommand)]
@@ -81,6 +90,12 @@ enum Command {
     Suggest(suggest::Args),
     /// The weekly meeting-load report: where the time went, who paid for it.
     Report(report::Args),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the config, every policy it names, and that calendars are there.
+    Check(config_check::Args),
 }
 
 #[derive(Subcommand)]
@@ -109,6 +124,10 @@ pub fn main() -> ExitCode {
         Command::Policy {
             command: PolicyCommand::Lint(a),
         } => lint::run(a),
+        Command::Init(a) => init::run(a),
+        Command::Config {
+            command: ConfigCommand::Check(a),
+        } => config_check::run(a),
         Command::Check(a) => check::run(a),
         Command::Run(a) => run::run(a),
         Command::Events(a) => events::run(a),
@@ -164,6 +183,13 @@ pub fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     Err(format!(
         "`{s}` is not an RFC 3339 time such as `2026-12-01T09:00:00Z` or a date such as `2026-12-01`"
     ))
+}
+
+/// Print every problem in a config file the way `policy lint` prints a
+/// policy's, and give the config's exit status.
+fn config_failed(e: &crate::config::ConfigError) -> Exit {
+    eprint!("{}", e.render(use_color()));
+    Exit::ConfigInvalid
 }
 
 fn err(msg: impl std::fmt::Display) {
