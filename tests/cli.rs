@@ -618,3 +618,156 @@ fn events_shows_times_in_the_chosen_zone_with_a_calendar_column() {
         ["ana/work", "bo/work", "chen/work"]
     );
 }
+
+/// A child process whose output lines are collected as they come, so a
+/// test can wait for a line instead of sleeping.
+struct Running {
+    child: std::process::Child,
+    out: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    err: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("GATEKEEPER_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let collect = |r: Box<dyn std::io::Read + Send>| {
+            let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            std::thread::spawn(move || {
+                for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+                    sink.lock().unwrap().push(l);
+                }
+            });
+            lines
+        };
+        let out = collect(Box::new(child.stdout.take().unwrap()));
+        let err = collect(Box::new(child.stderr.take().unwrap()));
+        Running { child, out, err }
+    }
+
+    /// The first stdout line containing `needle`, waiting up to a minute.
+    fn wait_for(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(l) = self.out.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no line with {needle:?}; stdout: {:?}; stderr: {:?}",
+                self.out.lock().unwrap(),
+                self.err.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Ctrl-C, then everything it wrote to stderr.
+    fn interrupt(mut self) -> String {
+        // SAFETY: sending a signal to our own child by its pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+        // The reader threads end at EOF; give them a bounded moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline && std::sync::Arc::strong_count(&self.err) > 1 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        self.err.lock().unwrap().join("\n")
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The Google walkthrough from a folder outside the repository: the fake
+/// starts with its built-in key and seed, the daemon screens the seeded
+/// invites, an invite added with `google-fake invite` reaches the daemon by
+/// push notification and is screened, and Ctrl-C prints a summary.
+#[test]
+fn google_walkthrough_works_from_any_folder_and_an_added_invite_is_pushed() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(
+        &repo().join("examples/google-fake/policies"),
+        &dir.path().join("policies"),
+    );
+    let fake = Running::start(&[
+        "google-fake",
+        "--listen",
+        "127.0.0.1:0",
+        "--write-key",
+        dir.path()
+            .join("state/service-account.json")
+            .to_str()
+            .unwrap(),
+    ]);
+    let api_base = fake.wait_for("api_base");
+    let api_base = api_base.split('"').nth(1).unwrap().to_string();
+    let fake_url = api_base.trim_end_matches("/calendar/v3/").to_string();
+    let hook = free_port();
+    std::fs::write(
+        dir.path().join("gatekeeper.toml"),
+        format!(
+            "policies = [\"policies\"]\npoll_seconds = 3600\n[store]\nsqlite = \"state/gatekeeper.db\"\n\
+             [[source]]\nkind = \"google\"\nname = \"google\"\nservice_account_key = \"state/service-account.json\"\n\
+             api_base = \"{api_base}\"\n\
+             [webhook]\nlisten = \"127.0.0.1:{hook}\"\npublic_url = \"http://127.0.0.1:{hook}/google/notify\"\n"
+        ),
+    )
+    .unwrap();
+    let config = dir.path().join("gatekeeper.toml");
+    let daemon = Running::start(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--now",
+        "2026-03-01T08:00:00Z",
+    ]);
+    daemon.wait_for("Weekly standup");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
+        .args(["google-fake", "invite", "--fake", &fake_url])
+        .args([
+            "--organizer",
+            "bo@example.com",
+            "--attendee",
+            "ana@example.com",
+        ])
+        .args([
+            "--attendee",
+            "chen@example.com",
+            "--summary",
+            "Pushed without an agenda",
+        ])
+        .args(["--start", "2026-03-05T15:00:00Z"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out).contains("added"), "{}", stdout_of(&out));
+    // Polling is an hour away: only the push can bring it this soon.
+    let line = daemon.wait_for("Pushed without an agenda");
+    assert!(
+        line.contains("  decline ") && line.contains("[agenda"),
+        "{line}"
+    );
+    daemon.interrupt();
+    let summary = fake.interrupt();
+    assert!(summary.contains("google-fake: stopped after"), "{summary}");
+    assert!(
+        summary.contains("by method:") && summary.contains("events.list"),
+        "{summary}"
+    );
+    assert!(!summary.contains("Stats {"), "{summary}");
+}
