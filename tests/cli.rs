@@ -670,6 +670,27 @@ impl Running {
         }
     }
 
+    /// The first stderr line containing `needle`, waiting up to a minute.
+    fn wait_for_err(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(l) = self.err.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no stderr line with {needle:?}; stderr: {:?}",
+                self.err.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: sending a signal to our own child by its pid.
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
     /// Ctrl-C, then everything it wrote to stderr.
     fn interrupt(mut self) -> String {
         // SAFETY: sending a signal to our own child by its pid.
@@ -770,4 +791,122 @@ fn google_walkthrough_works_from_any_folder_and_an_added_invite_is_pushed() {
         "{summary}"
     );
     assert!(!summary.contains("Stats {"), "{summary}");
+}
+
+/// Every flag of every command, as `(command path, --flag, help text)`.
+fn every_flag() -> Vec<(String, String, String)> {
+    fn walk(cmd: &clap::Command, path: &str, out: &mut Vec<(String, String, String)>) {
+        for a in cmd.get_arguments() {
+            let Some(long) = a.get_long() else { continue };
+            if matches!(long, "help" | "version") {
+                continue;
+            }
+            let help = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+            out.push((path.to_string(), format!("--{long}"), help));
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&gatekeeper::cli::command(), "gatekeeper", &mut out);
+    out
+}
+
+#[test]
+fn every_flag_has_help_text() {
+    let missing: Vec<String> = every_flag()
+        .into_iter()
+        .filter(|(_, _, help)| help.trim().is_empty())
+        .map(|(cmd, flag, _)| format!("{cmd} {flag}"))
+        .collect();
+    assert!(missing.is_empty(), "flags without help: {missing:#?}");
+}
+
+#[test]
+fn every_flag_appears_in_the_readme() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let missing: Vec<String> = every_flag()
+        .into_iter()
+        .filter(|(_, flag, _)| !readme.contains(flag.as_str()))
+        .map(|(cmd, flag, _)| format!("{cmd} {flag}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "flags the README never mentions: {missing:#?}"
+    );
+}
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_line() {
+    fn check(shell: &str, expect: &[&str]) {
+        let out = gatekeeper().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}: {}", stderr_of(&out));
+        let text = stdout_of(&out);
+        for e in expect {
+            assert!(text.contains(e), "{shell}: no {e:?}");
+        }
+    }
+    check(
+        "bash",
+        &["_gatekeeper()", "--urgent-used", "config__subcmd__check"],
+    );
+    check("zsh", &["#compdef gatekeeper", "--urgent-used"]);
+    check("fish", &["complete -c gatekeeper", "urgent-used"]);
+    assert_eq!(
+        gatekeeper()
+            .args(["completions", "tcsh"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(2)
+    );
+
+    let out = gatekeeper().arg("man").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout_of(&out).starts_with(".ie"), "{}", stdout_of(&out));
+    assert!(stdout_of(&out).contains(".TH gatekeeper 1"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatekeeper()
+        .args(["man", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    for page in [
+        "gatekeeper.1",
+        "gatekeeper-run.1",
+        "gatekeeper-config-check.1",
+        "gatekeeper-init.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap();
+        assert!(
+            text.contains(".SH OPTIONS") || text.contains(".SH SUBCOMMANDS"),
+            "{page}"
+        );
+    }
+    let run = std::fs::read_to_string(dir.path().join("gatekeeper-run.1")).unwrap();
+    assert!(run.contains("\\-\\-once"), "{run}");
+}
+
+/// `systemctl reload` sends SIGHUP: the daemon re-reads its policies and
+/// keeps running.
+#[test]
+fn sighup_reloads_the_policies_and_the_daemon_goes_on() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let daemon = Running::start(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--now",
+        DEMO_NOW,
+    ]);
+    daemon.wait_for("Sync");
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for_err("gatekeeper: policies reloaded");
+    daemon.signal(libc::SIGHUP);
+    let err = daemon.interrupt();
+    assert!(err.contains("gatekeeper: shutting down"), "{err}");
 }

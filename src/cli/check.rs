@@ -29,6 +29,7 @@ pub struct Args {
     /// Urgent exceptions the organizer has already used this month.
     #[arg(long, default_value_t = 0)]
     urgent_used: u32,
+    /// How to print: `human` for people, `json` for scripts and tools.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
     /// The invite, as an .ics file.

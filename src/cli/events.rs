@@ -25,12 +25,14 @@ pub struct Args {
     /// Last day of the window, inclusive (or an RFC 3339 time, exclusive).
     #[arg(long)]
     to: String,
-    /// Zone for reading dates, floating times and the window's days.
+    /// Zone for reading dates, floating times and the window's days, and
+    /// for showing times.
     #[arg(long, default_value = "UTC")]
     tz: String,
     /// At most this many occurrences per event.
     #[arg(long, default_value_t = 10_000)]
     limit: usize,
+    /// How to print: `human` for people, `json` for scripts and tools.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }

@@ -5,6 +5,7 @@
 
 mod auth;
 mod check;
+mod completions;
 mod config_check;
 mod events;
 mod google_fake;
@@ -45,7 +46,9 @@ impl From<Exit> for ExitCode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Text for people.
     Human,
+    /// JSON for scripts and tools.
     Json,
 }
 
@@ -90,6 +93,10 @@ enum Command {
     Suggest(suggest::Args),
     /// The weekly meeting-load report: where the time went, who paid for it.
     Report(report::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionArgs),
+    /// Print the manual page, or write every page into a folder.
+    Man(completions::ManArgs),
 }
 
 #[derive(Subcommand)]
@@ -102,6 +109,12 @@ enum ConfigCommand {
 enum PolicyCommand {
     /// Check policy files and report every problem at once.
     Lint(lint::Args),
+}
+
+/// The whole command line as clap sees it: for the help-text and README
+/// tests, and for generating completions and the man page.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 pub fn main() -> ExitCode {
@@ -136,6 +149,8 @@ pub fn main() -> ExitCode {
         Command::GoogleFake(a) => google_fake::run(a),
         Command::Suggest(a) => suggest::run(a),
         Command::Report(a) => report::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     };
     exit.into()
 }

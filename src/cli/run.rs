@@ -17,6 +17,8 @@ use crate::store::sqlite::SqliteStore;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The config file: policies, sources, state (see the README's
+    /// configuration reference).
     #[arg(long, default_value = "gatekeeper.toml")]
     config: PathBuf,
     /// One pass over every source, then exit.
@@ -128,6 +130,17 @@ pub fn run(args: Args) -> Exit {
             }
         }
     };
+    // `systemctl reload` sends SIGHUP: re-read the policy files now, as a
+    // change on disk would (the daemon also notices that within a second).
+    // Without a handler SIGHUP would end the process.
+    let reload = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if !args.once
+        && let Err(e) =
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, std::sync::Arc::clone(&reload))
+    {
+        super::err(format!("cannot install signal handlers: {e}"));
+        return Exit::Failure;
+    }
     let (tx, notifications) = std::sync::mpsc::channel();
     if !args.once
         && let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime())
@@ -183,7 +196,10 @@ pub fn run(args: Args) -> Exit {
             }
         }
         loop {
-            let mut changed = || engine.team.changed_on_disk(&policy_paths);
+            let mut changed = || {
+                reload.swap(false, std::sync::atomic::Ordering::Relaxed)
+                    || engine.team.changed_on_disk(&policy_paths)
+            };
             let report_in = report_due.map(|t| (t - clock.now()).to_std().unwrap_or_default());
             match next_event(flag, &mut changed, poll, &notifications, report_in) {
                 DaemonEvent::ReportDue => {

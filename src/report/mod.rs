@@ -24,9 +24,13 @@ pub use stats::{IsoWeek, WeeklyReport, weekly_report};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// Markdown, for documentation and chat.
     Md,
+    /// One self-contained HTML page with charts.
     Html,
+    /// Every figure, for tools.
     Json,
+    /// One row per member, for spreadsheets.
     Csv,
 }
 
