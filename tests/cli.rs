@@ -910,3 +910,30 @@ fn sighup_reloads_the_policies_and_the_daemon_goes_on() {
     let err = daemon.interrupt();
     assert!(err.contains("gatekeeper: shutting down"), "{err}");
 }
+
+/// The two commands a newcomer runs first stay the first thing the README
+/// shows, unchanged.
+#[test]
+fn the_readme_starts_with_the_two_newcomer_commands() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let start = "# gatekeeper\n\n```sh\n# 1. Screen the shipped example team (local calendars, SQLite, no credentials), on a scratch copy:\nrm -rf /tmp/gk-demo && cp -r examples/demo /tmp/gk-demo && cargo run -q -- run --once --config /tmp/gk-demo/gatekeeper.toml --now 2026-11-30T08:00:00Z\n\n# 2. Run the whole test suite:\ncargo test\n```\n";
+    assert!(readme.starts_with(start), "the README's opening changed");
+    for guide in [
+        "## Quick start",
+        "### Install",
+        "### The local demo",
+        "### Set up your own team",
+        "### Deploy for a Google Workspace team",
+        "### Try Google without an account",
+        "### Run it as a service",
+        "### Read the weekly report",
+        "### Commands",
+        "### Exit status",
+        "#### Configuration reference",
+    ] {
+        assert!(
+            readme.contains(&format!("\n{guide}\n")),
+            "README lacks `{guide}`"
+        );
+    }
+}
