@@ -937,3 +937,70 @@ fn the_readme_starts_with_the_two_newcomer_commands() {
         );
     }
 }
+
+/// `GET path` on `addr`: (status code, body). Plain HTTP/1.0 over a socket.
+fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+#[test]
+fn the_daemon_serves_metrics_health_and_readiness() {
+    let dir = demo_copy();
+    let port = free_port();
+    let config = dir.path().join("gatekeeper.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let daemon = Running::start(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--now",
+        DEMO_NOW,
+    ]);
+    daemon.wait_for_err("metrics on http://");
+    let addr = format!("127.0.0.1:{port}");
+    assert_eq!(http_get(&addr, "/healthz").0, 200);
+    // Ready once the first pass is done: wait for it, with a bound.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while http_get(&addr, "/readyz").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (status, body) = http_get(&addr, "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        "gatekeeper_decisions_total{action=\"decline\",rule=\"agenda\"}",
+        "gatekeeper_passes_total 1",
+        "gatekeeper_sync_lag_seconds{source=\"ana-local\"}",
+        "gatekeeper_skipped_items_total 1",
+        "gatekeeper_ready 1",
+    ] {
+        assert!(body.contains(line), "missing {line:?} in\n{body}");
+    }
+    assert!(
+        !body.contains("example.com"),
+        "addresses leak into labels:\n{body}"
+    );
+    assert_eq!(http_get(&addr, "/nope").0, 404);
+    daemon.interrupt();
+}

@@ -160,14 +160,54 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
+    // Operational figures on their own address, when configured.
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    if !args.once
+        && let Some(m) = &engine.config.metrics
+    {
+        match crate::metrics::serve(&m.listen, std::sync::Arc::clone(&metrics)) {
+            Ok(addr) => eprintln!("gatekeeper: metrics on http://{addr}/metrics"),
+            Err(e) => {
+                super::err(format!("cannot listen on `{}`: {e}", m.listen));
+                return Exit::Failure;
+            }
+        }
+    }
+    let sources: Vec<String> = engine
+        .config
+        .sources
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
     // Decisions are printed as they are made: a first sync of a large team
     // makes hundreds of thousands, which need not sit in memory.
-    engine.set_decision_sink(Box::new(|r| println!("{}", decision_line(r))));
+    let sink_metrics = std::sync::Arc::clone(&metrics);
+    engine.set_decision_sink(Box::new(move |r| {
+        println!("{}", decision_line(r));
+        let rules: Vec<&str> = r
+            .findings
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("rule")?.as_str())
+            .collect();
+        sink_metrics.record_decision(&r.action, &rules);
+    }));
     let print = |report: &crate::daemon::RunReport| {
         for p in &report.problems {
             eprintln!("warning: {p}");
         }
         report.failed > 0
+    };
+    let record = |report: &crate::daemon::RunReport, started: std::time::Instant, all: bool| {
+        metrics.record_pass(
+            started.elapsed().as_secs_f64(),
+            report.api_calls,
+            report.failed,
+            report.problems.len(),
+            if all { &sources } else { &[] },
+            chrono::Utc::now().timestamp(),
+        );
     };
     let mut failed = false;
     // The weekly report: the latest scheduled time that passed while the
@@ -179,8 +219,12 @@ pub fn run(args: Args) -> Exit {
         clock.now() - chrono::Duration::days(7),
     );
     loop {
+        let started = std::time::Instant::now();
         match engine.run_once(clock.now()) {
-            Ok(report) => failed |= print(&report),
+            Ok(report) => {
+                failed |= print(&report);
+                record(&report, started, true);
+            }
             Err(e) => {
                 super::err(format!("state database: {e}"));
                 return Exit::Failure;
@@ -224,9 +268,11 @@ pub fn run(args: Args) -> Exit {
                 }
                 DaemonEvent::SyncDue => break,
                 DaemonEvent::CalendarChanged(n) => {
+                    let started = std::time::Instant::now();
                     match engine.sync_member(&n.source, &n.member, clock.now()) {
                         Ok(report) => {
                             print(&report);
+                            record(&report, started, false);
                         }
                         Err(e) => {
                             super::err(format!("state database: {e}"));

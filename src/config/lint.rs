@@ -108,6 +108,7 @@ pub const TOP: &str = "the top level";
 pub const STORE: &str = "[store]";
 pub const WEBHOOK: &str = "[webhook]";
 pub const REPORT: &str = "[report]";
+pub const METRICS: &str = "[metrics]";
 pub const VDIR: &str = "[[source]] kind = \"vdir\"";
 pub const GOOGLE: &str = "[[source]] kind = \"google\"";
 
@@ -205,6 +206,14 @@ pub const KEYS: &[Key] = &[
         "the `[report]` table",
     ),
     key(
+        TOP,
+        "metrics",
+        KeyType::Table,
+        false,
+        "",
+        "the `[metrics]` table",
+    ),
+    key(
         STORE,
         "sqlite",
         KeyType::Path,
@@ -235,6 +244,14 @@ pub const KEYS: &[Key] = &[
         false,
         "168",
         "lifetime asked for each push channel",
+    ),
+    key(
+        METRICS,
+        "listen",
+        KeyType::SocketAddr,
+        true,
+        "",
+        "address serving /metrics, /healthz and /readyz",
     ),
     key(
         REPORT,
@@ -498,7 +515,12 @@ impl Walker<'_> {
         }
         let root = root.into_inner();
         self.section(&root, TOP, 0..0);
-        for (name, section) in [("store", STORE), ("webhook", WEBHOOK), ("report", REPORT)] {
+        for (name, section) in [
+            ("store", STORE),
+            ("webhook", WEBHOOK),
+            ("report", REPORT),
+            ("metrics", METRICS),
+        ] {
             if let Some(v) = lookup(&root, name) {
                 match v.get_ref().as_table() {
                     Some(t) => self.section(t, section, v.span()),
@@ -537,9 +559,7 @@ impl Walker<'_> {
                     ),
                 ),
                 // Sections are checked by their own walk.
-                Some(key)
-                    if section == TOP
-                        && ["store", "source", "webhook", "report"].contains(&key.name) => {}
+                Some(key) if matches!(key.ty, KeyType::Table | KeyType::Tables) => {}
                 Some(key) => self.value(key, v),
             }
         }

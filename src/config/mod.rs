@@ -39,6 +39,18 @@ pub struct Config {
     /// daemon's scheduled one).
     #[serde(default)]
     pub report: Option<ReportConfig>,
+    /// Prometheus metrics and health checks on their own address.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// The `[metrics]` section: where `/metrics`, `/healthz` and `/readyz` are
+/// served. Without it the daemon serves none of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address to listen on, e.g. `127.0.0.1:9464`.
+    pub listen: String,
 }
 
 /// The `[report]` section. Without it the daemon produces no scheduled
