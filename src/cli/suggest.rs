@@ -10,6 +10,7 @@ use super::{Exit, Format};
 use crate::fairness::search::city;
 use crate::fairness::{Grid, Search, SearchAttendee, Slot};
 use crate::policy::diagnostic::render_human;
+use crate::policy::evaluate::earliest_suggestion;
 use crate::policy::model::RuleSpec;
 use crate::policy::parse_policy;
 
@@ -150,11 +151,14 @@ pub fn run(args: Args) -> Exit {
         },
         None => Vec::new(),
     };
+    // Starts lie in [now + the longest notice any attendee's rules ask,
+    // now + within], both ends inclusive.
+    let from = earliest_suggestion(&policy, attendees.iter().map(|a| a.email.as_str()), now);
     let grid = Grid::new(Search {
         attendees: &attendees,
         curve: &curve,
-        from: now,
-        within: args.within,
+        from,
+        until: now + args.within,
         duration: args.duration,
         busy: &busy,
     });
@@ -162,7 +166,7 @@ pub fn run(args: Args) -> Exit {
     match args.format {
         Format::Json => {
             let out = serde_json::json!({
-                "from": now,
+                "from": from,
                 "duration_minutes": args.duration.num_minutes(),
                 "slots": slots,
             });
