@@ -2,6 +2,8 @@
 //! the JSON for editors, snapshotted, plus exact facts (codes, positions,
 //! counts) asserted directly so a snapshot update cannot hide a regression.
 
+mod common;
+
 use gatekeeper::policy::diagnostic::{render_human, render_json};
 use gatekeeper::policy::{Diagnostic, Severity, lint_sources, parse_policy};
 use serde_json::Value;
@@ -538,4 +540,77 @@ fn a_template_naming_an_absent_urgent_keyword_is_a_warning_not_an_error() {
         "[exceptions.urgent]\nkeyword = \"urgent\"\nper_organizer_per_month = 1\n\n[comment]",
     );
     assert!(parse_policy(&with_urgent, "t.toml").1.is_empty());
+}
+
+/// A policy that is not UTF-8 (a Latin-1 `é`, byte 0xE9, on line 5) is one
+/// error with file, line and column from every reader: `policy lint`,
+/// `check`, `suggest` and `run` read policy files the same way.
+#[test]
+fn a_policy_that_is_not_utf8_is_an_error_with_its_place_everywhere() {
+    let dir = common::demo_copy();
+    let policy = dir.path().join("policies/demo.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let mut bytes = Vec::new();
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i == 4 {
+            assert_eq!(line, "name = \"demo\"\n");
+            bytes.extend_from_slice(b"name = \"d\xE9mo\"\n");
+        } else {
+            bytes.extend_from_slice(line.as_bytes());
+        }
+    }
+    std::fs::write(&policy, &bytes).unwrap();
+    let place = format!("{}:5:10", policy.display());
+    let invite = dir.path().join("calendars/ana/work/planning.ics");
+    let config = dir.path().join("gatekeeper.toml");
+    let p = policy.to_str().unwrap();
+    let runs: [(&str, Vec<&str>); 4] = [
+        ("lint", vec!["policy", "lint", p]),
+        (
+            "check",
+            vec!["check", "--policy", p, invite.to_str().unwrap()],
+        ),
+        (
+            "suggest",
+            vec![
+                "suggest",
+                "--policy",
+                p,
+                "--attendees",
+                "ana@example.com",
+                "--duration",
+                "30m",
+            ],
+        ),
+        (
+            "run",
+            vec!["run", "--once", "--config", config.to_str().unwrap()],
+        ),
+    ];
+    for (name, args) in runs {
+        let out = common::gatekeeper().args(&args).output().unwrap();
+        let err = common::stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            err.contains("error[not-utf8]: the file is not UTF-8: byte `0xE9` cannot be read"),
+            "{name}: {err}"
+        );
+        assert!(err.contains(&place), "{name}: no `{place}` in {err}");
+    }
+    // JSON for editors carries the same place.
+    let out = common::gatekeeper()
+        .args(["policy", "lint", "--format", "json", p])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "not-utf8")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(5), Some(10))
+    );
 }

@@ -11,7 +11,7 @@ use crate::calendar::ical::parse_ics;
 use crate::calendar::recurrence::group_by_uid;
 use crate::daemon::engine::upcoming_spans;
 use crate::policy::diagnostic::render_human;
-use crate::policy::{Context, Invite, evaluate, parse_policy};
+use crate::policy::{Context, Invite, evaluate, parse_policy_bytes};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -35,15 +35,15 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    let policy_text = match super::read_file(&args.policy) {
-        Ok(t) => t,
+    let bytes = match super::read_bytes(&args.policy) {
+        Ok(b) => b,
         Err(e) => {
             super::err(e);
             return Exit::Failure;
         }
     };
     let path = args.policy.display().to_string();
-    let (policy, diags) = parse_policy(&policy_text, &path);
+    let (policy_text, policy, diags) = parse_policy_bytes(bytes, &path);
     let Some(policy) = policy else {
         let errors: Vec<_> = diags.into_iter().filter(|d| d.is_error()).collect();
         eprint!(

@@ -12,7 +12,7 @@ use crate::fairness::{Grid, Search, SearchAttendee, Slot};
 use crate::policy::diagnostic::render_human;
 use crate::policy::evaluate::earliest_suggestion;
 use crate::policy::model::RuleSpec;
-use crate::policy::parse_policy;
+use crate::policy::parse_policy_bytes;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -93,15 +93,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> Exit {
-    let text = match super::read_file(&args.policy) {
-        Ok(t) => t,
+    let bytes = match super::read_bytes(&args.policy) {
+        Ok(b) => b,
         Err(e) => {
             super::err(e);
             return Exit::Failure;
         }
     };
     let path = args.policy.display().to_string();
-    let (policy, diags) = parse_policy(&text, &path);
+    let (text, policy, diags) = parse_policy_bytes(bytes, &path);
     let Some(policy) = policy else {
         let errors: Vec<_> = diags.into_iter().filter(|d| d.is_error()).collect();
         eprint!(

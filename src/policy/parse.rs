@@ -100,22 +100,91 @@ pub fn parse_policy(source: &str, file: &str) -> (Option<Policy>, Vec<Diagnostic
     (if has_error { None } else { policy }, diags)
 }
 
+/// A policy file's bytes as text, the one way every reader (`policy lint`,
+/// `check`, `suggest`, `run`) takes them. Bytes that are not UTF-8 give an
+/// error at the first such byte (file, line, column, the byte itself) and
+/// the text read lossily, so that the place can be shown and the rest of
+/// the file still linted.
+pub fn decode_policy(bytes: Vec<u8>, file: &str) -> (String, Option<Diagnostic>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bad: Vec<String> = e.as_bytes()[at..]
+                .iter()
+                .take(e.utf8_error().error_len().unwrap_or(1))
+                .map(|b| format!("0x{b:02X}"))
+                .collect();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The valid prefix reads the same lossily; the bad bytes became
+            // one U+FFFD (3 bytes) right after it.
+            let mut d = Diagnostic::error(
+                "not-utf8",
+                format!("the file is not UTF-8: byte `{}` cannot be read", bad.join(" ")),
+            )
+            .at(at..at + '\u{FFFD}'.len_utf8(), "not UTF-8")
+            .help("save the policy as UTF-8 (a Latin-1 `é` is the byte 0xE9; in UTF-8 it is 0xC3 0xA9)");
+            d.file = file.to_string();
+            (text, Some(d))
+        }
+    }
+}
+
+/// Parse one policy file from its bytes: `decode_policy`, then
+/// `parse_policy`. Returns the text the diagnostics point into.
+pub fn parse_policy_bytes(bytes: Vec<u8>, file: &str) -> (String, Option<Policy>, Vec<Diagnostic>) {
+    let (text, not_utf8) = decode_policy(bytes, file);
+    let (policy, mut diags) = parse_policy(&text, file);
+    match not_utf8 {
+        Some(d) => {
+            diags.push(d);
+            diags.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+            (text, None, diags)
+        }
+        None => (text, policy, diags),
+    }
+}
+
+/// `lint_sources` for files as read from disk: each is decoded with
+/// `decode_policy`, so a file that is not UTF-8 is an error with its place,
+/// never silently read with replacement characters.
+pub fn lint_bytes(files: Vec<(String, Vec<u8>)>) -> Vec<LintedFile> {
+    lint_parsed(
+        files
+            .into_iter()
+            .map(|(path, bytes)| {
+                let (source, policy, diagnostics) = parse_policy_bytes(bytes, &path);
+                LintedFile {
+                    path,
+                    source,
+                    policy,
+                    diagnostics,
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Lint several policy files together: each on its own, then the rules that
 /// span files (a member may belong to one team only).
 pub fn lint_sources(files: Vec<(String, String)>) -> Vec<LintedFile> {
-    let mut linted: Vec<LintedFile> = files
-        .into_iter()
-        .map(|(path, source)| {
-            let (policy, diagnostics) = parse_policy(&source, &path);
-            LintedFile {
-                path,
-                source,
-                policy,
-                diagnostics,
-            }
-        })
-        .collect();
+    lint_parsed(
+        files
+            .into_iter()
+            .map(|(path, source)| {
+                let (policy, diagnostics) = parse_policy(&source, &path);
+                LintedFile {
+                    path,
+                    source,
+                    policy,
+                    diagnostics,
+                }
+            })
+            .collect(),
+    )
+}
 
+fn lint_parsed(mut linted: Vec<LintedFile>) -> Vec<LintedFile> {
     // email -> (file index, span of the email in that file)
     let mut first_seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
     let mut extra: Vec<(usize, Diagnostic)> = Vec::new();
