@@ -614,3 +614,57 @@ fn a_policy_that_is_not_utf8_is_an_error_with_its_place_everywhere() {
         (Some(5), Some(10))
     );
 }
+
+/// 8,000 problems are 8,000 diagnostics, each rendered with its own place
+/// (lint is linear in the diagnostics: see BENCHMARKS.md; this test checks
+/// the count and the places, never the time). Kinds: unknown keys, an
+/// unknown member on one very long line, and a member listed again far
+/// from the first listing.
+#[test]
+fn eight_thousand_problems_are_all_reported_in_place() {
+    let mut text = String::from(
+        "[team]\nname = \"t\"\n\n[[member]]\nemail = \"ana@example.com\"\ntime_zone = \"UTC\"\nworking_hours = \"09:00-17:00\"\n\n",
+    );
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "[[member]]\nemail = \"ana@example.com\"\ntime_zone = \"UTC\"\nworking_hours = \"09:00-17:00\"\nkey{i} = 1\n\n"
+        ));
+    }
+    text.push_str("[[rule]]\nkind = \"agenda\"\naction = \"decline\"\nmembers = [");
+    for i in 0..2000 {
+        text.push_str(&format!("\"x{i}@example.com\", "));
+    }
+    text.push_str("]\n");
+    let d = diags(&text);
+    let count = |code: &str| d.iter().filter(|d| d.code == code).count();
+    assert_eq!(
+        (
+            count("unknown-key"),
+            count("duplicate-member"),
+            count("unknown-member")
+        ),
+        (3000, 3000, 2000)
+    );
+    let files = [(FILE, text.as_str())];
+    let v: Value = serde_json::from_str(&render_json(&d, &source_for(&files))).unwrap();
+    let items = v.as_array().unwrap();
+    assert_eq!(items.len(), 8000);
+    let lines: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+    for item in items {
+        let (line, col) = (
+            item["line"].as_u64().unwrap(),
+            item["column"].as_u64().unwrap(),
+        );
+        assert!(col as usize <= lines[line as usize - 1] + 1, "{item}");
+    }
+    // Every diagnostic reaches the human report with its own place.
+    let human = render_human(&d, &source_for(&files), false);
+    assert_eq!(human.matches("error[").count(), 8000);
+    let long_line = text.lines().count();
+    assert!(
+        human.contains(&format!("{FILE}:{long_line}:"))
+            && human.contains("the line is too long to show"),
+        "{}",
+        &human[human.len().saturating_sub(2000)..]
+    );
+}

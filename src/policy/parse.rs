@@ -23,6 +23,12 @@ use super::model::{
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
+/// A "did you mean" for an unknown member compares the address with every
+/// member's: past this many per file, unknown members get no suggestion,
+/// so that a file naming thousands of unknown people among thousands of
+/// members lints in time linear in its size.
+const MAX_SIMILAR_LOOKUPS: usize = 100;
+
 const TOP_KEYS: &[&str] = &[
     "team",
     "member",
@@ -89,6 +95,8 @@ pub fn parse_policy(source: &str, file: &str) -> (Option<Policy>, Vec<Diagnostic
         diags: Vec::new(),
         member_spans: HashMap::new(),
         member_emails: Vec::new(),
+        member_set: std::collections::HashSet::new(),
+        similar_left: MAX_SIMILAR_LOOKUPS,
     };
     let policy = w.policy();
     let mut diags = w.diags;
@@ -258,6 +266,11 @@ struct Walker<'s> {
     /// member did not: rule scopes are checked against these, so one typo
     /// in a member does not make every rule that names them an error too.
     member_emails: Vec<String>,
+    /// The same addresses, for lookups: a rule may name thousands.
+    member_set: std::collections::HashSet<String>,
+    /// How many more "did you mean" searches over the members' addresses
+    /// this file may have (`MAX_SIMILAR_LOOKUPS`).
+    similar_left: usize,
 }
 
 impl Walker<'_> {
@@ -394,6 +407,7 @@ impl Walker<'_> {
                 .and_then(|e| self.email(e, "`member.email`"));
             if let Some((e, _)) = &email {
                 self.member_emails.push(e.clone());
+                self.member_set.insert(e.clone());
             }
             // Without `time_zone`, a Google member's zone comes from their
             // calendar's setting; until it is known, UTC.
@@ -601,11 +615,16 @@ impl Walker<'_> {
         let mut out = Vec::new();
         for (s, span) in self.strings(v, "`members`") {
             let email = s.trim().to_lowercase();
-            if self.member_emails.contains(&email) {
+            if self.member_set.contains(&email) {
                 out.push(email);
             } else {
                 ok = false;
-                let help = similar_email(&email, &self.member_emails)
+                let help = (self.similar_left > 0)
+                    .then(|| {
+                        self.similar_left -= 1;
+                        similar_email(&email, &self.member_emails)
+                    })
+                    .flatten()
                     .map(|e| format!("did you mean `{e}`?"));
                 self.diags.push(
                     Diagnostic::error(
