@@ -795,11 +795,22 @@ fn build<'a>(
             }
         }
     }
+    // One problem for a truncated file, however many components it cuts:
+    // the innermost names what is lost.
+    if let Some(innermost) = stack.last() {
+        problems.push(if stack.len() == 1 {
+            format!(
+                "line {}: BEGIN:{} is never closed (file truncated?); every component closed before the end is read",
+                lines[innermost.begin].line_no, innermost.name
+            )
+        } else {
+            format!(
+                "line {}: BEGIN:{} is never closed (file truncated?); it is skipped",
+                lines[innermost.begin].line_no, innermost.name
+            )
+        });
+    }
     while let Some(mut open) = stack.pop() {
-        problems.push(format!(
-            "line {}: BEGIN:{} is never closed (file truncated?)",
-            lines[open.begin].line_no, open.name
-        ));
         open.end = lines.len();
         // The outermost VCALENDAR of a truncated file still holds every
         // event that was closed before the cut.
@@ -854,9 +865,7 @@ fn parse_lines(doc: &Document) -> Result<ParsedCalendar, IcsError> {
         let who = describe_vevent(doc, vevent);
         let line_no = doc.lines[vevent.begin].line_no;
         if !vevent.intact {
-            problems.push(format!(
-                "line {line_no}: VEVENT{who} skipped: it is never closed"
-            ));
+            // Already reported where the structure broke.
             continue;
         }
         let mut warnings = Vec::new();
@@ -1694,22 +1703,32 @@ mod tests {
             &[],
             &[
                 "line 5: BEGIN:VEVENT at line 2 is not closed before END:VCALENDAR; it is closed here and skipped",
-                "line 2: VEVENT UID \"x\" skipped: it is never closed",
             ],
         );
         check(
             "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20260302T090000Z\nEND:VEVENT\nBEGIN:VEVENT\nUID:x\n",
             &["a"],
-            &[
-                "line 6: BEGIN:VEVENT is never closed (file truncated?)",
-                "line 1: BEGIN:VCALENDAR is never closed (file truncated?)",
-                "line 6: VEVENT UID \"x\" skipped: it is never closed",
-            ],
+            &["line 6: BEGIN:VEVENT is never closed (file truncated?); it is skipped"],
         );
         check(
             "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20260302T090000Z\nBEGIN:VALARM\nEND:VALRM\nEND:VEVENT\nEND:VCALENDAR\n",
             &["a"],
             &["line 6: END:VALRM does not match BEGIN:VALARM at line 5; read as END:VALARM"],
+        );
+    }
+
+    #[test]
+    fn a_calendar_cut_after_its_last_event_keeps_every_event() {
+        let parsed = parse_ics(
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20260302T090000Z\nEND:VEVENT\n",
+        )
+        .expect("parses");
+        assert_eq!(parsed.events.len(), 1);
+        assert_eq!(
+            parsed.problems,
+            [
+                "line 1: BEGIN:VCALENDAR is never closed (file truncated?); every component closed before the end is read"
+            ]
         );
     }
 
