@@ -305,4 +305,42 @@ proptest! {
             prop_assert_eq!(editor.bytes(), &scratch[..]);
         }
     }
+
+    /// Which revision counts never depends on the order of the VEVENTs in
+    /// the file: the same revisions in any order give the same occurrences.
+    #[test]
+    fn revisions_decide_the_same_in_any_file_order(
+        sequences in proptest::collection::hash_set(0i64..50, 1..5),
+        stamps in proptest::collection::hash_set(1u32..28, 1..4),
+        order in proptest::collection::vec(any::<u32>(), 8),
+    ) {
+        let mut vevents: Vec<String> = sequences
+            .iter()
+            .map(|seq| format!(
+                "BEGIN:VEVENT\r\nUID:r\r\nSEQUENCE:{seq}\r\nDTSTART:20260302T{:02}0000Z\r\nDTEND:20260302T{:02}3000Z\r\nRRULE:FREQ=DAILY;COUNT={}\r\nEND:VEVENT\r\n",
+                seq % 10 + 8, seq % 10 + 8, seq % 7 + 2
+            ))
+            .collect();
+        vevents.extend(stamps.iter().map(|d| format!(
+            "BEGIN:VEVENT\r\nUID:r\r\nRECURRENCE-ID:20260303T{:02}0000Z\r\nDTSTAMP:202601{d:02}T000000Z\r\nDTSTART:202603{d:02}T180000Z\r\nDTEND:202603{d:02}T190000Z\r\nEND:VEVENT\r\n",
+            sequences.iter().max().map_or(8, |m| m % 10 + 8)
+        )));
+        let render = |vevents: &[String]| {
+            let text = format!("BEGIN:VCALENDAR\r\n{}END:VCALENDAR\r\n", vevents.concat());
+            let parsed = parse_ics_bytes(text.as_bytes()).expect("parses");
+            let group = group_by_uid(parsed.events);
+            let exp = expand(&group[0], chrono_tz::UTC, utc(2026, 3, 1), utc(2026, 4, 1), 100);
+            exp.occurrences
+                .iter()
+                .map(|o| (o.start.to_display_string(), o.end.to_display_string()))
+                .collect::<Vec<_>>()
+        };
+        let first = render(&vevents);
+        let mut shuffled = vevents.clone();
+        for (i, r) in order.iter().enumerate() {
+            let n = shuffled.len();
+            shuffled.swap(i % n, (*r as usize) % n);
+        }
+        prop_assert_eq!(first, render(&shuffled));
+    }
 }
