@@ -202,6 +202,34 @@ fn foreign_lines(bytes: &[u8]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Inputs the fuzz targets found to crash, kept so they never come back
+/// (`tests/fixtures/fuzz-regressions/`).
+#[test]
+fn fuzz_regressions_parse_and_expand() {
+    let dir = format!(
+        "{}/tests/fixtures/fuzz-regressions",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixture folder") {
+        let bytes = std::fs::read(entry.expect("entry").path()).expect("readable");
+        if let Ok(parsed) = parse_ics_bytes(&bytes) {
+            for group in group_by_uid(parsed.events) {
+                let exp = expand(
+                    &group,
+                    chrono_tz::Europe::Berlin,
+                    utc(2026, 1, 1),
+                    utc(2027, 1, 1),
+                    200,
+                );
+                assert!(exp.occurrences.len() <= 200);
+            }
+        }
+        seen += 1;
+    }
+    assert!(seen > 0, "no regression inputs in {dir}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 

@@ -738,6 +738,14 @@ fn parse_rule(
             break;
         }
         let part = part.trim();
+        // The `rrule` crate slices BYDAY values by byte and panics inside a
+        // multi-byte character (found by fuzzing); a rule is ASCII anyway.
+        if !part.is_ascii() {
+            problems.push(format!(
+                "UID {uid:?}: RRULE part {part:?} dropped: not ASCII"
+            ));
+            continue;
+        }
         match part.split_once('=') {
             Some((key, v)) if key.trim().eq_ignore_ascii_case("UNTIL") => {
                 match normalize_until(v, frame) {
@@ -1128,6 +1136,21 @@ mod tests {
         assert_eq!(exp.problems, Vec::<String>::new());
         assert!(exp.truncated);
         assert_eq!(starts(&exp, chrono_tz::UTC), ["03-02 09:00", "03-02 12:00"]);
+    }
+
+    #[test]
+    fn a_non_ascii_rrule_part_is_dropped_not_a_panic() {
+        // Found by the `parse` fuzz target: the `rrule` crate panics on a
+        // BYDAY value with a multi-byte character.
+        let evs = events(
+            "BEGIN:VEVENT\nUID:x\nDTSTART:20260302T090000Z\nRRULE:FREQ=DAILY;COUNT=2;BYDAY=-\u{e9}SU\nEND:VEVENT\n",
+        );
+        let exp = expand(&evs, chrono_tz::UTC, utc(3, 1, 0, 0), utc(4, 1, 0, 0), 10);
+        assert_eq!(starts(&exp, chrono_tz::UTC), ["03-02 09:00", "03-03 09:00"]);
+        assert_eq!(
+            exp.problems,
+            ["UID \"x\": RRULE part \"BYDAY=-\u{e9}SU\" dropped: not ASCII"]
+        );
     }
 
     #[test]

@@ -88,7 +88,9 @@ fn transitions(observances: &[Observance]) -> Vec<(i64, i32)> {
     for o in observances {
         let mut onsets: Vec<chrono::NaiveDateTime> = o.rdates.clone();
         onsets.push(o.start);
-        if let Some(rule) = &o.rrule {
+        // The `rrule` crate panics on some non-ASCII BYDAY values; a rule
+        // is ASCII anyway.
+        if let Some(rule) = o.rrule.as_ref().filter(|r| r.is_ascii()) {
             // Expand in a zone without DST (UTC) so wall-clock onsets stay
             // wall-clock; UNTIL in these rules is UTC, which is close enough
             // for choosing the years a rule applies to.
