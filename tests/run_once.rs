@@ -64,7 +64,10 @@ fn demo_team_is_screened_once_and_files_are_answered_like_a_client() {
     let sync = read(dir.path(), "calendars/ana/work/sync-1.ics");
     assert!(member_line(&sync, "ana@example.com").contains("PARTSTAT=DECLINED"));
     assert!(member_line(&sync, "chen@example.com").contains("PARTSTAT=NEEDS-ACTION"));
-    assert!(sync.contains("X-GATEKEEPER-PARTSTAT:DECLINED"));
+    // The marker records the acting rules the answer stands on.
+    assert!(
+        sync.contains("X-GATEKEEPER-PARTSTAT;X-GATEKEEPER-RULES=agenda,working_hours:DECLINED")
+    );
     assert!(
         sync.contains(
             "COMMENT;X-GATEKEEPER=TRUE:gatekeeper declined this invite for ana@example.com"
@@ -232,7 +235,12 @@ fn a_failed_write_is_retried_and_decided_exactly_once() {
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!(rows[0]["outcome"], "applied");
     let text = unfold(&std::fs::read_to_string(bo_work.join("ana-own.ics")).unwrap());
-    assert_eq!(text.matches("X-GATEKEEPER-PARTSTAT:DECLINED").count(), 1);
+    assert_eq!(text.matches("X-GATEKEEPER-PARTSTAT").count(), 1);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("X-GATEKEEPER-PARTSTAT") && l.trim_end().ends_with(":DECLINED")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -263,7 +271,7 @@ fn a_policy_change_rescreens_and_softens_earlier_declines() {
     let sync =
         unfold(&std::fs::read_to_string(dir.path().join("calendars/ana/work/sync-1.ics")).unwrap());
     assert!(member_line(&sync, "ana@example.com").contains("PARTSTAT=TENTATIVE"));
-    assert!(sync.contains("X-GATEKEEPER-PARTSTAT:TENTATIVE"));
+    assert!(sync.contains("X-GATEKEEPER-PARTSTAT;X-GATEKEEPER-RULES=working_hours:TENTATIVE"));
     assert_eq!(sync.matches("COMMENT;X-GATEKEEPER").count(), 1);
 }
 

@@ -29,6 +29,9 @@ pub struct ResponseEdit<'a> {
     pub comment: Option<&'a str>,
     /// The `X-GATEKEEPER-PARTSTAT` marker; `None` removes an existing one.
     pub marker: Option<PartStat>,
+    /// The acting rules the answer stands on, written as the marker's
+    /// `X-GATEKEEPER-RULES` parameter (none: no parameter).
+    pub marker_rules: &'a [String],
 }
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -170,7 +173,10 @@ pub fn set_response(ics: &str, edit: &ResponseEdit) -> Result<String, EditError>
     let marker_line = edit
         .marker
         .as_ref()
-        .map(|m| format!("{MARKER}:{}", m.as_ical()));
+        .map(|m| match rules_param(edit.marker_rules) {
+            rules if rules.is_empty() => format!("{MARKER}:{}", m.as_ical()),
+            rules => format!("{MARKER};X-GATEKEEPER-RULES={rules}:{}", m.as_ical()),
+        });
     let marker_lines = own_lines(&doc, vevent, |p| p.name == MARKER);
     replace_or_insert(
         &mut changes,
@@ -193,6 +199,21 @@ pub fn set_response(ics: &str, edit: &ResponseEdit) -> Result<String, EditError>
     }
     out.push_str(&ics[pos..]);
     Ok(out)
+}
+
+/// Rule names as one parameter value list. Rule names are snake_case words;
+/// anything else is dropped rather than risk breaking the line.
+fn rules_param(rules: &[String]) -> String {
+    rules
+        .iter()
+        .filter(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Indices of the VEVENT's own property lines that satisfy `pred`.
@@ -356,6 +377,7 @@ mod tests {
             partstat,
             comment: None,
             marker: None,
+            marker_rules: &[],
         }
     }
 

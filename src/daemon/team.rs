@@ -143,6 +143,17 @@ impl Team {
         all
     }
 
+    /// Whether gatekeeper answers for this address (a member of any loaded
+    /// policy): the core never reads such a person's PARTSTAT.
+    pub fn governs(&self, email: &str) -> bool {
+        self.by_member.contains_key(email)
+    }
+
+    /// Every loaded policy, in file order.
+    pub fn policies(&self) -> &[Arc<Policy>] {
+        &self.policies
+    }
+
     pub fn policy_for(&self, member: &str) -> Option<&Arc<Policy>> {
         self.by_member.get(member).map(|&i| &self.policies[i])
     }

@@ -50,6 +50,7 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
+        self.begin_pass(now)?;
         let mut sources = std::mem::take(&mut self.sources);
         let mut result = Ok(());
         for (cfg, backend) in &mut sources {

@@ -219,8 +219,6 @@ impl<S: Store> Engine<S> {
     /// One pass over every source.
     pub fn run_once(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
-        self.burdens.clear();
-        self.busy.clear();
         let team_hash = self.team.combined_hash();
         if self.store.meta("policy_hash")?.as_deref() != Some(team_hash.as_str()) {
             // Different rules may decide differently: look at everything.
@@ -228,6 +226,21 @@ impl<S: Store> Engine<S> {
             self.store.set_meta("policy_hash", &team_hash)?;
         }
         let mut sources = std::mem::take(&mut self.sources);
+        // The ledger first, from every local source, then the snapshot every
+        // decision of this pass reads.
+        let mut result = Ok(());
+        for (cfg, backend) in &mut sources {
+            if let Backend::Vdir(b) = backend {
+                result = self.prime_ledger(cfg, b.as_mut(), now);
+                if result.is_err() {
+                    break;
+                }
+            }
+        }
+        if let Err(e) = result.and_then(|()| self.begin_pass(now)) {
+            self.sources = sources;
+            return Err(e);
+        }
         let mut result = Ok(());
         for (cfg, backend) in &mut sources {
             result = match backend {
@@ -243,6 +256,27 @@ impl<S: Store> Engine<S> {
         }
         self.sources = sources;
         result.map(|()| report)
+    }
+
+    /// Fix what every decision of a pass reads before the pass writes
+    /// anything: each fairness-enabled policy's burden snapshot is taken
+    /// now, so the ledger rows this pass writes cannot change the figures
+    /// a later invite of the same pass is judged on (source order does not
+    /// matter), and busy times are read afresh.
+    pub(super) fn begin_pass(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.burdens.clear();
+        self.busy.clear();
+        let policies: Vec<Arc<Policy>> = self
+            .team
+            .policies()
+            .iter()
+            .filter(|p| p.fairness.enabled)
+            .cloned()
+            .collect();
+        for p in policies {
+            self.burden_snapshot(&p, now)?;
+        }
+        Ok(())
     }
 
     /// Keep the member's burden ledger in step with how they stand toward
@@ -427,7 +461,10 @@ impl<S: Store> Engine<S> {
             recurrence_id: event.recurrence_key(),
             member: member.to_string(),
         };
-        let fingerprint = screen::fingerprint(event, member);
+        let fingerprint = {
+            let team = &self.team;
+            screen::fingerprint(event, member, &|e| team.governs(e))
+        };
         let prev = self.store.screening(&key)?;
         if let Some(p) = &prev
             && p.complete
@@ -442,6 +479,21 @@ impl<S: Store> Engine<S> {
             event.gatekeeper_partstat.as_ref(),
             applied,
         );
+        // A row an interrupted pass logged as pending (or a write that
+        // failed): finished with the answer it was logged with while the
+        // invite is the version it was decided on, never recomputed (the
+        // burden figures or the clock may have moved since).
+        let unfinished = match prev
+            .as_ref()
+            .filter(|p| !p.complete)
+            .and_then(|p| p.decision_id)
+        {
+            Some(id) => self
+                .store
+                .decision(id)?
+                .filter(|d| matches!(d.outcome, Outcome::Pending | Outcome::Failed)),
+            None => None,
+        };
         let mut screening = Screening {
             key: key.clone(),
             fingerprint,
@@ -452,10 +504,24 @@ impl<S: Store> Engine<S> {
             complete: true,
         };
         if owner == Ownership::Member {
-            // The member answered: remember that we looked, log nothing.
-            self.store.put_screening(&screening)?;
+            // The member answered: remember that we looked. A row left
+            // unfinished is closed: the member's answer came first.
+            match &unfinished {
+                Some(row) => self.store.finish_decision(
+                    row.id,
+                    Outcome::NoChange,
+                    Some("the member answered themselves first"),
+                    &screening,
+                )?,
+                None => self.store.put_screening(&screening)?,
+            }
             return Ok(Screened::Skipped);
         }
+        let resumable = unfinished.filter(|_| {
+            prev.as_ref().is_some_and(|p| {
+                p.fingerprint == screening.fingerprint && p.policy_hash == policy.hash
+            })
+        });
 
         let spans = upcoming_spans(
             group,
@@ -471,7 +537,15 @@ impl<S: Store> Engine<S> {
             (Some(o), Some(_)) => self.store.urgent_uses(o, &month)?,
             _ => 0,
         };
-        let invite = Invite::of_event(event, &spans);
+        // The core sees the invite as its organizer wrote it and as people
+        // gatekeeper does not answer for answered it: never an answer
+        // gatekeeper may have written (see `screen::neutral_attendees`).
+        let attendees = {
+            let team = &self.team;
+            screen::neutral_attendees(&event.attendees, &|e| team.governs(e))
+        };
+        let mut invite = Invite::of_event(event, &spans);
+        invite.attendees = &attendees;
         let mut ctx = Context::new(now, member).with_urgent_uses(urgent_uses);
         let protected;
         if policy
@@ -495,10 +569,12 @@ impl<S: Store> Engine<S> {
             ctx = ctx.with_burden(&burden).with_busy(&busy);
         }
         let verdict = evaluate(&invite, policy, &ctx);
-        if matches!(
-            verdict.exemption,
-            Some(crate::policy::evaluate::Exemption::Past)
-        ) {
+        if resumable.is_none()
+            && matches!(
+                verdict.exemption,
+                Some(crate::policy::evaluate::Exemption::Past)
+            )
+        {
             self.store.put_screening(&screening)?;
             return Ok(Screened::Skipped);
         }
@@ -513,46 +589,58 @@ impl<S: Store> Engine<S> {
             Some(id) => self.store.decision(id)?,
             None => None,
         };
-        let new_problems = match &previous_decision {
-            Some(old) => {
-                let before = acting_rules(&old.findings);
-                acting_rules(&findings_json(&verdict))
-                    .iter()
-                    .any(|r| !before.contains(r))
-            }
-            None => true,
+        // The rules the standing answer stands on: the calendar's own
+        // record first (it survives a lost store), then the log.
+        let previous_rules: Option<Vec<String>> = match &event.gatekeeper_rules {
+            Some(r) if owner == Ownership::Gatekeeper => Some(r.clone()),
+            _ => previous_decision
+                .as_ref()
+                .map(|old| acting_rules(&old.findings)),
         };
-        let write = screen::plan(
-            verdict.decision,
-            owner,
-            &attendee.partstat,
-            comment.clone(),
-            previous_comment,
-            new_problems,
-        );
+        let new_problems = screen::new_problems(previous_rules.as_deref(), &verdict);
+        let mut write = match &resumable {
+            Some(row) => logged_write(row),
+            None => screen::plan(
+                verdict.decision,
+                owner,
+                &attendee.partstat,
+                comment.clone(),
+                previous_comment,
+                new_problems,
+            ),
+        };
+        if let Some(w) = &mut write
+            && w.marker.is_some()
+            && resumable.is_none()
+        {
+            w.rules = screen::acting_rules(&verdict);
+        }
 
-        let mut record = DecisionRecord {
-            id: 0,
-            decided_at: now,
-            source: unit.source.to_string(),
-            calendar: unit.item.calendar.clone(),
-            member: member.to_string(),
-            uid: event.uid.clone(),
-            recurrence_id: key.recurrence_id.clone(),
-            title: if event.private {
-                "(private event)".into()
-            } else {
-                event.summary.clone()
+        let mut record = match &resumable {
+            Some(row) => row.clone(),
+            None => DecisionRecord {
+                id: 0,
+                decided_at: now,
+                source: unit.source.to_string(),
+                calendar: unit.item.calendar.clone(),
+                member: member.to_string(),
+                uid: event.uid.clone(),
+                recurrence_id: key.recurrence_id.clone(),
+                title: if event.private {
+                    "(private event)".into()
+                } else {
+                    event.summary.clone()
+                },
+                organizer: event.organizer.clone().unwrap_or_default(),
+                action: verdict.decision.as_str().to_string(),
+                response: write.as_ref().map(|w| w.partstat.as_ical().to_string()),
+                findings: findings_json(&verdict),
+                exemption: verdict.exemption.as_ref().map(|e| e.describe()),
+                comment: comment.clone(),
+                policy_hash: policy.hash.clone(),
+                outcome: Outcome::Pending,
+                error: None,
             },
-            organizer: event.organizer.clone().unwrap_or_default(),
-            action: verdict.decision.as_str().to_string(),
-            response: write.as_ref().map(|w| w.partstat.as_ical().to_string()),
-            findings: findings_json(&verdict),
-            exemption: verdict.exemption.as_ref().map(|e| e.describe()),
-            comment: comment.clone(),
-            policy_hash: policy.hash.clone(),
-            outcome: Outcome::Pending,
-            error: None,
         };
         // What the calendar will say once the write lands.
         let (applied_partstat, applied_comment) = match &write {
@@ -572,34 +660,43 @@ impl<S: Store> Engine<S> {
 
         // The invite changed (another attendee answered, say) but the
         // outcome did not: remember the new version without a new log row.
-        if write.is_none()
-            && let Some(p) = prev.as_ref().filter(|p| p.complete)
-            && let Some(old) = p
-                .decision_id
-                .map(|id| self.store.decision(id))
-                .transpose()?
-                .flatten()
-            && old.action == record.action
-            && old.findings == record.findings
-            && old.exemption == record.exemption
-        {
-            screening.complete = true;
-            screening.decision_id = Some(old.id);
-            // The calendar still carries the earlier comment.
-            screening.applied_comment = previous_comment.map(str::to_string);
-            self.store.put_screening(&screening)?;
-            return Ok(Screened::Skipped);
+        // Likewise when the calendar already carries the very answer this
+        // verdict would write (a fresh store over standing answers).
+        if write.is_none() && resumable.is_none() {
+            let unchanged = match prev.as_ref().filter(|p| p.complete) {
+                Some(_) => previous_decision.as_ref().is_some_and(|old| {
+                    old.action == record.action
+                        && old.findings == record.findings
+                        && old.exemption == record.exemption
+                }),
+                None => false,
+            };
+            let recognised = owner == Ownership::Gatekeeper
+                && previous_decision.is_none()
+                && verdict.decision.partstat().as_ref() == Some(&attendee.partstat);
+            if unchanged || recognised {
+                screening.complete = true;
+                screening.decision_id = previous_decision.as_ref().map(|old| old.id);
+                // The calendar still carries the earlier comment.
+                screening.applied_comment = previous_comment.map(str::to_string);
+                self.store.put_screening(&screening)?;
+                return Ok(Screened::Skipped);
+            }
         }
-        // A pending row from an interrupted run is finished, not repeated.
-        let resumed = prev
-            .as_ref()
-            .filter(|p| !p.complete)
-            .and_then(|p| p.decision_id);
-        let id = match resumed {
-            Some(id) => id,
+        let id = match &resumable {
+            Some(row) => row.id,
             None => self.store.begin_decision(&record, &screening)?,
         };
         record.id = id;
+        // The write of an interrupted pass may have landed before the
+        // crash: when the calendar already shows it, it is finished as
+        // applied without writing again.
+        let already_there = resumable.is_some()
+            && write.as_ref().is_some_and(|w| {
+                w.partstat == attendee.partstat
+                    && w.marker.as_ref() == event.gatekeeper_partstat.as_ref()
+                    && w.comment.as_deref() == event.gatekeeper_comment.as_deref()
+            });
 
         let (outcome, error) = match (&write, unit.mode) {
             (None, _) => (Outcome::NoChange, None),
@@ -609,6 +706,7 @@ impl<S: Store> Engine<S> {
                 screening.applied_comment = previous_comment.map(str::to_string);
                 (Outcome::Observed, None)
             }
+            (Some(_), Mode::Enforce) if already_there => (Outcome::Applied, None),
             (Some(w), Mode::Enforce) => match responder(event, w) {
                 Ok(()) => (Outcome::Applied, None),
                 Err(e) => (Outcome::Failed, Some(e)),
@@ -665,15 +763,40 @@ pub fn upcoming_spans(
         .collect()
 }
 
-/// The rules that decided (not observe-only ones) in a logged findings list.
+/// The rules that decided (not observe-only ones) in a logged findings
+/// list, sorted as `screen::acting_rules` gives them.
 fn acting_rules(findings: &serde_json::Value) -> Vec<String> {
-    findings
+    let mut rules: Vec<String> = findings
         .as_array()
         .into_iter()
         .flatten()
         .filter(|f| f["action"] != "observe")
         .filter_map(|f| f["rule"].as_str().map(str::to_string))
-        .collect()
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+/// The write a logged row planned: what an interrupted pass finishes.
+fn logged_write(row: &DecisionRecord) -> Option<Write> {
+    let partstat = PartStat::parse(row.response.as_deref()?);
+    let marker = (partstat != PartStat::NeedsAction).then(|| partstat.clone());
+    let rules = if marker.is_some() {
+        acting_rules(&row.findings)
+    } else {
+        Vec::new()
+    };
+    Some(Write {
+        partstat,
+        comment: if marker.is_some() {
+            row.comment.clone()
+        } else {
+            None
+        },
+        marker,
+        rules,
+    })
 }
 
 fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {

@@ -70,6 +70,59 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
+    /// Bring the burden ledger up to date from every changed item of a
+    /// local source before anything is decided, so the pass's snapshot
+    /// already counts meetings accepted in files it has not screened yet,
+    /// whatever the order of the sources. Only the ledger is written.
+    pub(super) fn prime_ledger(
+        &mut self,
+        cfg: &SourceConfig,
+        backend: &mut dyn CalendarSource,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let SourceConfig::Vdir {
+            name, member, mode, ..
+        } = cfg
+        else {
+            return Ok(());
+        };
+        let Some(policy) = self.team.policy_for(member).cloned() else {
+            return Ok(());
+        };
+        if !policy.fairness.enabled {
+            return Ok(());
+        }
+        let tz = policy.member(member).map_or(Tz::UTC, |m| m.tz);
+        let Ok(items) = backend.list() else {
+            return Ok(());
+        };
+        let cursors = self.store.cursors(name)?;
+        for item in &items {
+            let seen = cursors.get(&(item.calendar.clone(), item.href.clone()));
+            if seen.is_some_and(|c| VdirCursor::parse(c).etag == item.etag) {
+                continue;
+            }
+            let Ok(text) = backend.read(item) else {
+                continue;
+            };
+            let Ok(parsed) = parse_ics(&text) else {
+                continue;
+            };
+            let unit = Unit {
+                source: name,
+                member,
+                mode: mode.unwrap_or(self.config.mode),
+                item,
+            };
+            for group in group_by_uid(parsed.events) {
+                for idx in 0..group.len() {
+                    self.record_burden(&unit, &policy, tz, &group, idx, now)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Screen every invite in one item. Returns the cursor to remember, or
     /// `None` when something must be retried on the next pass.
     pub(super) fn screen_item(
@@ -197,6 +250,7 @@ pub(super) fn apply(
         partstat: w.partstat.clone(),
         comment: w.comment.as_deref(),
         marker: w.marker.clone(),
+        marker_rules: &w.rules,
     };
     let new_text = set_response(&current.text, &edit).map_err(|e| e.to_string())?;
     let etag = backend
