@@ -207,7 +207,7 @@ fn a_failed_write_is_retried_and_decided_exactly_once() {
         std::fs::create_dir_all(&tmp).unwrap(); // a directory where the temp file must go
     }
     let (code, out, _) = run_once(&config, DEMO_NOW);
-    assert_eq!(code, 1, "a failed action makes the run fail:\n{out}");
+    assert_eq!(code, 6, "a failed action makes the run fail:\n{out}");
     let line = out
         .lines()
         .find(|l| l.contains("bo@example.com  \"Hiring sync\""))

@@ -103,6 +103,18 @@ pub fn run(args: Args) -> Exit {
             return Exit::PolicyInvalid;
         }
     };
+    // One state, one writer: held until this process ends, however it ends.
+    let _lock = match crate::store::lock::acquire(&config.store.sqlite) {
+        Ok(l) => l,
+        Err(e @ crate::store::lock::LockError::Held { .. }) => {
+            super::err(e);
+            return Exit::StateLocked;
+        }
+        Err(e) => {
+            super::err(e);
+            return Exit::Failure;
+        }
+    };
     let store = match SqliteStore::open(&config.store.sqlite) {
         Ok(s) => s,
         Err(e) => {
@@ -151,11 +163,24 @@ pub fn run(args: Args) -> Exit {
     // Decisions are printed as they are made: a first sync of a large team
     // makes hundreds of thousands, which need not sit in memory.
     engine.set_decision_sink(Box::new(|r| println!("{}", decision_line(r))));
-    let print = |report: &crate::daemon::RunReport| {
+    // A failure that lasts from pass to pass is printed once, and again
+    // when it comes back after a pass without it.
+    let mut standing_failures: std::collections::HashSet<String> = Default::default();
+    let mut print = |report: &crate::daemon::RunReport| {
         for p in &report.problems {
             eprintln!("warning: {p}");
         }
-        report.failed > 0
+        let now: std::collections::HashSet<String> =
+            report.failures.iter().map(|f| f.to_string()).collect();
+        for f in &report.failures {
+            let line = f.to_string();
+            if !standing_failures.contains(&line) {
+                eprintln!("error: {line}");
+            }
+        }
+        let failed = !report.failures.is_empty();
+        standing_failures = now;
+        failed
     };
     let mut failed = false;
     // The weekly report: the latest scheduled time that passed while the
@@ -211,7 +236,12 @@ pub fn run(args: Args) -> Exit {
                 DaemonEvent::CalendarChanged(n) => {
                     match engine.sync_member(&n.source, &n.member, clock.now()) {
                         Ok(report) => {
-                            print(&report);
+                            for p in &report.problems {
+                                eprintln!("warning: {p}");
+                            }
+                            for f in &report.failures {
+                                eprintln!("error: {f}");
+                            }
                         }
                         Err(e) => {
                             super::err(format!("state database: {e}"));
@@ -238,5 +268,5 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
-    if failed { Exit::Failure } else { Exit::Ok }
+    if failed { Exit::SyncFailed } else { Exit::Ok }
 }

@@ -5,6 +5,7 @@
 //! PostgreSQL implementation joins behind the same trait. Migrations are
 //! append-only SQL files under `migrations/<database>/`.
 
+pub mod lock;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};

@@ -113,12 +113,10 @@ impl<S: Store> Engine<S> {
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
-                    let problem = format!("source `{name}`: `{member}`: {e}");
-                    if matches!(e, CallError::Auth(_)) {
-                        self.report_once(report, problem);
-                    } else {
-                        report.problems.push(problem);
-                    }
+                    // A failed member is a failure of the pass (the exit
+                    // code says so), whatever the kind; the daemon does not
+                    // repeat one that lasts from pass to pass.
+                    report.fail(&name, Some(&member), e.to_string());
                     continue;
                 }
             };

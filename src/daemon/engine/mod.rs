@@ -10,6 +10,7 @@ mod google;
 mod vdir;
 
 pub use google::google_settings_for;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -103,6 +104,41 @@ pub struct RunReport {
     pub problems: Vec<String>,
     /// Items read and parsed (unchanged items are not read).
     pub items_read: usize,
+    /// Sources and members that could not be synced or acted on this pass
+    /// (retried next pass). `run --once` exits non-zero when this is not
+    /// empty; the daemon logs them and goes on.
+    pub failures: Vec<SyncFailure>,
+    /// The pass stopped early (a shutdown or another event asked for the
+    /// loop's attention); what it did not reach is done next pass.
+    pub interrupted: bool,
+}
+
+/// A source, or one member of it, that could not be synced or acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncFailure {
+    pub source: String,
+    /// The member, when only their calendar failed.
+    pub member: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SyncFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.member {
+            Some(m) => write!(f, "source `{}`: `{m}`: {}", self.source, self.reason),
+            None => write!(f, "source `{}`: {}", self.source, self.reason),
+        }
+    }
+}
+
+impl RunReport {
+    fn fail(&mut self, source: &str, member: Option<&str>, reason: impl Into<String>) {
+        self.failures.push(SyncFailure {
+            source: source.to_string(),
+            member: member.map(str::to_string),
+            reason: reason.into(),
+        });
+    }
 }
 
 /// The invite's place in a source, for log rows and edits.
@@ -191,6 +227,15 @@ impl<S: Store> Engine<S> {
         report.decided += 1;
         if record.outcome == Outcome::Failed {
             report.failed += 1;
+            report.fail(
+                &record.source,
+                Some(&record.member),
+                format!(
+                    "cannot write the answer to {:?}: {}",
+                    record.title,
+                    record.error.as_deref().unwrap_or("unknown error")
+                ),
+            );
         }
         match &mut self.sink {
             Some(sink) => sink(&record),

@@ -20,15 +20,13 @@ impl<S: Store> Engine<S> {
         };
         let mode = mode.unwrap_or(self.config.mode);
         if self.team.policy_for(member).is_none() {
-            report.problems.push(format!(
-                "source `{name}`: `{member}` is not a member in any policy; skipped"
-            ));
+            report.fail(name, Some(member), "not a member in any policy; skipped");
             return Ok(());
         }
         let items = match backend.list() {
             Ok(items) => items,
             Err(e) => {
-                report.problems.push(format!("source `{name}`: {e}"));
+                report.fail(name, Some(member), e.to_string());
                 return Ok(());
             }
         };
@@ -136,7 +134,7 @@ impl<S: Store> Engine<S> {
         let text = match backend.read(unit.item) {
             Ok(t) => t,
             Err(e) => {
-                report.problems.push(format!("{e}"));
+                report.fail(unit.source, Some(unit.member), e.to_string());
                 return Ok(None);
             }
         };
