@@ -198,25 +198,48 @@ fn a_failed_write_is_retried_and_decided_exactly_once() {
     // Bo's calendar folder is read-only: gatekeeper cannot write its answer.
     std::fs::set_permissions(&bo_work, std::fs::Permissions::from_mode(0o555)).unwrap();
     let probe = bo_work.join(".probe");
+    let mut immutable = false;
     if std::fs::write(&probe, "x").is_ok() {
-        // Running as root: permissions do not stop writes, so the failure
-        // cannot be staged this way. Fall back to a file that vanishes.
+        // Running as root: permissions do not stop writes. Make the folder
+        // immutable instead (root cannot create files in it either).
         std::fs::remove_file(&probe).unwrap();
         std::fs::set_permissions(&bo_work, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let tmp = bo_work.join(".ana-own.ics.gatekeeper-tmp");
-        std::fs::create_dir_all(&tmp).unwrap(); // a directory where the temp file must go
+        immutable = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&bo_work)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            immutable,
+            "running as root without `chattr`: cannot stage a failed write"
+        );
     }
-    let (code, out, _) = run_once(&config, DEMO_NOW);
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    if immutable {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&bo_work)
+            .status();
+    }
     assert_eq!(code, 6, "a failed action makes the run fail:\n{out}");
     let line = out
         .lines()
         .find(|l| l.contains("bo@example.com  \"Hiring sync\""))
         .unwrap();
     assert!(line.contains("failed"), "{line}");
+    assert!(
+        err.contains("error: source `bo-local`: `bo@example.com`: cannot write the answer"),
+        "the failure is named: {err}"
+    );
 
     // Fix the folder; the next run finishes the job.
+    if immutable {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&bo_work)
+            .status();
+    }
     std::fs::set_permissions(&bo_work, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _ = std::fs::remove_dir(bo_work.join(".ana-own.ics.gatekeeper-tmp"));
     let (code, out, err) = run_once(&config, DEMO_NOW);
     assert_eq!(code, 0, "{err}");
     let line = out

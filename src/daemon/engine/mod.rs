@@ -170,7 +170,13 @@ impl<S: Store> Engine<S> {
         for s in &config.sources {
             let backend = match s {
                 SourceConfig::Vdir { path, .. } => {
-                    Backend::Vdir(Box::new(VdirSource::new(path.clone())))
+                    let source = VdirSource::new(path.clone());
+                    // Temporary files of gatekeeper processes that died
+                    // mid-write are not anyone's calendar.
+                    for f in source.clean_stale_temps() {
+                        tracing::info!("removed a stale temporary file `{}`", f.display());
+                    }
+                    Backend::Vdir(Box::new(source))
                 }
                 SourceConfig::Google { .. } => {
                     let Some(rt) = &runtime else { continue };
@@ -562,11 +568,24 @@ impl<S: Store> Engine<S> {
             }
             return Ok(Screened::Skipped);
         }
-        let resumable = unfinished.filter(|_| {
+        let resumable = unfinished.clone().filter(|_| {
             prev.as_ref().is_some_and(|p| {
                 p.fingerprint == screening.fingerprint && p.policy_hash == policy.hash
             })
         });
+        if resumable.is_none()
+            && let Some(row) = &unfinished
+        {
+            // The invite (or the policy) changed before the logged answer
+            // was written: that row is closed, and this version is decided
+            // on its own below.
+            self.store.finish_decision(
+                row.id,
+                Outcome::NoChange,
+                Some("superseded: the invite changed before this answer was written"),
+                &screening,
+            )?;
+        }
 
         let spans = upcoming_spans(
             group,
