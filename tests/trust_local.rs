@@ -474,3 +474,81 @@ fn the_organizer_fixes_an_invite_whose_only_member_is_outside_hours() {
     let (code, out, _) = run_once(&config, now);
     assert_eq!((code, out.as_str()), (0, ""));
 }
+
+#[test]
+fn a_policy_edit_rescreens_only_that_team_and_keeps_every_cursor() {
+    use gatekeeper::config::Config;
+    use gatekeeper::daemon::Engine;
+    use gatekeeper::daemon::team::Team;
+    use gatekeeper::store::sqlite::SqliteStore;
+
+    // Two teams: Ana's (`t`) and Lee's (`u`), each with its own file.
+    let dir = team_dir(TEAM);
+    let root = dir.path();
+    let other = TEAM
+        .replace("name = \"t\"", "name = \"u\"")
+        .replace("ana@example.com", "lee@example.com")
+        .replace("bo@example.com", "max@example.com");
+    std::fs::write(root.join("policies/u.toml"), &other).unwrap();
+    let mut config = std::fs::read_to_string(root.join("gatekeeper.toml")).unwrap();
+    std::fs::create_dir_all(root.join("lee/work")).unwrap();
+    config.push_str(
+        "\n[[source]]\nkind = \"vdir\"\nname = \"lee\"\nmember = \"lee@example.com\"\npath = \"lee\"\n",
+    );
+    std::fs::write(root.join("gatekeeper.toml"), config).unwrap();
+    let late = |who: &str| {
+        carols_invite(
+            "20261202T200000Z",
+            "20261202T210000Z",
+            0,
+            "NEEDS-ACTION",
+            "NEEDS-ACTION",
+            "NEEDS-ACTION",
+        )
+        .replace("mailto:bo@example.com", &format!("mailto:{who}"))
+    };
+    std::fs::write(root.join("ana/work/fix.ics"), late("bo@example.com")).unwrap();
+    std::fs::write(
+        root.join("lee/work/fix.ics"),
+        late("lee@example.com").replace("mailto:ana@example.com", "mailto:max@example.com"),
+    )
+    .unwrap();
+
+    let config = Config::load(&root.join("gatekeeper.toml")).unwrap();
+    let team = Team::load(&config.policies).unwrap();
+    let mut engine = Engine::new(config.clone(), SqliteStore::in_memory().unwrap(), team);
+    let now = "2026-11-30T08:00:00Z".parse().unwrap();
+    let first = engine.run_once(now).unwrap();
+    assert_eq!(first.items_read, 2, "{first:?}");
+    let again = engine.run_once(now).unwrap();
+    assert_eq!(again.items_read, 0, "unchanged items are not read again");
+
+    // Team `u` softens its rule: only Lee's calendar is read again, and
+    // Lee's decline becomes a tentative.
+    std::fs::write(
+        root.join("policies/u.toml"),
+        other.replace("action = \"decline\"", "action = \"annotate\""),
+    )
+    .unwrap();
+    engine.set_team(Team::load(&config.policies).unwrap());
+    let edited = engine.run_once(now).unwrap();
+    assert_eq!(edited.items_read, 1, "{edited:?}");
+    assert!(
+        edited
+            .decisions
+            .iter()
+            .all(|d| d.member == "lee@example.com"),
+        "{:?}",
+        edited.decisions
+    );
+    assert!(
+        edited
+            .decisions
+            .iter()
+            .any(|d| d.response.as_deref() == Some("TENTATIVE")),
+        "{:?}",
+        edited.decisions
+    );
+    let after = engine.run_once(now).unwrap();
+    assert_eq!((after.items_read, after.decided), (0, 0));
+}

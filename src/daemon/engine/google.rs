@@ -91,6 +91,16 @@ impl<S: Store> Engine<S> {
             let token = cursors
                 .get(&(member.clone(), SYNC_TOKEN_ITEM.to_string()))
                 .cloned();
+            // After a policy edit: the screening window read once more,
+            // sync token and channel untouched.
+            let window = cursors
+                .contains_key(&(member.clone(), RESCREEN_ITEM.to_string()))
+                .then(|| {
+                    (
+                        now - Duration::days(1),
+                        now + Duration::days(i64::from(self.config.horizon_days)),
+                    )
+                });
             let tx = tx.clone();
             let permits = Arc::clone(&permits);
             rt.spawn(async move {
@@ -105,11 +115,15 @@ impl<S: Store> Engine<S> {
                     Err(CallError::FullSyncRequired) => google.sync(&member, None).await,
                     other => other,
                 };
-                let _ = tx.send((member, batch)).await;
+                let _ = tx.send((member.clone(), batch, false)).await;
+                if let Some((from, to)) = window {
+                    let batch = google.events_between(&member, from, to).await;
+                    let _ = tx.send((member, batch, true)).await;
+                }
             });
         }
         drop(tx);
-        while let Some((member, batch)) = rt.block_on(rx.recv()) {
+        while let Some((member, batch, windowed)) = rt.block_on(rx.recv()) {
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
@@ -238,7 +252,9 @@ impl<S: Store> Engine<S> {
             }
             // The token moves on only when every change in the batch was
             // dealt with; otherwise the next pass sees them again.
-            if complete {
+            if complete && windowed {
+                self.store.remove_cursor(&name, &member, RESCREEN_ITEM)?;
+            } else if complete {
                 self.store
                     .set_cursor(&name, &member, SYNC_TOKEN_ITEM, &batch.next_sync_token)?;
             }
@@ -329,6 +345,10 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 }
+
+/// The cursor item that asks for one windowed re-screen of a member's
+/// calendar after their team's policy changed.
+pub(super) const RESCREEN_ITEM: &str = "rescreen";
 
 /// How many members' calendars a Google source syncs at once.
 pub(super) const SYNC_CONCURRENCY: usize = 16;

@@ -270,12 +270,7 @@ impl<S: Store> Engine<S> {
     /// One pass over every source.
     pub fn run_once(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
-        let team_hash = self.team.combined_hash();
-        if self.store.meta("policy_hash")?.as_deref() != Some(team_hash.as_str()) {
-            // Different rules may decide differently: look at everything.
-            self.store.clear_cursors()?;
-            self.store.set_meta("policy_hash", &team_hash)?;
-        }
+        self.rescreen_changed_teams()?;
         let mut sources = std::mem::take(&mut self.sources);
         // The ledger first, from every local source, then the snapshot every
         // decision of this pass reads.
@@ -307,6 +302,43 @@ impl<S: Store> Engine<S> {
         }
         self.sources = sources;
         result.map(|()| report)
+    }
+
+    /// A team whose policy changed since its invites were screened has
+    /// them screened again from what is already known: its members' local
+    /// items are read again (their cursors go stale, nothing else is
+    /// forgotten), and its Google members' calendars are read over the
+    /// screening window once, without touching sync tokens or push
+    /// channels. Other teams are left alone. Each team's hash is kept in
+    /// the store's meta table (`policy_hash.team.<name>`), so a restart
+    /// with edited files does the same, and only once.
+    fn rescreen_changed_teams(&mut self) -> Result<(), StoreError> {
+        let policies: Vec<Arc<Policy>> = self.team.policies().to_vec();
+        for p in policies {
+            let key = format!("policy_hash.team.{}", p.team);
+            if self.store.meta(&key)?.as_deref() == Some(p.hash.as_str()) {
+                continue;
+            }
+            let members: HashSet<&str> = p.members.iter().map(|m| m.email.as_str()).collect();
+            for (cfg, backend) in &self.sources {
+                match (cfg, backend) {
+                    (SourceConfig::Vdir { name, member, .. }, _)
+                        if members.contains(member.as_str()) =>
+                    {
+                        vdir::stale_cursors(&mut self.store, name)?;
+                    }
+                    (_, Backend::Google { members: of, .. }) => {
+                        for m in of.iter().filter(|m| members.contains(m.as_str())) {
+                            self.store
+                                .set_cursor(cfg.name(), m, google::RESCREEN_ITEM, "1")?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.store.set_meta(&key, &p.hash)?;
+        }
+        Ok(())
     }
 
     /// Fix what every decision of a pass reads before the pass writes

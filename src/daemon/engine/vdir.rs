@@ -186,6 +186,17 @@ impl<S: Store> Engine<S> {
     }
 }
 
+/// Make every item of a local source look changed (its etag forgotten,
+/// the events it held kept), so the next pass reads it again.
+pub(super) fn stale_cursors<S: Store>(store: &mut S, source: &str) -> Result<(), StoreError> {
+    for ((calendar, href), cursor) in store.cursors(source)? {
+        let mut c = VdirCursor::parse(&cursor);
+        c.etag.clear();
+        store.set_cursor(source, &calendar, &href, &c.to_string())?;
+    }
+    Ok(())
+}
+
 /// What the store remembers of a local calendar file: its etag, and the
 /// events it held (so a deleted file's meetings can leave the burden
 /// ledger). Stored as one string, fields split by control characters that
