@@ -264,12 +264,16 @@ fn a_revoked_member_stops_with_a_message_while_others_go_on() {
     let report = engine.run_once(now()).unwrap();
     assert_eq!(w.answer("ana@example.com", &id).0, "declined");
     assert_eq!(w.answer("dev@example.com", &id).0, "needsAction");
-    let problem = report
-        .problems
+    // A failure of the pass, tagged with the member (run --once exits 6).
+    let failure = report
+        .failures
         .iter()
-        .find(|p| p.contains("dev@example.com"))
-        .expect("a problem for dev");
-    assert!(problem.contains("domain-wide delegation"), "{problem}");
+        .find(|f| f.member.as_deref() == Some("dev@example.com"))
+        .expect("a failure for dev");
+    assert!(
+        failure.reason.contains("domain-wide delegation"),
+        "{failure}"
+    );
 }
 
 #[test]

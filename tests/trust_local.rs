@@ -552,3 +552,71 @@ fn a_policy_edit_rescreens_only_that_team_and_keeps_every_cursor() {
     let after = engine.run_once(now).unwrap();
     assert_eq!((after.items_read, after.decided), (0, 0));
 }
+
+// ---------------------------------------------------------------------------
+// The daemon stays responsive.
+
+#[test]
+fn sigterm_during_a_long_first_pass_stops_it_at_the_next_item_and_the_rest_is_done_later() {
+    const N: usize = 3000;
+    let dir = team_dir(TEAM);
+    let root = dir.path();
+    let config = root.join("gatekeeper.toml");
+    for i in 0..N {
+        let text = carols_invite(
+            "20261202T200000Z",
+            "20261202T210000Z",
+            0,
+            "NEEDS-ACTION",
+            "NEEDS-ACTION",
+            "NEEDS-ACTION",
+        )
+        .replace("UID:fix-1@example.com", &format!("UID:big-{i}@example.com"));
+        std::fs::write(root.join(format!("ana/work/big-{i:05}.ics")), text).unwrap();
+    }
+    let rows = || {
+        let out = gatekeeper()
+            .args(["log", "--format", "json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .map(|v| v.len())
+            .unwrap_or(0)
+    };
+    let bin = assert_cmd::cargo::cargo_bin("gatekeeper");
+    let daemon = std::process::Command::new(bin)
+        .args(["run", "--now", "2026-11-30T08:00:00Z", "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(wait_for(&|| rows() > 0), "the first pass started deciding");
+    let pid = daemon.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = daemon.wait_with_output().unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("shutting down"), "{err}");
+    let done = rows();
+    assert!(done < N, "the pass was cut short ({done} of {N} decided)");
+
+    // The next run finishes exactly what was left: every invite decided
+    // once, none twice.
+    let (code, _, err) = run_once(&config, "2026-11-30T08:00:00Z");
+    assert_eq!(code, 0, "{err}");
+    let log = log_rows(&config);
+    let mut uids: Vec<&str> = log.iter().filter_map(|r| r["uid"].as_str()).collect();
+    uids.sort();
+    uids.dedup();
+    assert_eq!((log.len(), uids.len()), (N, N));
+    assert!(log.iter().all(|r| r["outcome"] == "applied"));
+}

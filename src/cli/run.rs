@@ -141,7 +141,46 @@ pub fn run(args: Args) -> Exit {
             }
         }
     };
-    let (tx, notifications) = std::sync::mpsc::channel();
+    let (tx, raw_notifications) = std::sync::mpsc::channel();
+    // Push notifications pass through here on their way to the loop, and
+    // raise `wake` so a long pass stops at the next item to let the loop
+    // act on them.
+    let wake = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (forward, notifications) = std::sync::mpsc::channel();
+    {
+        let wake = std::sync::Arc::clone(&wake);
+        std::thread::spawn(move || {
+            for n in raw_notifications {
+                wake.store(true, std::sync::atomic::Ordering::SeqCst);
+                if forward.send(n).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    if let Some(flag) = &shutdown {
+        // Between items a pass asks whether to stop: a signal, a push
+        // notification, or an edited policy file (looked at once a second)
+        // is then noticed within about a second however long the pass.
+        let flag = std::sync::Arc::clone(flag);
+        let wake = std::sync::Arc::clone(&wake);
+        let paths = policy_paths.clone();
+        let mut seen = crate::daemon::team::policy_stamps(&paths);
+        let mut last_look = std::time::Instant::now();
+        engine.set_interrupt(Box::new(move || {
+            use std::sync::atomic::Ordering;
+            if flag.load(Ordering::Relaxed) || wake.swap(false, Ordering::SeqCst) {
+                return true;
+            }
+            if last_look.elapsed() < Duration::from_secs(1) {
+                return false;
+            }
+            last_look = std::time::Instant::now();
+            let now = crate::daemon::team::policy_stamps(&paths);
+            // Each edit stops one pass; the loop then reloads.
+            now != std::mem::replace(&mut seen, now.clone())
+        }));
+    }
     if !args.once
         && let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime())
     {
@@ -192,13 +231,16 @@ pub fn run(args: Args) -> Exit {
         clock.now() - chrono::Duration::days(7),
     );
     loop {
-        match engine.run_once(clock.now()) {
-            Ok(report) => failed |= print(&report),
+        let resume = match engine.run_once(clock.now()) {
+            Ok(report) => {
+                failed |= print(&report);
+                report.interrupted
+            }
             Err(e) => {
                 super::err(format!("state database: {e}"));
                 return Exit::Failure;
             }
-        }
+        };
         let Some(flag) = &shutdown else { break };
         // Open or renew push channels; polling goes on as the backstop.
         match engine.maintain_channels(clock.now()) {
@@ -224,6 +266,9 @@ pub fn run(args: Args) -> Exit {
                     problems.iter().for_each(|p| eprintln!("warning: {p}"));
                     report_due =
                         crate::report::schedule::next_due_for(&engine.config, &engine.team, now);
+                    if resume {
+                        break;
+                    }
                 }
                 DaemonEvent::Shutdown => {
                     eprintln!("gatekeeper: shutting down");
@@ -234,6 +279,9 @@ pub fn run(args: Args) -> Exit {
                 }
                 DaemonEvent::SyncDue => break,
                 DaemonEvent::CalendarChanged(n) => {
+                    // This notification is being handled: it no longer
+                    // needs to cut a pass short.
+                    wake.store(false, std::sync::atomic::Ordering::SeqCst);
                     match engine.sync_member(&n.source, &n.member, clock.now()) {
                         Ok(report) => {
                             for p in &report.problems {
@@ -241,6 +289,11 @@ pub fn run(args: Args) -> Exit {
                             }
                             for f in &report.failures {
                                 eprintln!("error: {f}");
+                            }
+                            // A pass cut short for this notification
+                            // goes on now, not at the next poll.
+                            if resume {
+                                break;
                             }
                         }
                         Err(e) => {

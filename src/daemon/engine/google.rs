@@ -53,6 +53,9 @@ impl<S: Store> Engine<S> {
         self.begin_pass(now)?;
         let mut sources = std::mem::take(&mut self.sources);
         let mut result = Ok(());
+        // One member's incremental batch is short, and the notification
+        // that asked for it would otherwise interrupt it at once.
+        let interrupt = self.interrupt.take();
         for (cfg, backend) in &mut sources {
             if cfg.name() != source_name {
                 continue;
@@ -61,6 +64,7 @@ impl<S: Store> Engine<S> {
                 result = self.sync_google(cfg, source, &[member.to_string()], now, &mut report);
             }
         }
+        self.interrupt = interrupt;
         self.sources = sources;
         result.map(|()| report)
     }
@@ -224,6 +228,11 @@ impl<S: Store> Engine<S> {
             }
             let mut complete = true;
             for (_, group) in groups {
+                if self.interrupted(report) {
+                    // The token stays: the next pass sees these again.
+                    complete = false;
+                    break;
+                }
                 let ids: Vec<String> = group.iter().map(|g| g.id.clone()).collect();
                 let events: Vec<Event> = group.into_iter().map(|g| g.event).collect();
                 for (idx, id) in ids.iter().enumerate() {

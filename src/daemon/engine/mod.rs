@@ -63,10 +63,16 @@ pub struct Engine<S: Store> {
     /// one they are collected in the pass's report. A sink keeps memory flat
     /// on a first sync of a large team.
     sink: Option<DecisionSink>,
+    /// Asked between items whether the pass should stop early (a signal,
+    /// a push notification, a policy edit wants the loop's attention).
+    interrupt: Option<Interrupt>,
 }
 
 /// Receives each decision as it is made.
 pub type DecisionSink = Box<dyn FnMut(&DecisionRecord)>;
+
+/// Says whether a pass should stop at the next item boundary.
+pub type Interrupt = Box<dyn FnMut() -> bool>;
 
 /// Reads a member's calendar over a window, outside a sync.
 enum CalendarReader {
@@ -219,6 +225,7 @@ impl<S: Store> Engine<S> {
             busy: HashMap::new(),
             calendar_zones: HashMap::new(),
             sink: None,
+            interrupt: None,
         };
         engine.apply_calendar_zones();
         engine
@@ -227,6 +234,22 @@ impl<S: Store> Engine<S> {
     /// Send each decision to `sink` as it is made instead of collecting it.
     pub fn set_decision_sink(&mut self, sink: DecisionSink) {
         self.sink = Some(sink);
+    }
+
+    /// Let a pass stop early, between items, when `interrupt` says so. An
+    /// item's cursor moves only when it is finished, so a cut-short pass is
+    /// simply resumed by the next one.
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
+    }
+
+    /// Whether the pass should stop now (and remember that it did).
+    fn interrupted(&mut self, report: &mut RunReport) -> bool {
+        if report.interrupted {
+            return true;
+        }
+        report.interrupted = self.interrupt.as_mut().is_some_and(|f| f());
+        report.interrupted
     }
 
     fn emit(&mut self, report: &mut RunReport, record: DecisionRecord) {
@@ -277,7 +300,7 @@ impl<S: Store> Engine<S> {
         let mut result = Ok(());
         for (cfg, backend) in &mut sources {
             if let Backend::Vdir(b) = backend {
-                result = self.prime_ledger(cfg, b.as_mut(), now);
+                result = self.prime_ledger(cfg, b.as_mut(), now, &mut report);
                 if result.is_err() {
                     break;
                 }
@@ -328,9 +351,14 @@ impl<S: Store> Engine<S> {
                         vdir::stale_cursors(&mut self.store, name)?;
                     }
                     (_, Backend::Google { members: of, .. }) => {
+                        // A member not synced yet gets everything in the
+                        // first full sync anyway.
+                        let cursors = self.store.cursors(cfg.name())?;
                         for m in of.iter().filter(|m| members.contains(m.as_str())) {
-                            self.store
-                                .set_cursor(cfg.name(), m, google::RESCREEN_ITEM, "1")?;
+                            if cursors.contains_key(&(m.clone(), SYNC_TOKEN_ITEM.to_string())) {
+                                self.store
+                                    .set_cursor(cfg.name(), m, google::RESCREEN_ITEM, "1")?;
+                            }
                         }
                     }
                     _ => {}

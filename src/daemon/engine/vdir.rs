@@ -38,6 +38,11 @@ impl<S: Store> Engine<S> {
             if seen.is_some_and(|c| VdirCursor::parse(c).etag == item.etag) {
                 continue;
             }
+            if self.interrupted(report) {
+                // Unfinished items keep their old cursors; files that
+                // vanished are dealt with by the pass that gets there.
+                return Ok(());
+            }
             let unit = Unit {
                 source: name,
                 member,
@@ -77,6 +82,7 @@ impl<S: Store> Engine<S> {
         cfg: &SourceConfig,
         backend: &mut dyn CalendarSource,
         now: DateTime<Utc>,
+        report: &mut RunReport,
     ) -> Result<(), StoreError> {
         let SourceConfig::Vdir {
             name, member, mode, ..
@@ -99,6 +105,9 @@ impl<S: Store> Engine<S> {
             let seen = cursors.get(&(item.calendar.clone(), item.href.clone()));
             if seen.is_some_and(|c| VdirCursor::parse(c).etag == item.etag) {
                 continue;
+            }
+            if self.interrupted(report) {
+                return Ok(());
             }
             let Ok(text) = backend.read(item) else {
                 continue;
