@@ -620,3 +620,166 @@ fn sigterm_during_a_long_first_pass_stops_it_at_the_next_item_and_the_rest_is_do
     assert_eq!((log.len(), uids.len()), (N, N));
     assert!(log.iter().all(|r| r["outcome"] == "applied"));
 }
+
+// ---------------------------------------------------------------------------
+// Order and crash points do not change verdicts or comments.
+
+const FAIR: &str = r#"
+[team]
+name = "f"
+domains = ["example.com"]
+
+[[member]]
+email = "ana@example.com"
+time_zone = "Europe/Lisbon"
+working_hours = "09:00-17:00"
+
+[[member]]
+email = "kai@example.com"
+time_zone = "Asia/Tokyo"
+working_hours = "09:00-17:00"
+
+[[rule]]
+kind = "outside_hours_budget"
+action = "decline"
+minutes_per_week = 20
+
+[[rule]]
+kind = "burden_cap"
+action = "annotate"
+ratio = 1.3
+
+[fairness]
+window_weeks = 4
+
+[exceptions]
+one_to_one = "screen"
+"#;
+
+/// A team with Kai's late meetings already accepted and `invites` new
+/// invites from Carol to Ana and Kai at 10:00 UTC (19:00 in Tokyo), in
+/// both copies; sources listed in `order`.
+fn fair_team(order: [&str; 2], invites: usize) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("policies")).unwrap();
+    std::fs::write(root.join("policies/f.toml"), FAIR).unwrap();
+    let mut config = String::from("policies = [\"policies\"]\n[store]\nsqlite = \"state.db\"\n");
+    for m in order {
+        config.push_str(&format!(
+            "\n[[source]]\nkind = \"vdir\"\nname = \"{m}\"\nmember = \"{m}@example.com\"\npath = \"{m}\"\n"
+        ));
+    }
+    std::fs::write(root.join("gatekeeper.toml"), config).unwrap();
+    for m in ["ana", "kai"] {
+        std::fs::create_dir_all(root.join(format!("{m}/work"))).unwrap();
+    }
+    let meeting = |uid: &str, day: u32, kai: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T000000Z\r\nCREATED:20261120T000000Z\r\nDTSTART:202612{day:02}T100000Z\r\nDTEND:202612{day:02}T110000Z\r\nSUMMARY:{uid}\r\nDESCRIPTION:Decide the data retention plan for the analytics warehouse\r\nORGANIZER:mailto:carol@example.com\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:carol@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ana@example.com\r\nATTENDEE;PARTSTAT={kai}:mailto:kai@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    // Kai accepted two late meetings: 120 minutes outside hours.
+    for (i, day) in [1u32, 3].iter().enumerate() {
+        std::fs::write(
+            root.join(format!("kai/work/accepted-{i}.ics")),
+            meeting(&format!("accepted-{i}"), *day, "ACCEPTED"),
+        )
+        .unwrap();
+    }
+    for i in 0..invites {
+        let text = meeting(&format!("late-{i}"), 2 + (i as u32 % 3), "NEEDS-ACTION");
+        std::fs::write(root.join(format!("ana/work/late-{i:03}.ics")), &text).unwrap();
+        std::fs::write(root.join(format!("kai/work/late-{i:03}.ics")), &text).unwrap();
+    }
+    dir
+}
+
+/// Decision lines without their time, sorted.
+fn decisions_of(out: &str) -> Vec<String> {
+    let mut v: Vec<String> = out.lines().map(|l| l[20..].to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Every calendar file's bytes, by path relative to `root`.
+fn calendars(root: &Path) -> Vec<(String, Vec<u8>)> {
+    snapshot(root)
+        .into_iter()
+        .map(|(p, b)| (p.replace(&root.display().to_string(), ""), b))
+        .collect()
+}
+
+#[test]
+fn sources_in_either_order_give_the_same_verdicts_and_comments() {
+    let a = fair_team(["ana", "kai"], 4);
+    let b = fair_team(["kai", "ana"], 4);
+    let now = "2026-11-30T08:00:00Z";
+    let (code_a, out_a, err_a) = run_once(&a.path().join("gatekeeper.toml"), now);
+    let (code_b, out_b, err_b) = run_once(&b.path().join("gatekeeper.toml"), now);
+    assert_eq!((code_a, code_b), (0, 0), "{err_a}\n{err_b}");
+    // Kai's accepted meetings count whichever source is read first.
+    assert!(
+        out_a.contains("outside_hours_budget"),
+        "the ledger was read:\n{out_a}"
+    );
+    assert_eq!(decisions_of(&out_a), decisions_of(&out_b));
+    assert_eq!(calendars(a.path()), calendars(b.path()));
+}
+
+#[test]
+fn killed_and_restarted_runs_end_as_one_uninterrupted_run_would() {
+    const N: usize = 150;
+    let now = "2026-11-30T08:00:00Z";
+    let reference = fair_team(["ana", "kai"], N);
+    let (code, _, err) = run_once(&reference.path().join("gatekeeper.toml"), now);
+    assert_eq!(code, 0, "{err}");
+
+    let dir = fair_team(["ana", "kai"], N);
+    let config = dir.path().join("gatekeeper.toml");
+    let rows = || {
+        let out = gatekeeper()
+            .args(["log", "--format", "json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .map(|v| v.len())
+            .unwrap_or(0)
+    };
+    // Kill the run (SIGKILL: no chance to tidy up) after more and more of
+    // the work is done.
+    for k in [1usize, 40, 110, 200] {
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
+            .args(["run", "--once", "--now", now, "--config"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let child = std::cell::RefCell::new(child);
+        let exited = || child.borrow_mut().try_wait().ok().flatten().is_some();
+        assert!(wait_for(&|| rows() >= k || exited()));
+        let mut child = child.into_inner();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let (code, _, err) = run_once(&config, now);
+    assert_eq!(code, 0, "{err}");
+    let log = log_rows(&config);
+    assert!(
+        log.iter()
+            .all(|r| r["outcome"] != "pending" && r["outcome"] != "failed"),
+        "{log:#?}"
+    );
+    let mut keys: Vec<String> = log
+        .iter()
+        .map(|r| format!("{} {}", r["uid"], r["member"]))
+        .collect();
+    let n = keys.len();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "no invite decided twice");
+    // The same answers and comments, byte for byte, as without the kills.
+    assert_eq!(calendars(dir.path()), calendars(reference.path()));
+}
