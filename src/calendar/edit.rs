@@ -440,6 +440,40 @@ mod tests {
     }
 
     #[test]
+    fn the_marker_carries_the_rules_the_answer_stands_on() {
+        let rules = vec![
+            "agenda".to_string(),
+            "working_hours".to_string(),
+            // Not a rule name: dropped rather than break the line.
+            "bad,name:x".to_string(),
+        ];
+        let mut e = edit(None, "jane@example.com", PartStat::Declined);
+        e.marker = Some(PartStat::Declined);
+        e.marker_rules = &rules;
+        let out = set_response(CAL, &e).expect("edit applies");
+        assert!(
+            out.contains(
+                "X-GATEKEEPER-PARTSTAT;X-GATEKEEPER-RULES=agenda,working_hours:DECLINED\r\n"
+            ),
+            "{out}"
+        );
+        let event = &parse_ics(&out).expect("parses").events[0];
+        assert_eq!(event.gatekeeper_partstat, Some(PartStat::Declined));
+        assert_eq!(
+            event.gatekeeper_rules,
+            Some(vec!["agenda".to_string(), "working_hours".to_string()])
+        );
+        // A marker written without rules (an older gatekeeper) says nothing
+        // about them.
+        e.marker_rules = &[];
+        let plain = set_response(CAL, &e).expect("edit applies");
+        assert_eq!(
+            parse_ics(&plain).expect("parses").events[0].gatekeeper_rules,
+            None
+        );
+    }
+
+    #[test]
     fn comment_and_marker_add_replace_remove() {
         let mut e = edit(None, "jane@example.com", PartStat::Declined);
         e.comment = Some("Busy; focus time, sorry\nnext week?");

@@ -219,6 +219,84 @@ mod tests {
         }
     }
 
+    #[test]
+    fn governed_answers_are_hidden_from_the_core_and_others_count() {
+        use crate::calendar::Role;
+        let a = |email: &str, p: PartStat| Attendee {
+            email: email.into(),
+            name: None,
+            role: Role::Required,
+            partstat: p,
+            is_resource: false,
+        };
+        let attendees = [
+            a("ana@t", PartStat::Declined),
+            a("bo@t", PartStat::Tentative),
+            a("guest@x", PartStat::Declined),
+            a("carol@t", PartStat::Accepted),
+        ];
+        let governed = |e: &str| e == "ana@t" || e == "bo@t";
+        let seen: Vec<(String, PartStat)> = neutral_attendees(&attendees, &governed)
+            .into_iter()
+            .map(|a| (a.email, a.partstat))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("ana@t".to_string(), PartStat::NeedsAction),
+                ("bo@t".to_string(), PartStat::NeedsAction),
+                ("guest@x".to_string(), PartStat::Declined),
+                ("carol@t".to_string(), PartStat::Accepted),
+            ]
+        );
+    }
+
+    #[test]
+    fn new_problems_table() {
+        use crate::policy::evaluate::{Finding, Problem};
+        use crate::policy::{Action, RuleKind};
+        let verdict = |rules: &[(RuleKind, Action)]| Verdict {
+            decision: Decision::Decline,
+            findings: rules
+                .iter()
+                .map(|(rule, action)| Finding {
+                    rule: *rule,
+                    action: *action,
+                    problem: Problem::MissingAgenda {
+                        words: 0,
+                        needed: 6,
+                    },
+                })
+                .collect(),
+            exemption: None,
+            uses_urgent: false,
+            urgent_exhausted: false,
+            suggestions: Vec::new(),
+            rotation: None,
+        };
+        let s = |v: &[&str]| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        let agenda = (RuleKind::Agenda, Action::Decline);
+        let hours = (RuleKind::WorkingHours, Action::Annotate);
+        let observed = (RuleKind::MaxAttendees, Action::Observe);
+        let cases: Vec<(Option<Vec<String>>, Vec<(RuleKind, Action)>, bool)> = vec![
+            // Nothing known about the standing answer: bring it up to date.
+            (None, vec![agenda], true),
+            (Some(s(&["agenda"])), vec![agenda], false),
+            // A reason that went away is not worth an email.
+            (Some(s(&["agenda", "working_hours"])), vec![agenda], false),
+            (Some(s(&["agenda"])), vec![agenda, hours], true),
+            // Observe-only findings never count.
+            (Some(s(&["agenda"])), vec![agenda, observed], false),
+        ];
+        for (previous, rules, expect) in cases {
+            assert_eq!(
+                new_problems(previous.as_deref(), &verdict(&rules)),
+                expect,
+                "{previous:?} {rules:?}"
+            );
+        }
+    }
+
     /// (decision, ownership, current, comment, previous comment, new
     /// problems, expected write)
     type PlanCase = (

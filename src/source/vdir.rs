@@ -473,4 +473,31 @@ mod tests {
             "A2"
         );
     }
+
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        // A process that has exited: its pid is free.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let own = std::process::id();
+        let names = [
+            (format!(".gatekeeper-tmp.{dead}.3.a.ics"), false),
+            (format!(".gatekeeper-tmp.{own}.0.b.ics"), true),
+            (".c.ics.gatekeeper-tmp".to_string(), false),
+            (".client-7.tmp".to_string(), true),
+            ("d.ics".to_string(), true),
+        ];
+        for (n, _) in &names {
+            std::fs::write(work.join(n), "x").unwrap();
+        }
+        let removed = VdirSource::new(dir.path().to_path_buf()).clean_stale_temps();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        for (n, stays) in &names {
+            assert_eq!(work.join(n).exists(), *stays, "{n}");
+        }
+    }
 }
