@@ -278,7 +278,9 @@ mod tests {
         let agenda = (RuleKind::Agenda, Action::Decline);
         let hours = (RuleKind::WorkingHours, Action::Annotate);
         let observed = (RuleKind::MaxAttendees, Action::Observe);
-        let cases: Vec<(Option<Vec<String>>, Vec<(RuleKind, Action)>, bool)> = vec![
+        // (rules the standing answer stands on, findings now, new problems?)
+        type Case = (Option<Vec<String>>, Vec<(RuleKind, Action)>, bool);
+        let cases: Vec<Case> = vec![
             // Nothing known about the standing answer: bring it up to date.
             (None, vec![agenda], true),
             (Some(s(&["agenda"])), vec![agenda], false),
