@@ -783,3 +783,93 @@ fn killed_and_restarted_runs_end_as_one_uninterrupted_run_would() {
     // The same answers and comments, byte for byte, as without the kills.
     assert_eq!(calendars(dir.path()), calendars(reference.path()));
 }
+
+#[test]
+fn a_decision_whose_write_landed_before_a_crash_is_finished_as_applied_without_writing_again() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let (code, _, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 0, "{err}");
+    let file = dir.path().join("calendars/ana/work/sync-1.ics");
+    let written = std::fs::read(&file).unwrap();
+    // Stage the crash: the answer is in the file, but the log row is still
+    // pending, the screening unfinished and the item's cursor not moved.
+    let db = rusqlite::Connection::open(dir.path().join("state/gatekeeper.db")).unwrap();
+    let where_ = "uid = 'sync-1@example.com' AND member = 'ana@example.com'";
+    db.execute_batch(&format!(
+        "UPDATE decisions SET outcome = 'pending' WHERE {where_};
+         UPDATE screenings SET complete = 0 WHERE {where_};
+         DELETE FROM sync_cursors WHERE source = 'ana-local' AND item = 'sync-1.ics';"
+    ))
+    .unwrap();
+    drop(db);
+
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 0, "{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("ana@example.com  \"Sync\""))
+        .unwrap_or_else(|| panic!("the pending row is finished:\n{out}"));
+    assert!(line.contains("applied → DECLINED"), "{line}");
+    assert_eq!(std::fs::read(&file).unwrap(), written, "no second write");
+    let rows: Vec<_> = log_rows(&config)
+        .into_iter()
+        .filter(|r| r["uid"] == "sync-1@example.com" && r["member"] == "ana@example.com")
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["outcome"], "applied");
+}
+
+#[test]
+fn a_database_locked_by_another_process_is_waited_out_with_a_message() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    // Create the database, then hold its write lock from outside.
+    let (code, _, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 0, "{err}");
+    let db = rusqlite::Connection::open(dir.path().join("state/gatekeeper.db")).unwrap();
+    db.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // A new invite so the run has something to write.
+    let sync = std::fs::read_to_string(repo().join("examples/demo/calendars/ana/work/sync-1.ics"))
+        .unwrap()
+        .replace("sync-1@example.com", "sync-9@example.com");
+    std::fs::write(dir.path().join("calendars/ana/work/sync-9.ics"), sync).unwrap();
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
+        .args(["run", "--once", "--now", DEMO_NOW, "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read stderr as it comes until the waiting message shows.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let waiting = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(line) if line.contains("locked by another process; waiting") => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    assert!(waiting, "{seen:?}");
+    db.execute_batch("COMMIT").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{seen:?}");
+    assert!(
+        log_rows(&config)
+            .iter()
+            .any(|r| r["uid"] == "sync-9@example.com" && r["outcome"] == "applied")
+    );
+}

@@ -96,7 +96,7 @@ impl SqliteStore {
 /// up: a lock that outlasts a fixed timeout must not end the daemon.
 fn wait_when_busy(attempt: i32) -> bool {
     let pause = 1u64 << attempt.clamp(0, 8);
-    if attempt == 30 || (attempt > 30 && attempt % 300 == 0) {
+    if attempt == 10 || (attempt > 10 && attempt % 300 == 0) {
         tracing::warn!("the state database is locked by another process; waiting");
     }
     std::thread::sleep(std::time::Duration::from_millis(pause.min(200)));
