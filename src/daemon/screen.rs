@@ -273,6 +273,7 @@ mod tests {
             urgent_exhausted: false,
             suggestions: Vec::new(),
             rotation: None,
+            judged_first_days: None,
         };
         let s = |v: &[&str]| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
         let agenda = (RuleKind::Agenda, Action::Decline);
