@@ -706,3 +706,38 @@ fn a_cancelled_occurrence_comes_off_the_burden_ledger() {
     engine.run_once(now()).unwrap();
     assert_eq!(outside(&engine), 60);
 }
+
+#[test]
+fn a_policy_edit_rescreens_google_members_with_one_windowed_read() {
+    let w = World::new(&["ana@example.com"], "");
+    let id = w.invite("Sync", "", &["ana@example.com"]);
+    let mut engine = w.engine();
+    engine.run_once(now()).unwrap();
+    assert_eq!(w.answer("ana@example.com", &id).0, "declined");
+    let lists = |w: &World| w.fake.stats().total("events.list");
+    // An unchanged calendar costs one incremental list call per pass.
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    let per_pass = lists(&w) - before;
+
+    // The agenda rule only annotates now: the decline becomes a tentative
+    // although nothing changed in the calendar (the sync token alone would
+    // never bring the invite back).
+    let policy = w.dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        text.replace("action = \"decline\"", "action = \"annotate\""),
+    )
+    .unwrap();
+    let config = Config::load(&w.config()).unwrap();
+    engine.set_team(Team::load(&config.policies).unwrap());
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    assert_eq!(w.answer("ana@example.com", &id).0, "tentative");
+    assert_eq!(lists(&w) - before, per_pass + 1, "one windowed read more");
+    // Once only.
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    assert_eq!(lists(&w) - before, per_pass);
+}
