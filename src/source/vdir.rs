@@ -354,8 +354,23 @@ impl CalendarSource for VdirSource {
                     return Err(conflict());
                 }
                 // The swapped-out version is the one the verdict was made
-                // on: it is superseded by gatekeeper's answer.
-                let _ = std::fs::remove_file(&tmp);
+                // on: it is superseded by gatekeeper's answer. A client that
+                // opened it before the exchange may still write into it in
+                // place: what lands before the unlink is caught here, and
+                // put back.
+                let ours = (ours_identity, content_hash(text.as_bytes()));
+                if let Some(late) = unlink_checked(&tmp, expected_hash.as_deref()) {
+                    let back = tmp.with_file_name(format!(
+                        "{TEMP_PREFIX}{}.{}.{}",
+                        std::process::id(),
+                        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed),
+                        item.href
+                    ));
+                    if std::fs::write(&back, late).is_ok() {
+                        self.undo_exchange(&back, &path, ours);
+                    }
+                    return Err(conflict());
+                }
             }
         }
         let new_meta = std::fs::metadata(&path).map_err(io(&path))?;
@@ -370,6 +385,22 @@ impl CalendarSource for VdirSource {
             .insert(path, (new_etag.clone(), content_hash(text.as_bytes())));
         Ok(new_etag)
     }
+}
+
+/// Remove `p`, then look at what it held through a handle opened before:
+/// returns the content when it no longer matches `expected` (a client
+/// that had the file open wrote into it after it was checked). Once the
+/// name is gone nobody can open it again, so only a write already under
+/// way can still land, after this looked.
+fn unlink_checked(p: &Path, expected: Option<&str>) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(p).ok();
+    let _ = std::fs::remove_file(p);
+    let (f, expected) = (f.as_mut()?, expected?);
+    let mut bytes = Vec::new();
+    f.seek(std::io::SeekFrom::Start(0)).ok()?;
+    f.read_to_end(&mut bytes).ok()?;
+    (content_hash(&bytes) != expected).then_some(bytes)
 }
 
 /// A file as it stands: its identity and a hash of its content. Inode
@@ -418,7 +449,13 @@ impl VdirSource {
                 Some(put) => back.as_ref() == Some(put),
             };
             if superseded {
-                let _ = std::fs::remove_file(tmp);
+                // Written into in place after the check? Then that is the
+                // client's newest version: keep it for a person to see.
+                let expected = back.map(|(_, h)| h);
+                if let Some(late) = unlink_checked(tmp, expected.as_deref()) {
+                    let _ = std::fs::write(tmp, late);
+                    break;
+                }
                 return;
             }
             let Some(back) = back else { break };
