@@ -283,8 +283,9 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Replace the policies (after a reload). The next pass re-reads every
-    /// item so the new rules apply to invites already seen.
+    /// Replace the policies (after a reload). The next pass re-screens the
+    /// invites of each team whose policy changed, and only those (see
+    /// `rescreen_changed_teams`).
     pub fn set_team(&mut self, team: Team) {
         self.team = team;
         self.apply_calendar_zones();
