@@ -10,7 +10,6 @@ mod google;
 mod vdir;
 
 pub use google::google_settings_for;
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
