@@ -159,6 +159,7 @@ fn answer_all(text: &str) -> (usize, usize) {
             partstat: PartStat::Declined,
             comment: Some("Declined by gatekeeper: outside working hours"),
             marker: Some(PartStat::Declined),
+            marker_rules: &[],
         };
         if let Ok(pending) = editor.edit(&edit) {
             black_box(pending.bytes());

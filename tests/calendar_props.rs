@@ -13,6 +13,10 @@ use gatekeeper::calendar::ical::parse_ics_bytes;
 use gatekeeper::calendar::recurrence::{expand, group_by_uid};
 use proptest::prelude::*;
 
+/// The rules a marker names (issue 8 writes them into the marker).
+static RULES: std::sync::LazyLock<Vec<String>> =
+    std::sync::LazyLock::new(|| vec!["agenda".to_string(), "working_hours".to_string()]);
+
 fn utc(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0)
         .single()
@@ -285,6 +289,7 @@ proptest! {
             partstat: answer.clone(),
             comment: comment.as_deref(),
             marker: marker.then(|| answer.clone()),
+            marker_rules: &RULES,
         };
         let once = set_response_bytes(&input, &edit).expect("edit applies");
         prop_assert_eq!(foreign_lines(&input), foreign_lines(&once));
@@ -320,6 +325,7 @@ proptest! {
                 partstat: answers[answer].clone(),
                 comment: comment.then_some("Outside working hours"),
                 marker: comment.then(|| answers[answer].clone()),
+                marker_rules: if answer == 1 { &RULES } else { &[] },
             };
             let pending = editor.edit(&edit).expect("edit applies");
             let expected = set_response_bytes(&scratch, &edit).expect("edit applies");

@@ -21,6 +21,7 @@ fuzz_target!(|data: &[u8]| {
                 partstat: PartStat::Declined,
                 comment: Some("fuzz, comment; with escapes\\"),
                 marker: Some(PartStat::Declined),
+                marker_rules: &[],
             };
             if let Ok(once) = set_response_bytes(data, &edit) {
                 let twice = set_response_bytes(&once, &edit).expect("an edited item edits again");
