@@ -32,7 +32,7 @@ pub(crate) async fn serve(fake: FakeGoogle, listener: tokio::net::TcpListener) {
                 // killed daemon's in-flight patch still lands), so the
                 // handling runs on its own task, not the connection's.
                 async move {
-                    let answer = tokio::spawn(handle(fake, req)).await;
+                    let answer = tokio::spawn(answer_and_count(fake, req)).await;
                     Ok::<_, Infallible>(
                         answer.unwrap_or_else(|_| api_error(&ApiError::backend_error())),
                     )
@@ -133,6 +133,18 @@ fn route(method: &Method, path: &str) -> Route {
     }
 }
 
+/// Handles a request and counts its answer's status per method.
+async fn answer_and_count(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
+    let name = if req.method() == Method::POST && req.uri().path() == "/token" {
+        "token"
+    } else {
+        route(req.method(), req.uri().path()).name()
+    };
+    let answer = handle(fake.clone(), req).await;
+    fake.lock().stats.answered(name, answer.status().as_u16());
+    answer
+}
+
 async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -155,13 +167,22 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
     }
     let route = route(&method, &path);
     let name = route.name();
-    let outcome = {
+    let (outcome, hook) = {
         let mut s = fake.lock();
         let (now, _) = s.now();
         let subject = s.auth.subject_of(authorization.as_deref());
         s.stats.record(subject.as_deref().unwrap_or(""), name, now);
-        s.failures.for_request(name, subject.as_deref())
+        (
+            s.failures.for_request(name, subject.as_deref()),
+            s.take_hook(name),
+        )
     };
+    // A test's "meanwhile": runs after the request arrived, before it is
+    // answered, outside the lock.
+    if let Some(hook) = hook {
+        hook(&fake);
+    }
+    let mut after = None;
     match outcome {
         Some(Outcome::Fail(kind)) => {
             if let Some(e) = kind.api_error() {
@@ -169,8 +190,34 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
             }
         }
         Some(Outcome::Delay(d)) => tokio::time::sleep(d).await,
+        Some(o @ (Outcome::DelayAnswer(_) | Outcome::FailAfter(_))) => after = Some(o),
         None => {}
     }
+    let answer = carry_out(&fake, &route, &query, authorization, if_match, &body);
+    match after {
+        Some(Outcome::DelayAnswer(d)) => {
+            tokio::time::sleep(d).await;
+            answer
+        }
+        Some(Outcome::FailAfter(kind)) => match kind.api_error() {
+            Some(e) => api_error(&e),
+            None => answer,
+        },
+        _ => answer,
+    }
+}
+
+/// The request itself, after injected failures: authentication, scope,
+/// then the method.
+fn carry_out(
+    fake: &FakeGoogle,
+    route: &Route,
+    query: &[(String, String)],
+    authorization: Option<String>,
+    if_match: Option<String>,
+    body: &Bytes,
+) -> Answer {
+    let name = route.name();
 
     let mut s = fake.lock();
     let (now, now_utc) = s.now();
@@ -185,15 +232,15 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
         if body.is_empty() {
             return Ok(json!({}));
         }
-        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("Parse Error"))
+        serde_json::from_slice(body).map_err(|_| ApiError::invalid("Parse Error"))
     };
     // `primary` and the member's own address name the member's calendar;
     // gatekeeper never reads anyone else's.
     let own = |cal: &str| cal == "primary" || cal.eq_ignore_ascii_case(&subject);
 
-    let result: Result<Answer, ApiError> = (|| match &route {
+    let result: Result<Answer, ApiError> = (|| match route {
         Route::List(cal) if own(cal) => {
-            let q = ListQuery::from_pairs(&query)?;
+            let q = ListQuery::from_pairs(query)?;
             Ok(json_answer(200, &list(&s.store, &subject, &q)?))
         }
         Route::Get(cal, id) if own(cal) => {
@@ -292,7 +339,14 @@ async fn token(fake: FakeGoogle, body: &Bytes) -> Answer {
                 return token_error(&e);
             }
         }
-        Some(Outcome::Delay(d)) => tokio::time::sleep(d).await,
+        // The token endpoint has nothing to apply: a late answer is a
+        // delay, an error after applying is an error.
+        Some(Outcome::Delay(d) | Outcome::DelayAnswer(d)) => tokio::time::sleep(d).await,
+        Some(Outcome::FailAfter(kind)) => {
+            if let Some(e) = kind.token_error() {
+                return token_error(&e);
+            }
+        }
         None => {}
     }
     let mut s = fake.lock();
