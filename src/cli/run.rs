@@ -130,6 +130,10 @@ pub fn run(args: Args) -> Exit {
         }
     };
     let (tx, notifications) = std::sync::mpsc::channel();
+    if let Err(e) = engine.register_channels() {
+        super::err(format!("state database: {e}"));
+        return Exit::Failure;
+    }
     if !args.once
         && let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime())
     {
@@ -155,7 +159,7 @@ pub fn run(args: Args) -> Exit {
         for p in &report.problems {
             eprintln!("warning: {p}");
         }
-        report.failed > 0
+        report.failed > 0 || !report.failures.is_empty()
     };
     let mut failed = false;
     // The weekly report: the latest scheduled time that passed while the

@@ -101,6 +101,11 @@ pub struct RunReport {
     pub failed: usize,
     /// Files and events that were skipped, each with its path and reason.
     pub problems: Vec<String>,
+    /// Sources and members that could not be synced or acted on this pass
+    /// (a refused key, a revoked grant, a spent quota, a write that
+    /// failed), each naming the source and member: `run --once` exits
+    /// non-zero when there are any.
+    pub failures: Vec<String>,
     /// Items read and parsed (unchanged items are not read).
     pub items_read: usize,
 }

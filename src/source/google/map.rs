@@ -217,6 +217,30 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
     })
 }
 
+/// Whether the member's copy already shows gatekeeper's write `w`: their
+/// answer, the comment and the marker all as `w` would leave them. Used
+/// after a write whose answer was lost, to tell "it landed" from "it did
+/// not".
+pub fn shows_write(g: &api::Event, member: &str, w: &crate::daemon::screen::Write) -> bool {
+    let me = g.attendees.iter().flatten().find(|a| {
+        a.self_ == Some(true)
+            || a.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(member))
+    });
+    let Some(me) = me else { return false };
+    let marker = g
+        .extended_properties
+        .as_ref()
+        .and_then(|x| x.private.as_ref())
+        .and_then(|p| p.get(MARKER_KEY))
+        .map_or("", String::as_str);
+    let want_marker = w.marker.as_ref().map_or("", partstat_to_google);
+    me.response_status.as_deref() == Some(partstat_to_google(&w.partstat))
+        && me.comment.as_deref().unwrap_or("") == w.comment.as_deref().unwrap_or("")
+        && marker == want_marker
+}
+
 /// The reader's zone for a member on Google: the policy's, else the
 /// calendar's own setting.
 pub fn member_zone(policy_tz: Option<Tz>, calendar_setting: Option<&str>) -> Tz {
@@ -231,6 +255,55 @@ mod tests {
 
     fn parse(json: serde_json::Value) -> api::Event {
         serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn tells_a_landed_write_from_one_that_did_not_land() {
+        use crate::daemon::screen::Write;
+        let copy = |status: &str, comment: Option<&str>, marker: Option<&str>| {
+            let mut me = serde_json::json!({"email": "ana@example.com", "self": true, "responseStatus": status});
+            if let Some(c) = comment {
+                me["comment"] = c.into();
+            }
+            let mut e = serde_json::json!({"id": "e", "attendees": [{"email": "bo@example.com", "responseStatus": "accepted"}, me]});
+            if let Some(m) = marker {
+                e["extendedProperties"] = serde_json::json!({"private": {MARKER_KEY: m}});
+            }
+            parse(e)
+        };
+        let decline = Write {
+            partstat: PartStat::Declined,
+            comment: Some("no agenda".into()),
+            marker: Some(PartStat::Declined),
+        };
+        let withdraw = Write {
+            partstat: PartStat::NeedsAction,
+            comment: None,
+            marker: None,
+        };
+        let check = |g: &api::Event, w: &Write, expect: bool| {
+            assert_eq!(shows_write(g, "ana@example.com", w), expect, "{g:?} {w:?}");
+        };
+        check(
+            &copy("declined", Some("no agenda"), Some("declined")),
+            &decline,
+            true,
+        );
+        // Ana declined herself: no marker, not gatekeeper's write.
+        check(&copy("declined", Some("no agenda"), None), &decline, false);
+        check(&copy("accepted", None, None), &decline, false);
+        check(
+            &copy("declined", Some("older reason"), Some("declined")),
+            &decline,
+            false,
+        );
+        check(&copy("needsAction", None, None), &withdraw, true);
+        check(&copy("needsAction", Some(""), Some("")), &withdraw, true);
+        check(
+            &copy("needsAction", None, Some("declined")),
+            &withdraw,
+            false,
+        );
     }
 
     #[test]
