@@ -1115,6 +1115,75 @@ fn a_patch_can_be_applied_and_still_answered_500() {
     assert_eq!(stats.answered("events.patch", 412), 1);
 }
 
+/// Whatever happens to a copy between gatekeeper's read and its write (the
+/// member answers, the organizer edits, other reads), a PATCH with
+/// `If-Match` lands only on the very copy it was read from, and a refused
+/// one leaves the copy exactly as it was.
+#[test]
+fn a_conditional_patch_lands_only_on_the_copy_it_was_read_from() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Read,
+        Answer(&'static str),
+        Edit,
+        /// Patch with the etag of the n-th read (modulo the reads so far).
+        Patch(usize),
+    }
+    let env = env();
+    let token = raw_token(&env, BO);
+    let op = prop_oneof![
+        Just(Op::Read),
+        prop::sample::select(vec!["accepted", "declined", "tentative", "needsAction"])
+            .prop_map(Op::Answer),
+        Just(Op::Edit),
+        (0usize..4).prop_map(Op::Patch),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let etag_of = |id: &str| {
+        env.fake.event_as(BO, id).expect("copy")["etag"]
+            .as_str()
+            .expect("etag")
+            .to_string()
+    };
+    let answer = json!({"attendees": [{"email": BO, "responseStatus": "declined", "comment": "gk"}], "attendeesOmitted": true});
+    runner
+        .run(&prop::collection::vec(op, 1..8), |ops| {
+            let id = env.meeting("Planning");
+            let mut reads = vec![etag_of(&id)];
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Read => reads.push(etag_of(&id)),
+                    Op::Answer(s) => env.fake.respond_as(BO, &id, s),
+                    Op::Edit => {
+                        env.fake
+                            .update_event(ANA, &id, json!({"summary": format!("Planning {n}")}))
+                    }
+                    Op::Patch(k) => {
+                        let sent = reads[k % reads.len()].clone();
+                        let before = env.fake.event_as(BO, &id).expect("copy");
+                        let (status, _) = raw_patch(&env, &token, &id, &sent, &answer);
+                        if before["etag"] == sent.as_str() {
+                            prop_assert_eq!(status, 200);
+                            reads.push(etag_of(&id));
+                        } else {
+                            prop_assert_eq!(status, 412);
+                            prop_assert_eq!(env.fake.event_as(BO, &id).expect("copy"), before);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 #[test]
 fn a_hook_runs_while_the_request_is_in_flight() {
     let env = env();
