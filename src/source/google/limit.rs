@@ -96,8 +96,17 @@ impl RateLimiter {
                 let mut w = self.lock();
                 let now = Instant::now();
                 let window = self.window;
-                let expire = |q: &mut VecDeque<Place>| {
-                    q.retain(|p| p.done.is_none_or(|d| now.duration_since(d) < window));
+                let expired = |p: &Place| p.done.is_some_and(|d| now.duration_since(d) >= window);
+                // Cheap in the common case (the oldest place is done and
+                // past); a full sweep only when the window looks full, as a
+                // slow request at the front may hold finished ones behind.
+                let expire = |q: &mut VecDeque<Place>, limit: usize| {
+                    while q.front().is_some_and(expired) {
+                        q.pop_front();
+                    }
+                    if q.len() >= limit {
+                        q.retain(|p| !expired(p));
+                    }
                 };
                 // When the earliest place frees up, if any is finished.
                 let frees_in = |q: &VecDeque<Place>| {
@@ -108,14 +117,14 @@ impl RateLimiter {
                             (d + window).saturating_duration_since(now)
                         })
                 };
-                expire(&mut w.project);
+                expire(&mut w.project, self.per_project);
                 let Windows {
                     project,
                     users,
                     next_id,
                 } = &mut *w;
                 let user_q = users.entry(user.to_string()).or_default();
-                expire(user_q);
+                expire(user_q, self.per_user);
                 let user_wait = (user_q.len() >= self.per_user).then(|| frees_in(user_q));
                 let project_wait = (project.len() >= self.per_project).then(|| frees_in(project));
                 match user_wait.max(project_wait) {
