@@ -105,6 +105,7 @@ impl<S: Store> Engine<S> {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
+                let read_from = std::time::Instant::now();
                 let first = google.sync(&member, token.as_deref(), window).await;
                 let (batch, resynced) = match first {
                     // The server refused the token (410, or a 400 that says
@@ -116,11 +117,16 @@ impl<S: Store> Engine<S> {
                     }
                     other => (other, false),
                 };
-                let _ = tx.send((member, batch, resynced)).await;
+                let _ = tx.send((member, batch, resynced, read_from)).await;
             });
         }
         drop(tx);
-        while let Some((member, batch, resynced)) = rt.block_on(rx.recv()) {
+        // When gatekeeper last wrote to each event this pass: every
+        // participant's copy changed then (their attendee lists show the
+        // answer), so a copy read before is stale and its write would only
+        // meet a 412.
+        let mut written: HashMap<String, std::time::Instant> = HashMap::new();
+        while let Some((member, batch, resynced, read_from)) = rt.block_on(rx.recv()) {
             if resynced {
                 // The refused token is dropped whatever the full sync
                 // brings: it must never be sent again.
@@ -236,6 +242,13 @@ impl<S: Store> Engine<S> {
                 let mut etags: Vec<Option<String>> = group.iter().map(|g| g.etag.clone()).collect();
                 let mut events: Vec<Event> = group.into_iter().map(|g| g.event).collect();
                 for (idx, id) in ids.iter().enumerate() {
+                    if written.get(id).is_some_and(|at| *at > read_from)
+                        && let Ok(Some(fresh)) = rt.block_on(google.event(&member, id))
+                    {
+                        report.api_calls += 1;
+                        etags[idx] = fresh.etag;
+                        events[idx] = fresh.event;
+                    }
                     // A refused write (the copy changed since it was read)
                     // is decided again on a fresh copy: a member's own
                     // answer that arrived meanwhile then wins by the usual
@@ -249,12 +262,14 @@ impl<S: Store> Engine<S> {
                         let etag = etags[idx].clone();
                         let mut calls = 0;
                         let mut conflict = false;
+                        let mut landed = false;
                         let mut responder = |_: &Event, w: &Write| -> Result<(), String> {
                             let r =
                                 rt.block_on(google.respond(&member_email, id, etag.as_deref(), w));
                             match r {
-                                Ok(written) => {
-                                    calls += written.calls;
+                                Ok(w) => {
+                                    calls += w.calls;
+                                    landed = true;
                                     Ok(())
                                 }
                                 Err(e) => {
@@ -273,6 +288,9 @@ impl<S: Store> Engine<S> {
                             now,
                         )?;
                         report.api_calls += calls;
+                        if landed {
+                            written.insert(id.clone(), std::time::Instant::now());
+                        }
                         let Screened::Decided(record) = outcome else {
                             break;
                         };
