@@ -792,28 +792,37 @@ fn a_member_accepting_during_a_429_backoff_keeps_their_answer() {
 }
 
 #[test]
-fn an_applied_patch_answered_500_is_read_again_not_sent_again() {
-    let w = World::new(&["ana@example.com"], "");
-    let id = w.invite("Sync", "", &["ana@example.com"]);
-    w.fake.inject(
-        Failure::new(FailureKind::BackendErrorAfterApplying)
-            .method("events.patch")
-            .times(1),
-    );
-    let mut engine = w.engine();
-    let report = engine.run_once(now()).unwrap();
-    assert_eq!(w.answer("ana@example.com", &id).0, "declined");
-    let stats = w.fake.stats();
-    assert_eq!(stats.total("events.patch"), 1, "no second patch: {stats:?}");
-    assert!(stats.total("events.get") >= 1, "the event was read again");
-    assert!(report.failures.is_empty(), "{:?}", report.failures);
-    let rows = common::log_rows(&w.config());
-    assert_eq!(rows.len(), 1, "{rows:#?}");
-    assert_eq!(rows[0]["outcome"], "applied");
+fn an_applied_patch_whose_answer_was_lost_is_read_again_not_sent_again() {
+    // A 500 after the write was applied, and a connection dropped after it
+    // was applied: either way gatekeeper cannot tell, reads, and finds its
+    // answer there.
+    let check = |kind: FailureKind, lost: u16| {
+        let w = World::new(&["ana@example.com"], "");
+        let id = w.invite("Sync", "", &["ana@example.com"]);
+        w.fake
+            .inject(Failure::new(kind.clone()).method("events.patch").times(1));
+        let mut engine = w.engine();
+        let report = engine.run_once(now()).unwrap();
+        assert_eq!(w.answer("ana@example.com", &id).0, "declined", "{kind:?}");
+        let stats = w.fake.stats();
+        assert_eq!(stats.total("events.patch"), 1, "no second patch: {stats:?}");
+        assert_eq!(stats.answered("events.patch", lost), 1, "{stats:?}");
+        assert!(stats.total("events.get") >= 1, "the event was read again");
+        assert!(
+            report.failures.is_empty(),
+            "{kind:?}: {:?}",
+            report.failures
+        );
+        let rows = common::log_rows(&w.config());
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        assert_eq!(rows[0]["outcome"], "applied", "{kind:?}");
 
-    let again = engine.run_once(now()).unwrap();
-    assert!(again.decisions.is_empty(), "{:#?}", again.decisions);
-    assert_eq!(w.fake.stats().total("events.patch"), 1);
+        let again = engine.run_once(now()).unwrap();
+        assert!(again.decisions.is_empty(), "{:#?}", again.decisions);
+        assert_eq!(w.fake.stats().total("events.patch"), 1, "{kind:?}");
+    };
+    check(FailureKind::BackendErrorAfterApplying, 500);
+    check(FailureKind::DropConnectionAfterApplying, 0);
 }
 
 #[test]

@@ -77,6 +77,8 @@ pub enum FailureKind {
     /// Carry the request out, then answer 500 `backendError` anyway: the
     /// client cannot tell whether its write was applied.
     BackendErrorAfterApplying,
+    /// Carry the request out, then close the connection without an answer.
+    DropConnectionAfterApplying,
     /// Lose one push notification of the matching user's calendar.
     DropNotification,
 }
@@ -104,7 +106,9 @@ impl FailureKind {
             FailureKind::QuotaExceeded => ApiError::quota_exceeded(),
             FailureKind::BackendError => ApiError::backend_error(),
             FailureKind::ServiceUnavailable => ApiError::service_unavailable(),
-            FailureKind::BackendErrorAfterApplying => ApiError::backend_error(),
+            FailureKind::BackendErrorAfterApplying | FailureKind::DropConnectionAfterApplying => {
+                ApiError::backend_error()
+            }
             FailureKind::Slow(_) | FailureKind::SlowAnswer(_) | FailureKind::DropNotification => {
                 return None;
             }
@@ -196,7 +200,8 @@ impl Failures {
                 return Some(match kind {
                     FailureKind::Slow(d) => Outcome::Delay(d),
                     FailureKind::SlowAnswer(d) => Outcome::DelayAnswer(d),
-                    FailureKind::BackendErrorAfterApplying => Outcome::FailAfter(kind),
+                    FailureKind::BackendErrorAfterApplying
+                    | FailureKind::DropConnectionAfterApplying => Outcome::FailAfter(kind),
                     other => Outcome::Fail(other),
                 });
             }

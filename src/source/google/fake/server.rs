@@ -4,8 +4,6 @@
 //! method itself). Handlers hold the state lock only while computing an
 //! answer, never across an `await`.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -15,7 +13,7 @@ use serde_json::{Value, json};
 use super::FakeGoogle;
 use super::auth::{parse_form, percent_decode, unverified_subject};
 use super::error::{ApiError, TokenError};
-use super::failure::Outcome;
+use super::failure::{FailureKind, Outcome};
 use super::patch::patch_as;
 use super::sync::{ListQuery, list};
 
@@ -32,10 +30,15 @@ pub(crate) async fn serve(fake: FakeGoogle, listener: tokio::net::TcpListener) {
                 // killed daemon's in-flight patch still lands), so the
                 // handling runs on its own task, not the connection's.
                 async move {
-                    let answer = tokio::spawn(answer_and_count(fake, req)).await;
-                    Ok::<_, Infallible>(
-                        answer.unwrap_or_else(|_| api_error(&ApiError::backend_error())),
-                    )
+                    let answer = tokio::spawn(answer_and_count(fake, req))
+                        .await
+                        .unwrap_or_else(|_| api_error(&ApiError::backend_error()));
+                    // An error from the service makes hyper close the
+                    // connection without answering.
+                    if answer.headers().contains_key(DROP_CONNECTION) {
+                        return Err(DroppedConnection);
+                    }
+                    Ok(answer)
                 }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
@@ -50,6 +53,21 @@ pub(crate) async fn serve(fake: FakeGoogle, listener: tokio::net::TcpListener) {
 }
 
 type Answer = Response<Full<Bytes>>;
+
+/// Internal marker on an answer that must not be sent: the connection is
+/// closed instead (`FailureKind::DropConnectionAfterApplying`).
+const DROP_CONNECTION: &str = "x-fake-drop-connection";
+
+#[derive(Debug)]
+struct DroppedConnection;
+
+impl std::fmt::Display for DroppedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the fake dropped the connection on purpose")
+    }
+}
+
+impl std::error::Error for DroppedConnection {}
 
 fn json_answer(status: u16, body: &Value) -> Answer {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
@@ -141,7 +159,13 @@ async fn answer_and_count(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
         route(req.method(), req.uri().path()).name()
     };
     let answer = handle(fake.clone(), req).await;
-    fake.lock().stats.answered(name, answer.status().as_u16());
+    // A dropped connection answers nothing: counted as status 0.
+    let status = if answer.headers().contains_key(DROP_CONNECTION) {
+        0
+    } else {
+        answer.status().as_u16()
+    };
+    fake.lock().stats.answered(name, status);
     answer
 }
 
@@ -204,6 +228,14 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
         Some(Outcome::DelayAnswer(d)) => {
             tokio::time::sleep(d).await;
             answer
+        }
+        Some(Outcome::FailAfter(FailureKind::DropConnectionAfterApplying)) => {
+            let mut r = answer;
+            r.headers_mut().insert(
+                DROP_CONNECTION,
+                hyper::header::HeaderValue::from_static("1"),
+            );
+            r
         }
         Some(Outcome::FailAfter(kind)) => match kind.api_error() {
             Some(e) => api_error(&e),
