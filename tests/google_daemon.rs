@@ -784,6 +784,16 @@ fn a_member_accepting_during_a_429_backoff_keeps_their_answer() {
         "nothing was written"
     );
     assert!(report.failures.is_empty(), "{:?}", report.failures);
+    // The log says what happened: decided, refused, nothing written.
+    let rows = common::log_rows(&w.config());
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0]["outcome"], "no_change", "{rows:#?}");
+    assert!(
+        rows[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("decided again")),
+        "{rows:#?}"
+    );
 
     // Nothing changed since: nothing more is sent.
     let again = engine.run_once(now()).unwrap();

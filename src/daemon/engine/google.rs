@@ -255,6 +255,9 @@ impl<S: Store> Engine<S> {
                     // ownership rules. Bounded: a copy that keeps changing
                     // is left to the next pass.
                     let mut rounds = 0;
+                    // The row of a write refused with 412, until a later
+                    // round settles it.
+                    let mut refused: Option<Box<DecisionRecord>> = None;
                     loop {
                         rounds += 1;
                         let google = Arc::clone(google);
@@ -292,6 +295,13 @@ impl<S: Store> Engine<S> {
                             written.insert(id.clone(), std::time::Instant::now());
                         }
                         let Screened::Decided(record) = outcome else {
+                            // Decided again and nothing is to be written
+                            // (the member answered meanwhile, or the
+                            // event was deleted): the refused write's row
+                            // says so instead of "failed".
+                            if let Some(r) = refused.take() {
+                                self.settle_refused(&r)?;
+                            }
                             break;
                         };
                         if conflict && rounds < MAX_DECISION_ROUNDS {
@@ -302,10 +312,14 @@ impl<S: Store> Engine<S> {
                                     );
                                     etags[idx] = fresh.etag;
                                     events[idx] = fresh.event;
+                                    refused = Some(record);
                                     continue;
                                 }
                                 // Deleted meanwhile: nothing left to answer.
-                                Ok(None) => break,
+                                Ok(None) => {
+                                    self.settle_refused(&record)?;
+                                    break;
+                                }
                                 Err(e) => {
                                     report.failures.push(format!(
                                         "source `{name}`: `{member}`: cannot read event `{id}` again: {e}"
@@ -414,6 +428,33 @@ impl<S: Store> Engine<S> {
             }
         }
         Ok(problems)
+    }
+
+    /// Finish the log row of a write Google refused (412) once deciding
+    /// again on the fresh copy found nothing to write: it is `no_change`
+    /// with the reason, not `failed`, and its screening stays as the
+    /// second decision left it.
+    fn settle_refused(&mut self, record: &DecisionRecord) -> Result<(), StoreError> {
+        let key = ScreeningKey {
+            source: record.source.clone(),
+            calendar: record.calendar.clone(),
+            uid: record.uid.clone(),
+            recurrence_id: record.recurrence_id.clone(),
+            member: record.member.clone(),
+        };
+        let Some(screening) = self.store.screening(&key)? else {
+            return Ok(());
+        };
+        // Only a row the second decision did not take over.
+        if screening.decision_id.is_some_and(|id| id != record.id) || !screening.complete {
+            return Ok(());
+        }
+        self.store.finish_decision(
+            record.id,
+            Outcome::NoChange,
+            Some("the event changed before gatekeeper's answer landed; decided again on the new version, nothing to write"),
+            &screening,
+        )
     }
 
     /// Accept notifications for the channels an earlier run left open, from
