@@ -878,7 +878,13 @@ struct Channels {
     by_id: HashMap<String, ChannelOwner>,
     /// (source, member) → the channel open for them.
     open: HashMap<(String, String), WatchChannel>,
+    /// Channels this process stopped, with their tokens (the latest few):
+    /// Google may still deliver a message it sent before the stop.
+    retired: std::collections::VecDeque<(String, String)>,
 }
+
+/// How many stopped channels are remembered.
+const RETIRED_CHANNELS: usize = 1024;
 
 /// Whose channel it is: (source, member, token).
 type ChannelOwner = (String, String, String);
@@ -899,11 +905,27 @@ impl ChannelRegistry {
         );
     }
 
-    /// Forget a channel (stopped, or its watch failed).
+    /// Forget a channel (stopped, or its watch failed). A late message on
+    /// it with its token is still recognised as gatekeeper's own (see
+    /// `is_retired`), so it does not read as a forged one.
     pub fn remove(&self, channel_id: &str) {
         let mut m = self.lock();
-        m.by_id.remove(channel_id);
+        if let Some((_, _, token)) = m.by_id.remove(channel_id) {
+            if m.retired.len() >= RETIRED_CHANNELS {
+                m.retired.pop_front();
+            }
+            m.retired.push_back((channel_id.to_string(), token));
+        }
         m.open.retain(|_, c| c.id != channel_id);
+    }
+
+    /// Whether `channel_id` is a channel this process stopped, and `token`
+    /// its token: a late message to be acknowledged and ignored.
+    pub fn is_retired(&self, channel_id: &str, token: &str) -> bool {
+        self.lock()
+            .retired
+            .iter()
+            .any(|(id, t)| id == channel_id && constant_time_eq(t.as_bytes(), token.as_bytes()))
     }
 
     /// Record the channel now open for `member` of `source` (and accept
