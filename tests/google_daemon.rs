@@ -264,20 +264,15 @@ fn a_revoked_member_stops_with_a_message_while_others_go_on() {
     let report = engine.run_once(now()).unwrap();
     assert_eq!(w.answer("ana@example.com", &id).0, "declined");
     assert_eq!(w.answer("dev@example.com", &id).0, "needsAction");
-    let problem = report
-        .problems
+    // A failure of the pass, tagged with the member (run --once exits 6).
+    let failure = report
+        .failures
         .iter()
-        .find(|p| p.contains("dev@example.com"))
-        .expect("a problem for dev");
-    assert!(problem.contains("domain-wide delegation"), "{problem}");
-    // A member that could not be synced is a failure of the pass, named.
+        .find(|f| f.member.as_deref() == Some("dev@example.com"))
+        .expect("a failure for dev");
     assert!(
-        report
-            .failures
-            .iter()
-            .any(|f| f.contains("dev@example.com") && f.contains("`google`")),
-        "{:?}",
-        report.failures
+        failure.reason.contains("domain-wide delegation"),
+        "{failure}"
     );
     let (code, _, err) = common::run_once(&w.config(), NOW);
     assert_ne!(code, 0, "a member that cannot be synced fails `run --once`");
@@ -918,7 +913,8 @@ fn a_spent_quota_or_a_long_retry_after_for_one_member_does_not_hold_up_the_other
             report
                 .failures
                 .iter()
-                .any(|f| f.contains("dev@example.com") && f.contains("later pass")),
+                .any(|f| f.member.as_deref() == Some("dev@example.com")
+                    && f.reason.contains("later pass")),
             "{kind:?}: {:?}",
             report.failures
         );
@@ -1010,4 +1006,39 @@ fn a_policy_edit_keeps_the_push_channel_and_leaks_none() {
 
     engine.stop_channels().unwrap();
     assert_eq!(w.fake.stats().answered("channels.stop", 204), 1);
+}
+
+#[test]
+fn a_policy_edit_rescreens_google_members_with_one_windowed_read() {
+    let w = World::new(&["ana@example.com"], "");
+    let id = w.invite("Sync", "", &["ana@example.com"]);
+    let mut engine = w.engine();
+    engine.run_once(now()).unwrap();
+    assert_eq!(w.answer("ana@example.com", &id).0, "declined");
+    let lists = |w: &World| w.fake.stats().total("events.list");
+    // An unchanged calendar costs one incremental list call per pass.
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    let per_pass = lists(&w) - before;
+
+    // The agenda rule only annotates now: the decline becomes a tentative
+    // although nothing changed in the calendar (the sync token alone would
+    // never bring the invite back).
+    let policy = w.dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        text.replace("action = \"decline\"", "action = \"annotate\""),
+    )
+    .unwrap();
+    let config = Config::load(&w.config()).unwrap();
+    engine.set_team(Team::load(&config.policies).unwrap());
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    assert_eq!(w.answer("ana@example.com", &id).0, "tentative");
+    assert_eq!(lists(&w) - before, per_pass + 1, "one windowed read more");
+    // Once only.
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    assert_eq!(lists(&w) - before, per_pass);
 }

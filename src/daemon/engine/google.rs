@@ -54,8 +54,12 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
+        self.begin_pass(now)?;
         let mut sources = std::mem::take(&mut self.sources);
         let mut result = Ok(());
+        // One member's incremental batch is short, and the notification
+        // that asked for it would otherwise interrupt it at once.
+        let interrupt = self.interrupt.take();
         for (cfg, backend) in &mut sources {
             if cfg.name() != source_name {
                 continue;
@@ -64,6 +68,7 @@ impl<S: Store> Engine<S> {
                 result = self.sync_google(cfg, source, &[member.to_string()], now, &mut report);
             }
         }
+        self.interrupt = interrupt;
         self.sources = sources;
         result.map(|()| report)
     }
@@ -99,6 +104,16 @@ impl<S: Store> Engine<S> {
             let token = cursors
                 .get(&(member.clone(), SYNC_TOKEN_ITEM.to_string()))
                 .cloned();
+            // After a policy edit: the screening window read once more,
+            // sync token and channel untouched.
+            let rescreen = cursors
+                .contains_key(&(member.clone(), RESCREEN_ITEM.to_string()))
+                .then(|| {
+                    (
+                        now - Duration::days(1),
+                        now + Duration::days(i64::from(self.config.horizon_days)),
+                    )
+                });
             let tx = tx.clone();
             let permits = Arc::clone(&permits);
             rt.spawn(async move {
@@ -117,7 +132,14 @@ impl<S: Store> Engine<S> {
                     }
                     other => (other, false),
                 };
-                let _ = tx.send((member, batch, resynced, read_from)).await;
+                let _ = tx
+                    .send((member.clone(), batch, resynced, read_from, false))
+                    .await;
+                if let Some((from, to)) = rescreen {
+                    let read_from = std::time::Instant::now();
+                    let batch = google.events_between(&member, from, to).await;
+                    let _ = tx.send((member, batch, false, read_from, true)).await;
+                }
             });
         }
         drop(tx);
@@ -126,7 +148,7 @@ impl<S: Store> Engine<S> {
         // answer), so a copy read before is stale and its write would only
         // meet a 412.
         let mut written: HashMap<String, std::time::Instant> = HashMap::new();
-        while let Some((member, batch, resynced, read_from)) = rt.block_on(rx.recv()) {
+        while let Some((member, batch, resynced, read_from, windowed)) = rt.block_on(rx.recv()) {
             if resynced {
                 // The refused token is dropped whatever the full sync
                 // brings: it must never be sent again.
@@ -138,13 +160,10 @@ impl<S: Store> Engine<S> {
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
-                    let problem = format!("source `{name}`: `{member}`: cannot sync: {e}");
-                    report.failures.push(problem.clone());
-                    if matches!(e, CallError::Auth(_)) {
-                        self.report_once(report, problem);
-                    } else {
-                        report.problems.push(problem);
-                    }
+                    // A failed member is a failure of the pass (the exit
+                    // code says so), whatever the kind; the daemon does not
+                    // repeat one that lasts from pass to pass.
+                    report.fail(&name, Some(&member), e.to_string());
                     continue;
                 }
             };
@@ -238,6 +257,11 @@ impl<S: Store> Engine<S> {
             }
             let mut complete = true;
             for (_, group) in groups {
+                if self.interrupted(report) {
+                    // The token stays: the next pass sees these again.
+                    complete = false;
+                    break;
+                }
                 let ids: Vec<String> = group.iter().map(|g| g.id.clone()).collect();
                 let mut etags: Vec<Option<String>> = group.iter().map(|g| g.etag.clone()).collect();
                 let mut events: Vec<Event> = group.into_iter().map(|g| g.event).collect();
@@ -321,19 +345,16 @@ impl<S: Store> Engine<S> {
                                     break;
                                 }
                                 Err(e) => {
-                                    report.failures.push(format!(
-                                        "source `{name}`: `{member}`: cannot read event `{id}` again: {e}"
-                                    ));
+                                    report.fail(
+                                        &name,
+                                        Some(&member),
+                                        format!("cannot read event `{id}` again: {e}"),
+                                    );
                                 }
                             }
                         }
+                        // `emit` counts a failed write as a failure of the pass.
                         complete &= record.outcome != Outcome::Failed;
-                        if record.outcome == Outcome::Failed {
-                            report.failures.push(format!(
-                                "source `{name}`: `{member}`: cannot answer event `{id}`: {}",
-                                record.error.as_deref().unwrap_or("unknown error")
-                            ));
-                        }
                         self.emit(report, *record);
                         break;
                     }
@@ -341,7 +362,9 @@ impl<S: Store> Engine<S> {
             }
             // The token moves on only when every change in the batch was
             // dealt with; otherwise the next pass sees them again.
-            if complete {
+            if complete && windowed {
+                self.store.remove_cursor(&name, &member, RESCREEN_ITEM)?;
+            } else if complete {
                 self.store
                     .set_cursor(&name, &member, SYNC_TOKEN_ITEM, &batch.next_sync_token)?;
             }
@@ -510,6 +533,10 @@ impl<S: Store> Engine<S> {
 /// How often one invite is decided in a pass when its copy keeps changing
 /// under gatekeeper's conditional writes.
 const MAX_DECISION_ROUNDS: u32 = 3;
+
+/// The cursor item that asks for one windowed re-screen of a member's
+/// calendar after their team's policy changed.
+pub(super) const RESCREEN_ITEM: &str = "rescreen";
 
 /// How many members' calendars a Google source syncs at once.
 pub(super) const SYNC_CONCURRENCY: usize = 16;

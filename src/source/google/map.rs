@@ -201,6 +201,7 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
         dtstamp: None,
         gatekeeper_comment: marker.as_ref().and(me.and_then(|a| a.comment.clone())),
         gatekeeper_partstat: marker,
+        gatekeeper_rules: None,
         event_type: match g.event_type.as_deref() {
             None | Some("default") => EventType::Default,
             Some("focusTime") => EventType::FocusTime,
@@ -275,11 +276,13 @@ mod tests {
             partstat: PartStat::Declined,
             comment: Some("no agenda".into()),
             marker: Some(PartStat::Declined),
+            rules: vec!["agenda".into()],
         };
         let withdraw = Write {
             partstat: PartStat::NeedsAction,
             comment: None,
             marker: None,
+            rules: Vec::new(),
         };
         let check = |g: &api::Event, w: &Write, expect: bool| {
             assert_eq!(shows_write(g, "ana@example.com", w), expect, "{g:?} {w:?}");
