@@ -158,6 +158,13 @@ fn declines_takes_back_and_leaves_a_persons_answer_alone() {
     let (status, comment, marker) = w.answer("ana@example.com", &no_agenda);
     assert_eq!((status.as_str(), marker.as_str()), ("declined", "declined"));
     assert!(comment.contains("the invite has no agenda"), "{comment}");
+    // The rules the answer stands on travel with the marker, so a lost
+    // state database can still tell a new problem from an old one.
+    let copy = w.fake.event_as("ana@example.com", &no_agenda).unwrap();
+    assert_eq!(
+        copy.pointer("/extendedProperties/private/gatekeeperRules"),
+        Some(&json!("agenda"))
+    );
     // Only Ana's own entry changed: Bo's answer on her copy is untouched.
     let bo_on_ana = w.fake.event_as("ana@example.com", &no_agenda).unwrap()["attendees"][0].clone();
     assert_eq!(bo_on_ana["email"], "bo@example.com");

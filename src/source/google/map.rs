@@ -14,6 +14,10 @@ use crate::calendar::{Attendee, Event, EventTime, EventType, PartStat, Recurrenc
 /// The key under the member's `extendedProperties.private` where gatekeeper
 /// records the answer it wrote ("declined", "tentative").
 pub const MARKER_KEY: &str = "gatekeeperResponse";
+/// Next to the marker: the acting rules gatekeeper's answer stands on,
+/// comma-separated, so a fresh store can tell whether a later verdict names
+/// a new problem (the calendar keeps it when the state database is lost).
+pub const RULES_KEY: &str = "gatekeeperRules";
 
 /// A Google event mapped into the domain, with what is needed to act on it.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +183,15 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
         .and_then(|p| p.get(MARKER_KEY))
         .filter(|v| !v.is_empty())
         .map(|v| partstat_from_google(v));
+    // Only next to a marker: without one, the answer is not gatekeeper's.
+    let gatekeeper_rules: Option<Vec<String>> = marker.as_ref().and_then(|_| {
+        private.and_then(|p| p.get(RULES_KEY)).map(|v| {
+            v.split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect()
+        })
+    });
     let event = Event {
         uid: g.recurring_event_id.clone().unwrap_or_else(|| id.clone()),
         recurrence_id: g.original_start_time.as_ref().and_then(time),
@@ -201,7 +214,7 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
         dtstamp: None,
         gatekeeper_comment: marker.as_ref().and(me.and_then(|a| a.comment.clone())),
         gatekeeper_partstat: marker,
-        gatekeeper_rules: None,
+        gatekeeper_rules,
         event_type: match g.event_type.as_deref() {
             None | Some("default") => EventType::Default,
             Some("focusTime") => EventType::FocusTime,
@@ -322,7 +335,7 @@ mod tests {
                 {"email": "room@resource.calendar.google.com", "resource": true, "responseStatus": "accepted"},
                 {"email": "cy@example.com", "optional": true}
             ],
-            "extendedProperties": {"private": {"gatekeeperResponse": "declined"}},
+            "extendedProperties": {"private": {"gatekeeperResponse": "declined", "gatekeeperRules": "agenda, working_hours"}},
             "visibility": "private", "sequence": 2, "eventType": "default"
         }));
         let m = map_event(&g).unwrap();
@@ -336,6 +349,10 @@ mod tests {
         assert_eq!(e.attendees[3].partstat, PartStat::NeedsAction);
         assert_eq!(e.gatekeeper_partstat, Some(PartStat::Declined));
         assert_eq!(e.gatekeeper_comment.as_deref(), Some("no agenda"));
+        assert_eq!(
+            e.gatekeeper_rules,
+            Some(vec!["agenda".to_string(), "working_hours".to_string()])
+        );
         assert!(e.private);
         match e.start {
             EventTime::Zoned(t) => assert_eq!(t.to_rfc3339(), "2026-12-01T15:00:00+00:00"),

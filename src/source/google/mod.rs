@@ -34,7 +34,7 @@ use yup_oauth2::authenticator::DefaultAuthenticator;
 
 use self::auth::{Credentials, SCOPES};
 use self::limit::RateLimiter;
-use self::map::{GoogleEvent, MARKER_KEY, Skip, map_event, partstat_to_google};
+use self::map::{GoogleEvent, MARKER_KEY, RULES_KEY, Skip, map_event, partstat_to_google};
 use self::retry::{Backoff, Class, Jitter, Seen, classify};
 use crate::daemon::screen::Write;
 
@@ -744,6 +744,12 @@ fn patch_body(member: &str, w: &Write) -> serde_json::Value {
         .as_ref()
         .map(|m| partstat_to_google(m).to_string())
         .unwrap_or_default();
+    // The rules go with the marker: none when the answer is withdrawn.
+    let rules = if w.marker.is_some() {
+        w.rules.join(",")
+    } else {
+        String::new()
+    };
     serde_json::json!({
         "attendees": [{
             "email": member,
@@ -751,7 +757,7 @@ fn patch_body(member: &str, w: &Write) -> serde_json::Value {
             "comment": w.comment.clone().unwrap_or_default(),
         }],
         "attendeesOmitted": true,
-        "extendedProperties": {"private": {MARKER_KEY: marker}},
+        "extendedProperties": {"private": {MARKER_KEY: marker, RULES_KEY: rules}},
     })
 }
 
