@@ -153,6 +153,12 @@ pub fn run(args: Args) -> Exit {
         super::err(format!("cannot install signal handlers: {e}"));
         return Exit::Failure;
     }
+    // Channels an earlier run left open are known to the listener before
+    // it starts: Google keeps posting to them.
+    if let Err(e) = engine.register_channels() {
+        super::err(format!("state database: {e}"));
+        return Exit::Failure;
+    }
     let (tx, raw_notifications) = std::sync::mpsc::channel();
     // Push notifications pass through here on their way to the loop, and
     // raise `wake` so a long pass stops at the next item to let the loop
