@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod fairness;
+pub mod metrics;
 pub mod policy;
 pub mod report;
 pub mod source;

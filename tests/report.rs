@@ -750,12 +750,14 @@ fn scheduled_report_is_written_once_per_week() {
     assert!(done.is_empty(), "{done:?}");
 }
 
-/// Headless Chromium renders the page and the charts are in its DOM. Skips
-/// loudly without Chromium unless GATEKEEPER_REQUIRE_CHROMIUM=1 (which
-/// `.ci/run` sets after installing it).
-#[test]
-fn html_renders_in_headless_chromium() {
-    let chromium = [
+/// Headless Chromium, or `None` after saying loudly that the test skips.
+/// The message goes straight to the terminal: libtest hides `eprintln!`
+/// output of a passing test, which made a skip look like a pass. With
+/// GATEKEEPER_REQUIRE_CHROMIUM=1 (which `.ci/run` sets after installing
+/// it) a missing Chromium fails the test instead.
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    use std::io::Write;
+    let found = [
         "/usr/bin/chromium",
         "/usr/bin/chromium-browser",
         "/usr/lib/chromium/chromium",
@@ -763,13 +765,97 @@ fn html_renders_in_headless_chromium() {
     .into_iter()
     .map(PathBuf::from)
     .find(|p| p.exists());
-    let Some(chromium) = chromium else {
+    if found.is_none() {
         if std::env::var("GATEKEEPER_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
             panic!("GATEKEEPER_REQUIRE_CHROMIUM=1 but chromium is not installed");
         }
-        eprintln!(
-            "\n!!! SKIPPED html_renders_in_headless_chromium: chromium not found (apt-get install -y chromium) !!!\n"
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n!!! SKIPPED {test}: chromium not found (apt-get install -y chromium) !!!\n"
         );
+    }
+    found
+}
+
+/// Chromium's DOM of `html` after layout, in a window `width` wide.
+fn dump_dom(chromium: &Path, html: &Path, width: u32) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--window-size={width},900"))
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The page as people see it: at desktop width the people table fits
+/// without scrolling, and on a phone no chart text is smaller than 11 px.
+/// A script added to a copy of the page measures the laid-out page and
+/// writes the figures into the DOM Chromium dumps.
+#[test]
+fn html_layout_in_headless_chromium() {
+    let Some(chromium) = chromium_or_skip("html_layout_in_headless_chromium") else {
+        return;
+    };
+    let (p, cals, decisions) = sample();
+    let page = Format::Html.render(&build(&p, &cals, &decisions, "2026-W49"));
+    let probe = r#"<script>
+const wrap = document.querySelector('.scroll');
+let minText = 1e9;
+for (const svg of document.querySelectorAll('svg')) {
+  const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+  for (const t of svg.querySelectorAll('text')) {
+    minText = Math.min(minText, parseFloat(t.getAttribute('font-size')) * scale);
+  }
+}
+document.body.setAttribute('data-overflow', String(wrap.scrollWidth - wrap.clientWidth));
+document.body.setAttribute('data-min-text', minText.toFixed(1));
+</script></body>"#;
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("report.html");
+    std::fs::write(&html, page.replace("</body>", probe)).unwrap();
+    let attr = |dom: &str, name: &str| -> f64 {
+        dom.split_once(&format!("{name}=\""))
+            .and_then(|(_, r)| r.split_once('"'))
+            .and_then(|(v, _)| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in {dom:.300}"))
+    };
+    let desktop = dump_dom(&chromium, &html, 1366);
+    assert!(
+        attr(&desktop, "data-overflow") <= 1.0,
+        "the people table is cut off at 1366 px: {} px hidden",
+        attr(&desktop, "data-overflow")
+    );
+    let phone = dump_dom(&chromium, &html, 412);
+    assert!(
+        attr(&phone, "data-min-text") >= 11.0,
+        "chart text is {} px on a phone",
+        attr(&phone, "data-min-text")
+    );
+}
+
+/// Headless Chromium renders the page and the charts are in its DOM.
+#[test]
+fn html_renders_in_headless_chromium() {
+    let Some(chromium) = chromium_or_skip("html_renders_in_headless_chromium") else {
         return;
     };
     let (p, cals, decisions) = sample();
@@ -780,30 +866,7 @@ fn html_renders_in_headless_chromium() {
         Format::Html.render(&build(&p, &cals, &decisions, "2026-W49")),
     )
     .unwrap();
-    let profile = dir.path().join("profile");
-    let out = std::process::Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=412,900",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", html.display()))
-        .output()
-        .unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "chromium failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let dom = dump_dom(&chromium, &html, 412);
     assert!(
         dom.contains("Meeting load: core — 2026-W49"),
         "page did not render: {dom:.500}"
@@ -825,4 +888,232 @@ fn html_renders_in_headless_chromium() {
         );
     }
     assert!(!dom.contains("<script"), "a script got into the page");
+}
+
+#[test]
+fn organizers_table_agrees_with_the_headline_in_observe_mode() {
+    let (p, cals, mut decisions) = sample();
+    let mut observed = decision(
+        "bo@example.com",
+        "decline",
+        "2026-12-02T08:00:00Z",
+        "pat@acme.test",
+        &["agenda"],
+    );
+    observed.outcome = Outcome::Observed;
+    decisions.push(observed);
+    let r = build(&p, &cals, &decisions, "2026-W49");
+    let acted: (u32, u32) = r
+        .organizers
+        .iter()
+        .fold((0, 0), |(a, d), g| (a + g.annotated, d + g.declined));
+    assert_eq!(acted, (r.totals.annotated, r.totals.declined));
+    let only_logged: u32 = r.organizers.iter().map(|g| g.observed).sum();
+    assert_eq!(only_logged, r.totals.observed);
+    assert_eq!(only_logged, 1);
+    let pat = r
+        .organizers
+        .iter()
+        .find(|g| g.organizer == "pat@acme.test")
+        .unwrap();
+    assert_eq!((pat.annotated, pat.declined, pat.observed), (0, 0, 1));
+    let md = Format::Md.render(&r);
+    assert!(md.contains("and only logged 1 (observe mode)"), "{md}");
+    assert!(
+        md.contains("| pat@acme.test | 0 | 0 | 1 | agenda ×1 |"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_week_with_nothing_screened_does_not_claim_a_screening() {
+    // The sample's gatekeeper decline of ana's Thursday sync still stands,
+    // but nothing was decided this week.
+    let (p, cals, _) = sample();
+    let r = build(&p, &cals, &[], "2026-W49");
+    assert_eq!(r.totals.screened, 0);
+    assert!(r.totals.given_back.minutes > 0);
+    let (_, rest) = gatekeeper::report::headline(&r);
+    assert!(
+        rest.contains("gatekeeper screened no invites this week."),
+        "{rest}"
+    );
+    assert!(
+        rest.contains("Meetings it declined that still stand free 1.0 h this week."),
+        "{rest}"
+    );
+    assert!(!rest.contains("gave back"), "{rest}");
+}
+
+#[test]
+fn every_figure_says_what_it_measures() {
+    let (p, cals, decisions) = sample();
+    let r = build(&p, &cals, &decisions, "2026-W49");
+    for text in [Format::Md.render(&r), Format::Html.render(&r)] {
+        for label in [
+            "in-hours meetings, % of working time",
+            "burden (weighted min)",
+            "where 1 means everyone carries the same and 0 means one person carries it all",
+            "evenness",
+        ] {
+            assert!(text.contains(label), "missing {label:?}");
+        }
+        assert!(
+            !text.contains("fairness index"),
+            "the unbounded index is shown"
+        );
+    }
+}
+
+#[test]
+fn evenness_is_bounded() {
+    use proptest::prelude::*;
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(64));
+    runner
+        .run(
+            &proptest::collection::vec(0u32..100_000, 1..12),
+            |burdens| {
+                let names: Vec<String> = (0..burdens.len()).map(|i| format!("m{i}")).collect();
+                let f = gatekeeper::fairness::figures(
+                    names
+                        .iter()
+                        .map(String::as_str)
+                        .zip(burdens.iter().copied()),
+                );
+                let evenness = (1.0 - f.gini).clamp(0.0, 1.0);
+                prop_assert!((0.0..=1.0).contains(&evenness));
+                prop_assert!(f.gini >= -1e-9 && f.gini <= 1.0 + 1e-9, "gini {}", f.gini);
+                Ok(())
+            },
+        )
+        .unwrap();
+    let (p, cals, decisions) = sample();
+    let r = build(&p, &cals, &decisions, "2026-W49");
+    assert!((0.0..=1.0).contains(&r.fairness.evenness));
+    assert!(r.trend.iter().all(|t| (0.0..=1.0).contains(&t.evenness)));
+}
+
+#[test]
+fn the_chat_summary_has_no_backslash_escapes() {
+    let (p, cals, decisions) = sample();
+    let r = build(&p, &cals, &decisions, "2026-W49");
+    let s = gatekeeper::report::markdown::summary(&r);
+    assert!(s.contains("America/New_York"), "{s}");
+    assert!(!s.contains('\\'), "Slack shows backslashes as typed: {s}");
+    assert_eq!(
+        gatekeeper::report::markdown::escape_slack("a <b> & c_d *e*"),
+        "a &lt;b&gt; &amp; c_d *e*"
+    );
+    // The full Markdown leaves in-word underscores alone, and still escapes
+    // one that could start emphasis.
+    assert_eq!(
+        gatekeeper::report::markdown::escape("America/New_York _x_"),
+        "America/New_York \\_x\\_"
+    );
+}
+
+/// `(y, text)` of every `<text>` element of an SVG, in order.
+fn svg_texts(svg: &str) -> Vec<(f64, String)> {
+    svg.split("<text ")
+        .skip(1)
+        .map(|t| {
+            let y = t
+                .split_once(" y=\"")
+                .and_then(|(_, r)| r.split_once('"'))
+                .and_then(|(y, _)| y.parse().ok())
+                .unwrap_or(f64::NAN);
+            let body = t
+                .split_once('>')
+                .and_then(|(_, r)| r.split_once("</text>"))
+                .map_or("", |(b, _)| b.trim());
+            (y, body.to_string())
+        })
+        .collect()
+}
+
+/// `(y, height)` of every filled `<rect>`.
+fn svg_rects(svg: &str) -> Vec<(f64, f64)> {
+    let attr = |t: &str, name: &str| {
+        t.split_once(&format!(" {name}=\""))
+            .and_then(|(_, r)| r.split_once('"'))
+            .and_then(|(v, _)| v.parse::<f64>().ok())
+    };
+    svg.split("<rect")
+        .skip(1)
+        .filter_map(|t| Some((attr(t, "y")?, attr(t, "height")?)))
+        .collect()
+}
+
+#[test]
+fn the_heat_map_has_seven_day_labels_centred_on_their_rows() {
+    let (p, cals, decisions) = sample();
+    let r = build(&p, &cals, &decisions, "2026-W49");
+    let svg = gatekeeper::report::charts::heatmap(&r).unwrap();
+    let days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let mut labels: Vec<(f64, String)> = svg_texts(&svg)
+        .into_iter()
+        .filter(|(_, t)| days.contains(&t.as_str()))
+        .collect();
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    assert_eq!(
+        labels.iter().map(|(_, t)| t.as_str()).collect::<Vec<_>>(),
+        days,
+        "one label per day, Monday at the top"
+    );
+    // Cells are 1 px inside their row on each side; rows are the cells'
+    // distinct vertical bands.
+    let mut rows: Vec<(f64, f64)> = svg_rects(&svg)
+        .into_iter()
+        .filter(|(_, h)| *h < 100.0)
+        .map(|(y, h)| (y, y + h))
+        .collect();
+    rows.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    rows.dedup();
+    assert_eq!(rows.len(), 7, "seven rows of cells: {rows:?}");
+    for ((y, day), (top, bottom)) in labels.iter().zip(&rows) {
+        let middle = (top + bottom) / 2.0;
+        assert!(
+            (y - middle).abs() <= (bottom - top) / 4.0,
+            "{day} at y={y} is not centred on its row {top}..{bottom}"
+        );
+    }
+}
+
+#[test]
+fn the_hours_chart_has_a_row_per_person_and_a_clear_axis_title() {
+    let (p, cals, decisions) = sample();
+    let r = build(&p, &cals, &decisions, "2026-W49");
+    let svg = gatekeeper::report::charts::hours_by_person(&r).unwrap();
+    let texts = svg_texts(&svg);
+    let people: Vec<&(f64, String)> = texts
+        .iter()
+        .filter(|(_, t)| t == "ana" || t == "bo")
+        .collect();
+    assert_eq!(people.len(), 2, "{texts:?}");
+    // The axis title sits below every tick label, not on one.
+    let title_y = texts.iter().find(|(_, t)| t == "hours").unwrap().0;
+    let tick_ys: Vec<f64> = texts
+        .iter()
+        .filter(|(_, t)| t.parse::<f64>().is_ok())
+        .map(|(y, _)| *y)
+        .collect();
+    assert!(!tick_ys.is_empty());
+    assert!(
+        tick_ys.iter().all(|y| title_y > y + 20.0),
+        "axis title at {title_y} collides with ticks at {tick_ys:?}"
+    );
+    // No empty rows: the people's rows fill the plot; the gap between the
+    // top label and the plot's top is at most one row.
+    let row = (people[0].0 - people[1].0).abs();
+    let top_label = people.iter().map(|(y, _)| *y).fold(f64::MAX, f64::min);
+    let legend_bottom = texts
+        .iter()
+        .filter(|(_, t)| t == "declined by gatekeeper")
+        .map(|(y, _)| *y)
+        .next()
+        .unwrap();
+    assert!(
+        top_label - legend_bottom < 2.0 * row + 40.0,
+        "empty rows between the legend ({legend_bottom}) and the first person ({top_label}), row {row}"
+    );
 }

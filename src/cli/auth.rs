@@ -12,6 +12,7 @@ pub struct Args {
     /// Which provider (only `google`).
     #[arg(value_parser = ["google"])]
     provider: String,
+    /// The config file naming the Google source and its `token_file`.
     #[arg(long, default_value = "gatekeeper.toml")]
     config: PathBuf,
     /// The Google source to sign in for [default: the only one with
@@ -24,8 +25,7 @@ pub fn run(args: Args) -> Exit {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            super::err(e);
-            return Exit::ConfigInvalid;
+            return super::config_failed(&e);
         }
     };
     let candidates: Vec<_> = config

@@ -10,12 +10,13 @@ use crate::calendar::PartStat;
 use crate::calendar::ical::parse_ics;
 use crate::calendar::recurrence::group_by_uid;
 use crate::daemon::engine::upcoming_spans;
-use crate::policy::diagnostic::render_human;
-use crate::policy::{Context, Invite, evaluate, parse_policy_bytes};
+use crate::daemon::team::Team;
+use crate::policy::diagnostic::did_you_mean_help;
+use crate::policy::{Context, Invite, Policy, evaluate};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The team's policy file.
+    /// The team's policy file, or a folder of them (as `policy lint` takes).
     #[arg(long)]
     policy: PathBuf,
     /// Screen for this member [default: the first invited member of the
@@ -28,6 +29,7 @@ pub struct Args {
     /// Urgent exceptions the organizer has already used this month.
     #[arg(long, default_value_t = 0)]
     urgent_used: u32,
+    /// How to print: `human` for people, `json` for scripts and tools.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
     /// The invite, as an .ics file.
@@ -35,22 +37,21 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    let bytes = match super::read_bytes(&args.policy) {
-        Ok(b) => b,
-        Err(e) => {
-            super::err(e);
-            return Exit::Failure;
-        }
-    };
+    // A file or a folder of them, as `policy lint` and the config take.
+    if !args.policy.exists() {
+        super::err(format!(
+            "cannot read `{}`: no such file or folder",
+            args.policy.display()
+        ));
+        return Exit::Failure;
+    }
     let path = args.policy.display().to_string();
-    let (policy_text, policy, diags) = parse_policy_bytes(bytes, &path);
-    let Some(policy) = policy else {
-        let errors: Vec<_> = diags.into_iter().filter(|d| d.is_error()).collect();
-        eprint!(
-            "{}",
-            render_human(&errors, &|_| Some(policy_text.clone()), super::use_color())
-        );
-        return Exit::PolicyInvalid;
+    let team = match Team::load(std::slice::from_ref(&args.policy)) {
+        Ok(t) => t,
+        Err(e) => {
+            eprint!("{}", e.render(super::use_color()));
+            return Exit::PolicyInvalid;
+        }
     };
     let text = match super::read_file(&args.invite) {
         Ok(t) => t,
@@ -81,7 +82,7 @@ pub fn run(args: Args) -> Exit {
     let member = match &args.member {
         Some(m) => m.trim().to_lowercase(),
         None => match event.attendees.iter().find(|a| {
-            Some(&a.email) != event.organizer.as_ref() && policy.member(&a.email).is_some()
+            Some(&a.email) != event.organizer.as_ref() && team.policy_for(&a.email).is_some()
         }) {
             Some(a) => a.email.clone(),
             None => {
@@ -92,20 +93,36 @@ pub fn run(args: Args) -> Exit {
             }
         },
     };
-    let Some(m) = policy.member(&member) else {
-        super::err(format!("`{member}` is not a member of `{}`", path));
-        return Exit::Failure;
+    let Some((policy, m)) = team
+        .policy_for(&member)
+        .and_then(|p| p.member(&member).map(|m| (p, m)))
+    else {
+        super::err(format!("`{member}` is not a member of `{path}`"));
+        let members = team.members();
+        if let Some(help) = did_you_mean_help(&member, members.iter().map(String::as_str)) {
+            eprintln!("  = help: {help}");
+        }
+        return Exit::Usage;
     };
+    let policy: &Policy = policy;
     let now = args.now.unwrap_or_else(chrono::Utc::now);
     let spans = upcoming_spans(&group, idx, m.tz, now, 180, 10);
     let invite = Invite::of_event(event, &spans);
     let ctx = Context::new(now, &member).with_urgent_uses(args.urgent_used);
-    let verdict = evaluate(&invite, &policy, &ctx);
-    let comment = verdict.comment(&invite, &policy, &member, event.private);
+    let verdict = evaluate(&invite, policy, &ctx);
+    let comment = verdict.comment(&invite, policy, &member, event.private);
     let answered = event
         .attendee(&member)
         .map(|a| &a.partstat)
         .filter(|p| **p != PartStat::NeedsAction && event.gatekeeper_partstat.as_ref() != Some(*p));
+    // The daemon leaves a person's own answer alone and sends nothing, so
+    // neither does the report of what it would do.
+    let comment = if answered.is_some() { None } else { comment };
+    let action = if answered.is_some() {
+        "leave"
+    } else {
+        verdict.decision.as_str()
+    };
 
     match args.format {
         Format::Json => {
@@ -115,7 +132,8 @@ pub fn run(args: Args) -> Exit {
                 .map(|f| json!({"rule": f.rule.as_str(), "action": f.action.as_str(), "message": f.problem.message(), "fix": f.problem.fix()}))
                 .collect();
             let out = json!({
-                "action": verdict.decision.as_str(),
+                "action": action,
+                "verdict": verdict.decision.as_str(),
                 "member": member,
                 "organizer": event.organizer,
                 "title": event.summary,
@@ -130,15 +148,27 @@ pub fn run(args: Args) -> Exit {
         }
         Format::Human => {
             println!(
-                "{}: {:?} from {}, screened for {member}",
-                verdict.decision.as_str(),
+                "{action}: {:?} from {}, screened for {member}",
                 event.summary,
                 event.organizer.as_deref().unwrap_or("(no organizer)")
             );
+            if let Some(p) = answered {
+                println!(
+                    "\n{member} has already answered ({}); gatekeeper leaves a person's own answer alone and sends nothing",
+                    p.as_ical()
+                );
+            }
             if verdict.findings.is_empty() {
                 println!("\nno rule fired");
             } else {
-                println!("\nrules that fired:");
+                if answered.is_some() {
+                    println!(
+                        "\nunanswered, it would {}; rules that fired:",
+                        verdict.decision.as_str()
+                    );
+                } else {
+                    println!("\nrules that fired:");
+                }
                 for f in &verdict.findings {
                     println!(
                         "  {:<9} {:<18} {}",
@@ -154,12 +184,6 @@ pub fn run(args: Args) -> Exit {
             }
             if let Some(e) = &verdict.exemption {
                 println!("\nallowed: {}", e.describe());
-            }
-            if let Some(p) = answered {
-                println!(
-                    "\n{member} has already answered ({}); gatekeeper leaves a person's own answer alone",
-                    p.as_ical()
-                );
             }
             if let Some(c) = &comment {
                 println!("\ncomment gatekeeper would send:");

@@ -11,6 +11,8 @@ use super::{Exit, Format};
 use crate::calendar::ical::parse_ics;
 use crate::calendar::local_to_utc;
 use crate::calendar::recurrence::{expand, group_by_uid};
+use crate::calendar::{EventTime, Occurrence};
+use crate::policy::diagnostic::time_zone_help;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,12 +25,14 @@ pub struct Args {
     /// Last day of the window, inclusive (or an RFC 3339 time, exclusive).
     #[arg(long)]
     to: String,
-    /// Zone for reading dates, floating times and the window's days.
+    /// Zone for reading dates, floating times and the window's days, and
+    /// for showing times.
     #[arg(long, default_value = "UTC")]
     tz: String,
     /// At most this many occurrences per event.
     #[arg(long, default_value_t = 10_000)]
     limit: usize,
+    /// How to print: `human` for people, `json` for scripts and tools.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }
@@ -79,6 +83,7 @@ pub fn run(args: Args) -> Exit {
         Ok(t) => t,
         Err(_) => {
             super::err(format!("unknown time zone `{}`", args.tz));
+            eprintln!("  = help: {}", time_zone_help(&args.tz));
             return Exit::Usage;
         }
     };
@@ -89,13 +94,19 @@ pub fn run(args: Args) -> Exit {
             return Exit::Usage;
         }
     };
+    if to <= from {
+        super::err(format!(
+            "the window ends (`--to {}`) before it starts (`--from {}`)",
+            args.to, args.from
+        ));
+        return Exit::Usage;
+    }
     let mut files = Vec::new();
     if let Err(e) = ics_files(&args.ics, &mut files) {
         super::err(format!("cannot read `{}`: {e}", args.ics.display()));
         return Exit::Failure;
     }
-    // (start instant, uid, json, human line)
-    let mut rows: Vec<(DateTime<Utc>, String, serde_json::Value, String)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     let mut bad = 0;
     for f in &files {
         let text = match super::read_file(f) {
@@ -117,6 +128,7 @@ pub fn run(args: Args) -> Exit {
         for p in &parsed.problems {
             eprintln!("warning: {}: {p}", f.display());
         }
+        let calendar = calendar_name(&args.ics, f);
         for group in group_by_uid(parsed.events) {
             let expansion = expand(&group, tz, from, to, args.limit);
             for p in &expansion.problems {
@@ -131,44 +143,132 @@ pub fn run(args: Args) -> Exit {
             }
             for o in expansion.occurrences {
                 let e = &group[o.event_index];
-                let mut obj = json!({
-                    "uid": o.uid,
-                    "summary": e.summary,
-                    "start": o.start.to_display_string(),
-                    "end": o.end.to_display_string(),
-                    "all_day": o.start.is_date(),
-                });
-                if let Some(r) = &o.recurrence_id {
-                    obj["recurrence_id"] = json!(r.to_display_string());
-                }
-                let line = format!(
-                    "{}  {}  {}{}",
-                    o.start.to_display_string(),
-                    o.end.to_display_string(),
-                    e.summary,
-                    o.recurrence_id
-                        .map(|r| format!("  (occurrence {})", r.to_display_string()))
-                        .unwrap_or_default()
-                );
-                rows.push((o.start.to_utc(tz), o.uid.clone(), obj, line));
+                rows.push(Row::new(&o, &e.summary, &calendar, tz));
             }
         }
     }
-    rows.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    rows.sort_by(|a, b| (a.instant, &a.uid, &a.calendar).cmp(&(b.instant, &b.uid, &b.calendar)));
     match args.format {
         Format::Json => {
-            let arr: Vec<_> = rows.into_iter().map(|r| r.2).collect();
+            let arr: Vec<_> = rows.into_iter().map(|r| r.json).collect();
             println!("{}", serde_json::to_string_pretty(&arr).unwrap_or_default());
         }
-        Format::Human => {
-            for r in rows {
-                println!("{}", r.3);
-            }
-        }
+        Format::Human => print!("{}", human_table(&rows, tz)),
     }
     if bad > 0 && bad == files.len() {
         Exit::InputInvalid
     } else {
         Exit::Ok
     }
+}
+
+/// One listed occurrence: what sorts it, and how it is shown.
+struct Row {
+    instant: DateTime<Utc>,
+    uid: String,
+    calendar: String,
+    start: String,
+    end: String,
+    summary: String,
+    note: String,
+    json: serde_json::Value,
+}
+
+impl Row {
+    fn new(o: &Occurrence, summary: &str, calendar: &str, tz: Tz) -> Row {
+        let mut json = json!({
+            "uid": o.uid,
+            "calendar": calendar,
+            "summary": summary,
+            "start": o.start.to_display_string(),
+            "end": o.end.to_display_string(),
+            "local_start": in_zone(&o.start, tz),
+            "local_end": in_zone(&o.end, tz),
+            "all_day": o.start.is_date(),
+        });
+        if let Some(r) = &o.recurrence_id {
+            json["recurrence_id"] = json!(r.to_display_string());
+        }
+        Row {
+            instant: o.start.to_utc(tz),
+            uid: o.uid.clone(),
+            calendar: calendar.to_string(),
+            start: in_zone(&o.start, tz),
+            end: in_zone(&o.end, tz),
+            summary: summary.to_string(),
+            note: o
+                .recurrence_id
+                .map(|r| format!("  (occurrence of {})", in_zone(&r, tz)))
+                .unwrap_or_default(),
+            json,
+        }
+    }
+}
+
+/// A time as a reader in `tz` sees it, in one form for every kind of time:
+/// `YYYY-MM-DD HH:MM` on that zone's clock, or `YYYY-MM-DD` for all-day
+/// dates, so a column never mixes `Z`, `+00:00` and bare times.
+fn in_zone(t: &EventTime, tz: Tz) -> String {
+    match t {
+        EventTime::Date(d) => d.format("%Y-%m-%d").to_string(),
+        _ => t
+            .to_utc(tz)
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
+    }
+}
+
+/// The calendar a file belongs to: its folder relative to `--ics` (a vdir
+/// has one folder per calendar), or the file's own name when `--ics` names
+/// a file (a calendar export).
+fn calendar_name(root: &Path, file: &Path) -> String {
+    if root.is_file() {
+        return file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+    }
+    let folder = file.parent().unwrap_or(root);
+    match folder.strip_prefix(root) {
+        Ok(rel) if !rel.as_os_str().is_empty() => rel.to_string_lossy().into_owned(),
+        _ => root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| ".".into()),
+    }
+}
+
+/// The human listing: a header naming the zone, then aligned columns.
+fn human_table(rows: &[Row], tz: Tz) -> String {
+    let start_h = format!("start ({tz})");
+    let sw = rows
+        .iter()
+        .map(|r| r.start.len())
+        .chain([start_h.len()])
+        .max()
+        .unwrap_or(0);
+    let ew = rows
+        .iter()
+        .map(|r| r.end.len())
+        .chain([3])
+        .max()
+        .unwrap_or(0);
+    let cw = rows
+        .iter()
+        .map(|r| r.calendar.len())
+        .chain([8])
+        .max()
+        .unwrap_or(0);
+    let mut out = format!(
+        "{start_h:<sw$}  {:<ew$}  {:<cw$}  title\n",
+        "end", "calendar"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:<sw$}  {:<ew$}  {:<cw$}  {}{}\n",
+            r.start, r.end, r.calendar, r.summary, r.note
+        ));
+    }
+    out
 }

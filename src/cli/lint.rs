@@ -13,6 +13,7 @@ use crate::policy::{Diagnostic, lint_bytes};
 pub struct Args {
     /// Policy files or folders of them [default: policies]
     paths: Vec<PathBuf>,
+    /// How to print: `human` for people, `json` for scripts and tools.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }

@@ -18,6 +18,7 @@ pub struct Args {
     /// Only decisions from this date or time on.
     #[arg(long, value_parser = super::parse_instant)]
     since: Option<chrono::DateTime<chrono::Utc>>,
+    /// How to print: `human` for people, `json` for scripts and tools.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }
@@ -28,8 +29,7 @@ pub fn run(args: Args) -> Exit {
         None => match Config::load(&args.config) {
             Ok(c) => c.store.sqlite,
             Err(e) => {
-                super::err(e);
-                return Exit::ConfigInvalid;
+                return super::config_failed(&e);
             }
         },
     };

@@ -5,8 +5,11 @@
 
 mod auth;
 mod check;
+mod completions;
+mod config_check;
 mod events;
 mod google_fake;
+mod init;
 mod lint;
 mod log;
 mod report;
@@ -43,7 +46,9 @@ impl From<Exit> for ExitCode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Text for people.
     Human,
+    /// JSON for scripts and tools.
     Json,
 }
 
@@ -60,6 +65,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write a commented config and a starter policy for a new team.
+    Init(init::Args),
+    /// Work with the config file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Work with policy files.
     Policy {
         #[command(subcommand)]
@@ -81,12 +93,28 @@ enum Command {
     Suggest(suggest::Args),
     /// The weekly meeting-load report: where the time went, who paid for it.
     Report(report::Args),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionArgs),
+    /// Print the manual page, or write every page into a folder.
+    Man(completions::ManArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the config, every policy it names, and that calendars are there.
+    Check(config_check::Args),
 }
 
 #[derive(Subcommand)]
 enum PolicyCommand {
     /// Check policy files and report every problem at once.
     Lint(lint::Args),
+}
+
+/// The whole command line as clap sees it: for the help-text and README
+/// tests, and for generating completions and the man page.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 pub fn main() -> ExitCode {
@@ -102,10 +130,17 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging();
+    if !matches!(cli.command, Command::Run(_) | Command::GoogleFake(_)) {
+        exit_quietly_on_closed_pipe();
+    }
     let exit = match cli.command {
         Command::Policy {
             command: PolicyCommand::Lint(a),
         } => lint::run(a),
+        Command::Init(a) => init::run(a),
+        Command::Config {
+            command: ConfigCommand::Check(a),
+        } => config_check::run(a),
         Command::Check(a) => check::run(a),
         Command::Run(a) => run::run(a),
         Command::Events(a) => events::run(a),
@@ -114,8 +149,24 @@ pub fn main() -> ExitCode {
         Command::GoogleFake(a) => google_fake::run(a),
         Command::Suggest(a) => suggest::run(a),
         Command::Report(a) => report::run(a),
+        Command::Completions(a) => completions::completions(a),
+        Command::Man(a) => completions::man(a),
     };
     exit.into()
+}
+
+/// A one-shot command whose reader goes away (`gatekeeper log | head -1`)
+/// ends quietly, as other Unix tools do, instead of panicking in `println!`
+/// with "Broken pipe": Rust ignores SIGPIPE by default, so it is restored
+/// here once for every command that prints and exits. The daemon and the
+/// fake keep Rust's default so a closed stdout cannot kill a server.
+fn exit_quietly_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with `SIG_DFL` installs no Rust code as a handler; it
+    // runs at start-up before any other thread exists, so nothing races it.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn init_logging() {
@@ -147,6 +198,13 @@ pub fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     Err(format!(
         "`{s}` is not an RFC 3339 time such as `2026-12-01T09:00:00Z` or a date such as `2026-12-01`"
     ))
+}
+
+/// Print every problem in a config file the way `policy lint` prints a
+/// policy's, and give the config's exit status.
+fn config_failed(e: &crate::config::ConfigError) -> Exit {
+    eprint!("{}", e.render(use_color()));
+    Exit::ConfigInvalid
 }
 
 fn err(msg: impl std::fmt::Display) {

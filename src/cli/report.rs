@@ -12,6 +12,7 @@ use crate::store::sqlite::SqliteStore;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The config file: the team's policies, calendars and decision log.
     #[arg(long, default_value = "gatekeeper.toml")]
     config: PathBuf,
     /// The team (its policy's `[team] name`); needed when there are several.
@@ -21,6 +22,7 @@ pub struct Args {
     /// the team's time zone.
     #[arg(long, value_parser = parse_week)]
     week: Option<IsoWeek>,
+    /// `md` (Markdown), `html` (one page with charts), `json` or `csv`.
     #[arg(long, value_enum, default_value = "md")]
     format: Format,
     /// Write here instead of stdout.
@@ -39,8 +41,7 @@ pub fn run(args: Args) -> Exit {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            super::err(e);
-            return Exit::ConfigInvalid;
+            return super::config_failed(&e);
         }
     };
     let team = match Team::load(&config.policies) {

@@ -17,6 +17,8 @@ use crate::store::sqlite::SqliteStore;
 
 #[derive(clap::Args)]
 pub struct Args {
+    /// The config file: policies, sources, state (see the README's
+    /// configuration reference).
     #[arg(long, default_value = "gatekeeper.toml")]
     config: PathBuf,
     /// One pass over every source, then exit.
@@ -92,8 +94,7 @@ pub fn run(args: Args) -> Exit {
     let config = match Config::load(&args.config) {
         Ok(c) => c,
         Err(e) => {
-            super::err(e);
-            return Exit::ConfigInvalid;
+            return super::config_failed(&e);
         }
     };
     let team = match Team::load(&config.policies) {
@@ -129,6 +130,17 @@ pub fn run(args: Args) -> Exit {
             }
         }
     };
+    // `systemctl reload` sends SIGHUP: re-read the policy files now, as a
+    // change on disk would (the daemon also notices that within a second).
+    // Without a handler SIGHUP would end the process.
+    let reload = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    if !args.once
+        && let Err(e) =
+            signal_hook::flag::register(signal_hook::consts::SIGHUP, std::sync::Arc::clone(&reload))
+    {
+        super::err(format!("cannot install signal handlers: {e}"));
+        return Exit::Failure;
+    }
     let (tx, notifications) = std::sync::mpsc::channel();
     if !args.once
         && let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime())
@@ -148,14 +160,54 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
+    // Operational figures on their own address, when configured.
+    let metrics = std::sync::Arc::new(crate::metrics::Metrics::new());
+    if !args.once
+        && let Some(m) = &engine.config.metrics
+    {
+        match crate::metrics::serve(&m.listen, std::sync::Arc::clone(&metrics)) {
+            Ok(addr) => eprintln!("gatekeeper: metrics on http://{addr}/metrics"),
+            Err(e) => {
+                super::err(format!("cannot listen on `{}`: {e}", m.listen));
+                return Exit::Failure;
+            }
+        }
+    }
+    let sources: Vec<String> = engine
+        .config
+        .sources
+        .iter()
+        .map(|s| s.name().to_string())
+        .collect();
     // Decisions are printed as they are made: a first sync of a large team
     // makes hundreds of thousands, which need not sit in memory.
-    engine.set_decision_sink(Box::new(|r| println!("{}", decision_line(r))));
+    let sink_metrics = std::sync::Arc::clone(&metrics);
+    engine.set_decision_sink(Box::new(move |r| {
+        println!("{}", decision_line(r));
+        let rules: Vec<&str> = r
+            .findings
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f.get("rule")?.as_str())
+            .collect();
+        sink_metrics.record_decision(&r.action, &rules);
+    }));
     let print = |report: &crate::daemon::RunReport| {
         for p in &report.problems {
             eprintln!("warning: {p}");
         }
         report.failed > 0
+    };
+    let record = |report: &crate::daemon::RunReport, started: std::time::Instant, all: bool| {
+        metrics.record_pass(
+            started.elapsed().as_secs_f64(),
+            report.api_calls,
+            report.failed,
+            report.problems.len(),
+            if all { &sources } else { &[] },
+            chrono::Utc::now().timestamp(),
+        );
     };
     let mut failed = false;
     // The weekly report: the latest scheduled time that passed while the
@@ -167,8 +219,12 @@ pub fn run(args: Args) -> Exit {
         clock.now() - chrono::Duration::days(7),
     );
     loop {
+        let started = std::time::Instant::now();
         match engine.run_once(clock.now()) {
-            Ok(report) => failed |= print(&report),
+            Ok(report) => {
+                failed |= print(&report);
+                record(&report, started, true);
+            }
             Err(e) => {
                 super::err(format!("state database: {e}"));
                 return Exit::Failure;
@@ -184,7 +240,10 @@ pub fn run(args: Args) -> Exit {
             }
         }
         loop {
-            let mut changed = || engine.team.changed_on_disk(&policy_paths);
+            let mut changed = || {
+                reload.swap(false, std::sync::atomic::Ordering::Relaxed)
+                    || engine.team.changed_on_disk(&policy_paths)
+            };
             let report_in = report_due.map(|t| (t - clock.now()).to_std().unwrap_or_default());
             match next_event(flag, &mut changed, poll, &notifications, report_in) {
                 DaemonEvent::ReportDue => {
@@ -209,9 +268,11 @@ pub fn run(args: Args) -> Exit {
                 }
                 DaemonEvent::SyncDue => break,
                 DaemonEvent::CalendarChanged(n) => {
+                    let started = std::time::Instant::now();
                     match engine.sync_member(&n.source, &n.member, clock.now()) {
                         Ok(report) => {
                             print(&report);
+                            record(&report, started, false);
                         }
                         Err(e) => {
                             super::err(format!("state database: {e}"));

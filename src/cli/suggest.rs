@@ -39,6 +39,7 @@ pub struct Args {
     /// times are unknown.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// How to print: `human` for people, `json` for scripts and tools.
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
 }

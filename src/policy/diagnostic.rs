@@ -447,3 +447,22 @@ pub fn did_you_mean_help<'a>(
 ) -> Option<String> {
     did_you_mean(input, candidates).map(|c| format!("did you mean `{c}`?"))
 }
+
+/// The help line for an unknown time zone name: the nearest IANA name (a
+/// bare city such as `Lisbon` finds `Europe/Lisbon`), or two examples when
+/// nothing is close.
+pub fn time_zone_help(input: &str) -> String {
+    let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+    let city = |name: &'static str| name.rsplit('/').next().unwrap_or(name);
+    let wanted = input.trim().replace(' ', "_");
+    let by_city = names()
+        .find(|n| n.contains('/') && city(n).eq_ignore_ascii_case(&wanted))
+        .or_else(|| {
+            did_you_mean(&wanted, names().filter(|n| n.contains('/')).map(city))
+                .and_then(|c| names().find(|n| n.contains('/') && city(n) == c))
+        });
+    by_city
+        .or_else(|| did_you_mean(&wanted, names()))
+        .map(|c| format!("did you mean `{c}`?"))
+        .unwrap_or_else(|| "use an IANA name such as `Europe/Lisbon` or `America/New_York`".into())
+}

@@ -23,6 +23,37 @@ const FOCUS: RGBColor = RGBColor(70, 160, 90);
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 
+/// Every chart is drawn this wide; pages scale it to the screen by its
+/// `viewBox`. Narrow enough, with fonts large enough, that text stays
+/// readable (about 12 px) when a phone shrinks the chart to ~380 px.
+const WIDTH: u32 = 480;
+/// Font sizes requested from plotters (its SVG output is about 0.8 of
+/// these in pixels).
+const TEXT: u32 = 20;
+const CAPTION: u32 = 24;
+const LEGEND_ROW: i32 = 28;
+
+/// A legend in its own strip above the plot, so it never covers a bar or
+/// a line and needs no empty rows in the plot.
+fn legend_strip(area: &Area<'_>, entries: &[(&str, RGBColor)]) -> Result<(), String> {
+    for (i, (name, color)) in entries.iter().enumerate() {
+        let y = 6 + i as i32 * LEGEND_ROW;
+        area.draw(&Rectangle::new([(20, y + 4), (38, y + 20)], color.filled()))
+            .map_err(err)?;
+        area.draw(&Text::new(
+            name.to_string(),
+            (48, y + 2),
+            ("sans-serif", TEXT).into_font(),
+        ))
+        .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn legend_height(entries: usize) -> u32 {
+    12 + entries as u32 * LEGEND_ROW as u32
+}
+
 fn finish(mut svg: String, title: &str) -> String {
     // Give the chart an accessible name and a tooltip: the `<title>` goes
     // first inside the root element.
@@ -58,27 +89,44 @@ pub fn hours_by_person(r: &WeeklyReport) -> Result<String, String> {
         .map(|m| f64::from(m.meeting_minutes + m.given_back.minutes) / 60.0)
         .fold(1.0f64, f64::max)
         * 1.1;
-    // Three empty rows on top hold the legend, so it never covers a bar;
-    // the person with the most hours is the top row under it.
-    let rows = n + 3;
-    let height = 100 + 34 * rows as u32;
+    let kinds: [(&str, RGBColor); 4] = [
+        ("in working hours", IN_HOURS),
+        ("working hours on meeting-free days", FREE_DAY),
+        ("outside working hours", OUTSIDE),
+        ("declined by gatekeeper", GIVEN_BACK),
+    ];
+    // The legend has its own strip under the caption: every row of the
+    // plot is a person, the one with the most hours on top.
+    let rows = n;
+    let plot_height = 110 + 40 * rows as u32;
+    let strip = legend_height(kinds.len());
     let mut svg = String::new();
     {
-        let area: Area<'_> = SVGBackend::with_string(&mut svg, (600, height)).into_drawing_area();
+        let area: Area<'_> =
+            SVGBackend::with_string(&mut svg, (WIDTH, strip + plot_height)).into_drawing_area();
         area.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&area)
-            .caption("Hours in meetings per person", ("sans-serif", 22))
+        let area = area
+            .titled("Hours in meetings per person", ("sans-serif", CAPTION))
+            .map_err(err)?;
+        let (top, plot) = area.split_vertically(strip);
+        legend_strip(&top, &kinds)?;
+        let mut chart = ChartBuilder::on(&plot)
             .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(110)
-            .build_cartesian_2d(0f64..max_h, (0..rows).into_segmented())
+            .margin_right(24)
+            .x_label_area_size(64)
+            .y_label_area_size(90)
+            // plotters' integer ranges include their end: `0..rows - 1` is
+            // exactly `rows` segments, with no empty one on top.
+            .build_cartesian_2d(0f64..max_h, (0..rows - 1).into_segmented())
             .map_err(err)?;
         let names: Vec<String> = people.iter().map(|m| label(&m.email)).collect();
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 15))
+            .label_style(("sans-serif", TEXT))
+            .axis_desc_style(("sans-serif", TEXT))
             .disable_y_mesh()
             .y_labels(rows)
+            .x_labels(5)
             .y_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(row) if *row < n => {
                     names.get(n - 1 - *row).cloned().unwrap_or_default()
@@ -88,13 +136,7 @@ pub fn hours_by_person(r: &WeeklyReport) -> Result<String, String> {
             .x_desc("hours")
             .draw()
             .map_err(err)?;
-        let kinds: [(&str, RGBColor); 4] = [
-            ("in working hours", IN_HOURS),
-            ("working hours on meeting-free days", FREE_DAY),
-            ("outside working hours", OUTSIDE),
-            ("declined by gatekeeper", GIVEN_BACK),
-        ];
-        for (k, (name, color)) in kinds.iter().enumerate() {
+        for (k, (_, color)) in kinds.iter().enumerate() {
             let bars = people.iter().enumerate().map(|(i, m)| {
                 let parts = [
                     m.in_hours_minutes,
@@ -112,26 +154,11 @@ pub fn hours_by_person(r: &WeeklyReport) -> Result<String, String> {
                     ],
                     color.filled(),
                 );
-                bar.set_margin(3, 3, 0, 0);
+                bar.set_margin(4, 4, 0, 0);
                 bar
             });
-            let color = *color;
-            chart
-                .draw_series(bars)
-                .map_err(err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
-                });
+            chart.draw_series(bars).map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
         area.present().map_err(err)?;
     }
     Ok(finish(svg, "Hours in meetings per person, by kind"))
@@ -145,14 +172,15 @@ pub fn burden_by_zone(r: &WeeklyReport) -> Result<String, String> {
     let max_b = zones.iter().map(|z| z.burden).max().unwrap_or(0).max(1) as f64 * 1.15;
     let mut svg = String::new();
     {
-        let area: Area<'_> = SVGBackend::with_string(&mut svg, (600, 380)).into_drawing_area();
+        let area: Area<'_> = SVGBackend::with_string(&mut svg, (WIDTH, 380)).into_drawing_area();
         area.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&area)
-            .caption("Burden by time zone", ("sans-serif", 22))
+            .caption("Burden by time zone", ("sans-serif", CAPTION))
             .margin(10)
+            .margin_right(20)
             .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..max_b)
+            .y_label_area_size(90)
+            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..max_b)
             .map_err(err)?;
         let names: Vec<String> = zones
             .iter()
@@ -166,8 +194,10 @@ pub fn burden_by_zone(r: &WeeklyReport) -> Result<String, String> {
             .collect();
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 15))
+            .label_style(("sans-serif", TEXT))
+            .axis_desc_style(("sans-serif", TEXT))
             .disable_x_mesh()
+            .y_labels(5)
             .x_labels(n)
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
@@ -208,28 +238,36 @@ pub fn heatmap(r: &WeeklyReport) -> Result<String, String> {
         .max(1);
     let mut svg = String::new();
     {
-        let area: Area<'_> = SVGBackend::with_string(&mut svg, (600, 340)).into_drawing_area();
+        let area: Area<'_> = SVGBackend::with_string(&mut svg, (WIDTH, 380)).into_drawing_area();
         area.fill(&WHITE).map_err(err)?;
-        let caption = format!("Meeting load by weekday and hour ({})", r.time_zone);
+        let area = area
+            .titled(
+                &format!("Meetings by weekday and hour ({})", r.time_zone),
+                ("sans-serif", CAPTION),
+            )
+            .map_err(err)?;
+        // Days are segments, not points: seven labels, each centred on its
+        // row, Monday at the top (row 6).
         let mut chart = ChartBuilder::on(&area)
-            .caption(caption, ("sans-serif", 22))
             .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0i32..24, 0i32..7)
+            .margin_right(20)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            // Inclusive: `0..6` is the seven day rows.
+            .build_cartesian_2d(0i32..24, (0i32..6).into_segmented())
             .map_err(err)?;
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 15))
+            .label_style(("sans-serif", TEXT))
             .disable_mesh()
-            .x_labels(12)
+            .x_labels(9)
             .y_labels(7)
             .x_label_formatter(&|h| format!("{h:02}"))
-            // Monday at the top: row 6 is Monday.
-            .y_label_formatter(&|y| {
-                DAYS.get((6 - *y).clamp(0, 6) as usize)
-                    .map(|d| d.to_string())
-                    .unwrap_or_default()
+            .y_label_formatter(&|y| match y {
+                SegmentValue::CenterOf(row) if (0..7).contains(row) => {
+                    DAYS[(6 - *row) as usize].to_string()
+                }
+                _ => String::new(),
             })
             .draw()
             .map_err(err)?;
@@ -239,8 +277,13 @@ pub fn heatmap(r: &WeeklyReport) -> Result<String, String> {
                 let shade = |c: u8| (255.0 - (255.0 - f64::from(c)) * t).round() as u8;
                 let color = RGBColor(shade(IN_HOURS.0), shade(IN_HOURS.1), shade(IN_HOURS.2));
                 let row = 6 - d as i32;
-                let mut cell =
-                    Rectangle::new([(h as i32, row), (h as i32 + 1, row + 1)], color.filled());
+                let mut cell = Rectangle::new(
+                    [
+                        (h as i32, SegmentValue::Exact(row)),
+                        (h as i32 + 1, SegmentValue::Exact(row + 1)),
+                    ],
+                    color.filled(),
+                );
                 cell.set_margin(1, 1, 1, 1);
                 cell
             })
@@ -289,24 +332,37 @@ pub fn trend(r: &WeeklyReport) -> Result<String, String> {
         * 1.15;
     let mut svg = String::new();
     {
-        let area: Area<'_> = SVGBackend::with_string(&mut svg, (600, 380)).into_drawing_area();
+        let entries: Vec<(&str, RGBColor)> = series.iter().map(|(n, c, _)| (*n, *c)).collect();
+        let strip = legend_height(entries.len());
+        let area: Area<'_> =
+            SVGBackend::with_string(&mut svg, (WIDTH, strip + 380)).into_drawing_area();
         area.fill(&WHITE).map_err(err)?;
-        let mut chart = ChartBuilder::on(&area)
-            .caption("Trend", ("sans-serif", 22))
+        let area = area.titled("Trend", ("sans-serif", CAPTION)).map_err(err)?;
+        let (top, plot) = area.split_vertically(strip);
+        legend_strip(&top, &entries)?;
+        let mut chart = ChartBuilder::on(&plot)
             .margin(10)
-            .x_label_area_size(30)
-            .y_label_area_size(60)
+            .margin_right(30)
+            .x_label_area_size(40)
+            .y_label_area_size(80)
             .build_cartesian_2d(-0.3f64..(n as f64 - 0.7), 0f64..max)
             .map_err(err)?;
         let weeks: Vec<String> = points.iter().map(|p| p.week.clone()).collect();
         chart
             .configure_mesh()
-            .label_style(("sans-serif", 15))
+            .label_style(("sans-serif", TEXT))
+            .axis_desc_style(("sans-serif", TEXT))
             .x_labels(n)
+            .y_labels(5)
             .x_label_formatter(&|x| {
                 let i = x.round();
+                // Week numbers only (`W49`): five full `2026-W49` labels do
+                // not fit a phone-sized chart.
                 if (x - i).abs() < 0.01 && i >= 0.0 {
-                    weeks.get(i as usize).cloned().unwrap_or_default()
+                    weeks
+                        .get(i as usize)
+                        .map(|w| w.rsplit('-').next().unwrap_or(w).to_string())
+                        .unwrap_or_default()
                 } else {
                     String::new()
                 }
@@ -314,18 +370,14 @@ pub fn trend(r: &WeeklyReport) -> Result<String, String> {
             .y_desc("hours")
             .draw()
             .map_err(err)?;
-        for (name, color, values) in &series {
+        for (_, color, values) in &series {
             let color = *color;
             chart
                 .draw_series(LineSeries::new(
                     values.iter().enumerate().map(|(i, v)| (i as f64, *v)),
                     color.stroke_width(3),
                 ))
-                .map_err(err)?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(3))
-                });
+                .map_err(err)?;
             chart
                 .draw_series(
                     values
@@ -335,14 +387,6 @@ pub fn trend(r: &WeeklyReport) -> Result<String, String> {
                 )
                 .map_err(err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
         area.present().map_err(err)?;
     }
     Ok(finish(svg, "Trend over the last five weeks"))

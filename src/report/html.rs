@@ -25,13 +25,18 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#222;line-height:1.4}\
+// The page is as wide as the people table needs at desktop widths (84rem);
+// header cells wrap so the table fits, and on a phone it scrolls in its
+// own box. Charts keep their drawn size at most, so their text stays the
+// size it was drawn at.
+const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:84rem;padding:1rem;color:#222;line-height:1.4}\
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}\
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}\
-table{border-collapse:collapse;font-size:.9rem;min-width:100%}\
-th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:right;white-space:nowrap}\
+table{border-collapse:collapse;font-size:.85rem;min-width:100%}\
+th,td{border-bottom:1px solid #ddd;padding:.3rem .4rem;text-align:right;white-space:nowrap}\
+th{white-space:normal;vertical-align:bottom;min-width:4rem}\
 th:first-child,td:first-child{text-align:left}\
-figure{margin:1rem 0}svg{max-width:100%;height:auto;display:block}\
+figure{margin:1rem 0;max-width:30rem}svg{width:100%;height:auto;display:block}\
 .headline{font-size:1.05rem;background:#f4f6fa;padding:.8rem;border-radius:.4rem}\
 .note{color:#555;font-size:.9rem}";
 
@@ -106,7 +111,7 @@ pub fn render(r: &WeeklyReport) -> String {
             "zone",
             "meetings",
             "hours",
-            "share of working hours",
+            super::IN_HOURS_SHARE,
             "focus h",
             "outside hours",
             "meeting-free days",
@@ -114,7 +119,7 @@ pub fn render(r: &WeeklyReport) -> String {
             "annotated",
             "declined",
             "given back h",
-            "burden",
+            super::BURDEN,
         ],
         r.members.iter().map(|m| {
             if !m.has_calendar {
@@ -183,22 +188,8 @@ pub fn render(r: &WeeklyReport) -> String {
         );
     }
 
-    let f = &r.fairness;
     let _ = writeln!(o, "<h2>Fairness across time zones</h2>");
-    let _ = writeln!(
-        o,
-        "<p>Burden (weighted minutes outside working hours, from the {}): fairness index {:.2} (1 is even), Gini {:.2}, worst-off member at {:.1}× the mean{}.</p>",
-        escape(f.source),
-        f.figures.index,
-        f.figures.gini,
-        f.figures.worst_to_mean,
-        f.figures
-            .members
-            .first()
-            .filter(|s| s.burden > 0)
-            .map(|s| format!(" ({})", escape(&s.member)))
-            .unwrap_or_default()
-    );
+    let _ = writeln!(o, "<p>{}</p>", escape(&super::fairness_sentence(r)));
     chart(
         &mut o,
         charts::burden_by_zone(r),
@@ -227,12 +218,19 @@ pub fn render(r: &WeeklyReport) -> String {
     } else {
         table(
             &mut o,
-            &["organizer", "annotated", "declined", "rules"],
+            &[
+                "organizer",
+                "annotated",
+                "declined",
+                "only logged (observe mode)",
+                "rules",
+            ],
             r.organizers.iter().map(|g| {
                 vec![
                     g.organizer.clone(),
                     g.annotated.to_string(),
                     g.declined.to_string(),
+                    g.observed.to_string(),
                     g.rules
                         .iter()
                         .map(|c| format!("{} ×{}", c.rule, c.count))
@@ -255,11 +253,11 @@ pub fn render(r: &WeeklyReport) -> String {
             "week",
             "meetings",
             "hours",
-            "share of working hours",
+            super::IN_HOURS_SHARE,
             "focus h",
             "declined",
             "given back h",
-            "fairness index",
+            "evenness",
         ],
         r.trend.iter().map(|p| {
             vec![
@@ -270,7 +268,7 @@ pub fn render(r: &WeeklyReport) -> String {
                 hours(p.focus_minutes),
                 p.declined.to_string(),
                 hours(u64::from(p.given_back_minutes)),
-                format!("{:.2}", p.fairness_index),
+                format!("{:.2}", p.evenness),
             ]
         }),
     );

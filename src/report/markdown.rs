@@ -13,7 +13,19 @@ use super::{hours, percent};
 /// so a renderer that allows HTML shows them as text.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let chars: Vec<char> = s.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        // An underscore inside a word (`America/New_York`) never starts
+        // emphasis in CommonMark, so it is left as typed: an escape there
+        // shows literally in renderers that do not take it.
+        let in_word = |j: Option<usize>| {
+            j.and_then(|j| chars.get(j))
+                .is_some_and(|n| n.is_alphanumeric())
+        };
+        if c == '_' && in_word(i.checked_sub(1)) && in_word(Some(i + 1)) {
+            out.push(c);
+            continue;
+        }
         match c {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -44,7 +56,9 @@ pub fn render(r: &WeeklyReport) -> String {
     let _ = writeln!(o, "## People\n");
     let _ = writeln!(
         o,
-        "| member | zone | meetings | hours | share of working hours | focus h | outside hours | meeting-free days | screened | annotated | declined | given back h | burden |"
+        "| member | zone | meetings | hours | {} | focus h | outside hours | meeting-free days | screened | annotated | declined | given back h | {} |",
+        super::IN_HOURS_SHARE,
+        super::BURDEN,
     );
     let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for m in &r.members {
@@ -102,22 +116,13 @@ pub fn render(r: &WeeklyReport) -> String {
 
     let f = &r.fairness;
     let _ = writeln!(o, "\n## Fairness across time zones\n");
-    let _ = writeln!(
-        o,
-        "Burden (weighted minutes outside working hours, from the {}): fairness index {:.2} (1 is even), Gini {:.2}, worst-off member at {:.1}× the mean{}.\n",
-        f.source,
-        f.figures.index,
-        f.figures.gini,
-        f.figures.worst_to_mean,
-        f.figures
-            .members
-            .first()
-            .filter(|s| s.burden > 0)
-            .map(|s| format!(" ({})", escape(&s.member)))
-            .unwrap_or_default()
-    );
+    let _ = writeln!(o, "{}\n", escape(&super::fairness_sentence(r)));
     if !f.by_zone.is_empty() {
-        let _ = writeln!(o, "| time zone | members | burden | mean per member |");
+        let _ = writeln!(
+            o,
+            "| time zone | members | {} | mean per member |",
+            super::BURDEN
+        );
         let _ = writeln!(o, "|---|--:|--:|--:|");
         for z in &f.by_zone {
             let _ = writeln!(
@@ -157,8 +162,11 @@ pub fn render(r: &WeeklyReport) -> String {
     if r.organizers.is_empty() {
         let _ = writeln!(o, "No invite was annotated or declined this week.");
     } else {
-        let _ = writeln!(o, "| organizer | annotated | declined | rules |");
-        let _ = writeln!(o, "|---|--:|--:|---|");
+        let _ = writeln!(
+            o,
+            "| organizer | annotated | declined | only logged (observe mode) | rules |"
+        );
+        let _ = writeln!(o, "|---|--:|--:|--:|---|");
         for g in &r.organizers {
             let rules: Vec<String> = g
                 .rules
@@ -167,10 +175,11 @@ pub fn render(r: &WeeklyReport) -> String {
                 .collect();
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} |",
                 escape(&g.organizer),
                 g.annotated,
                 g.declined,
+                g.observed,
                 rules.join(", ")
             );
         }
@@ -179,7 +188,8 @@ pub fn render(r: &WeeklyReport) -> String {
     let _ = writeln!(o, "\n## Trend\n");
     let _ = writeln!(
         o,
-        "| week | meetings | hours | share of working hours | focus h | declined | given back h | fairness index |"
+        "| week | meetings | hours | {} | focus h | declined | given back h | evenness |",
+        super::IN_HOURS_SHARE
     );
     let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|");
     for p in &r.trend {
@@ -193,7 +203,7 @@ pub fn render(r: &WeeklyReport) -> String {
             hours(p.focus_minutes),
             p.declined,
             hours(u64::from(p.given_back_minutes)),
-            p.fairness_index
+            p.evenness
         );
     }
 
@@ -208,23 +218,34 @@ pub fn render(r: &WeeklyReport) -> String {
     o
 }
 
-/// The short summary posted to chat: the headline and the people with the
-/// most meeting time.
+/// Escape text for Slack's mrkdwn, which has no backslash escapes (a `\\_`
+/// shows as typed): only `&`, `<` and `>` are special, and Slack asks for
+/// exactly these entities. Line breaks become spaces.
+pub fn escape_slack(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The short summary posted to chat (Slack mrkdwn): the headline and the
+/// people with the most meeting time.
 pub fn summary(r: &WeeklyReport) -> String {
-    let t = &r.totals;
+    let (lead, rest) = super::headline(r);
     let mut o = format!(
-        "*Meeting load: {} — {}*\n{} h in {} meetings across {} members; {} of working hours on average; {} h of focus time left. gatekeeper annotated {}, declined {} and gave back {} h. Fairness index {:.2}.\n",
-        escape(&r.team),
-        escape(&r.week),
-        hours(t.meeting_minutes),
-        t.meetings,
-        t.members_with_calendar,
-        percent(t.mean_share_of_working_hours),
-        hours(t.focus_minutes),
-        t.annotated,
-        t.declined,
-        hours(u64::from(t.given_back.minutes)),
-        r.fairness.figures.index,
+        "*Meeting load: {} — {}*\n*{}*{} Burden evenness {:.2} (1 = shared evenly).\n",
+        escape_slack(&r.team),
+        escape_slack(&r.week),
+        escape_slack(&lead),
+        escape_slack(&rest),
+        r.fairness.evenness,
     );
     let mut busiest: Vec<_> = r.members.iter().filter(|m| m.has_calendar).collect();
     busiest.sort_by(|a, b| {
@@ -235,8 +256,9 @@ pub fn summary(r: &WeeklyReport) -> String {
     for m in busiest.iter().take(5) {
         let _ = writeln!(
             o,
-            "- {}: {} h in meetings ({} of working hours), {} h focus",
-            escape(&m.email),
+            "- {} ({}): {} h in meetings (in-hours meetings: {} of working time), {} h focus",
+            escape_slack(&m.email),
+            escape_slack(&m.time_zone),
             hours(u64::from(m.meeting_minutes)),
             percent(m.share_of_working_hours),
             hours(u64::from(m.focus_minutes))

@@ -169,7 +169,7 @@ pub struct Input<'a> {
 }
 
 /// What the report says counts as a meeting, word for word.
-pub const DEFINITION: &str = "A meeting is an occurrence in a member's own calendar with at least two people (organizer and attendees, rooms not counted) that the member organizes or attends and has not declined, that is not all-day, not cancelled, and not focus time, out of office or a working-location block. Private events count toward their owner's hours; their titles never appear. Overlapping meetings count once toward a person's hours.";
+pub const DEFINITION: &str = "A meeting is an occurrence in a member's own calendar with at least two people (organizer and attendees, rooms not counted) that the member organizes or attends and has not declined, that is not all-day, not cancelled, and not focus time, out of office or a working-location block. Private events count toward their owner's hours; their titles never appear. Overlapping meetings count once toward a person's hours. The in-hours share counts only meeting minutes inside a member's working hours, divided by their working minutes; meetings outside hours are counted apart. Given back is the time this week of meetings gatekeeper declined and that stay declined, whenever it declined them. Burden is in weighted minutes: a minute outside working hours counts more the further it is from them.";
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeeklyReport {
@@ -279,6 +279,10 @@ pub struct FairnessSection {
     /// otherwise `calendars` (scored from the meetings above).
     pub source: &'static str,
     pub figures: Figures,
+    /// 1 − Gini, in 0–1: 1 when everyone carries the same burden, near 0
+    /// when one person carries it all. The figure people read; the
+    /// unbounded `figures.index` (1 − σ/μ) stays for tools.
+    pub evenness: f64,
     pub by_zone: Vec<ZoneBurden>,
 }
 
@@ -302,8 +306,12 @@ pub struct HoursOf {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OrganizerStats {
     pub organizer: String,
+    /// Acted on: the same decisions the headline counts.
     pub annotated: u32,
     pub declined: u32,
+    /// Annotations and declines only logged (observe mode): counted apart,
+    /// so this table and the headline agree.
+    pub observed: u32,
     /// Rules that fired with an acting (not observe) action, most first.
     pub rules: Vec<RuleCount>,
 }
@@ -324,6 +332,8 @@ pub struct TrendPoint {
     pub declined: u32,
     pub given_back_minutes: u32,
     pub fairness_index: f64,
+    /// See `FairnessSection::evenness`.
+    pub evenness: f64,
 }
 
 /// Build the report for `week`, with the trend over the previous four
@@ -435,6 +445,7 @@ fn trend_point(r: &WeeklyReport) -> TrendPoint {
         declined: r.totals.declined,
         given_back_minutes: r.totals.given_back.minutes,
         fairness_index: r.fairness.figures.index,
+        evenness: r.fairness.evenness,
     }
 }
 
@@ -927,6 +938,7 @@ fn week_report(
         totals,
         fairness: FairnessSection {
             source,
+            evenness: (1.0 - fig.gini).clamp(0.0, 1.0),
             figures: fig,
             by_zone,
         },
@@ -951,36 +963,39 @@ fn abbreviate(items: &[&str], max: usize) -> String {
 }
 
 fn organizer_stats(decisions: &[&DecisionRecord]) -> Vec<OrganizerStats> {
-    let mut by: HashMap<&str, (u32, u32, HashMap<String, u32>)> = HashMap::new();
+    /// annotated, declined, only logged, and the rules that fired.
+    type Counts = (u32, u32, u32, HashMap<String, u32>);
+    let mut by: HashMap<&str, Counts> = HashMap::new();
     for d in decisions {
         if d.outcome == Outcome::Failed || d.outcome == Outcome::Pending {
             continue;
         }
-        let (ann, dec) = match d.action.as_str() {
-            "annotate" => (1, 0),
-            "decline" => (0, 1),
-            _ => continue,
-        };
+        if !matches!(d.action.as_str(), "annotate" | "decline") {
+            continue;
+        }
         let organizer = if d.organizer.is_empty() {
             "(no organizer)"
         } else {
             d.organizer.as_str()
         };
         let e = by.entry(organizer).or_default();
-        e.0 += ann;
-        e.1 += dec;
+        match (d.outcome == Outcome::Observed, d.action.as_str()) {
+            (true, _) => e.2 += 1,
+            (false, "annotate") => e.0 += 1,
+            (false, _) => e.1 += 1,
+        }
         for f in d.findings.as_array().into_iter().flatten() {
             if f["action"] == "observe" {
                 continue;
             }
             if let Some(rule) = f["rule"].as_str() {
-                *e.2.entry(rule.to_string()).or_default() += 1;
+                *e.3.entry(rule.to_string()).or_default() += 1;
             }
         }
     }
     let mut out: Vec<OrganizerStats> = by
         .into_iter()
-        .map(|(organizer, (annotated, declined, rules))| {
+        .map(|(organizer, (annotated, declined, observed, rules))| {
             let mut rules: Vec<RuleCount> = rules
                 .into_iter()
                 .map(|(rule, count)| RuleCount { rule, count })
@@ -990,13 +1005,14 @@ fn organizer_stats(decisions: &[&DecisionRecord]) -> Vec<OrganizerStats> {
                 organizer: organizer.to_string(),
                 annotated,
                 declined,
+                observed,
                 rules,
             }
         })
         .collect();
     out.sort_by(|a, b| {
-        (b.annotated + b.declined)
-            .cmp(&(a.annotated + a.declined))
+        (b.annotated + b.declined + b.observed)
+            .cmp(&(a.annotated + a.declined + a.observed))
             .then_with(|| a.organizer.cmp(&b.organizer))
     });
     out.truncate(TOP_ORGANIZERS);

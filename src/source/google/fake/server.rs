@@ -153,6 +153,12 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
     if method == Method::POST && path == "/token" {
         return token(fake, &body).await;
     }
+    // Not part of Google's API: how a person adds an invite to a running
+    // fake (`gatekeeper google-fake invite`, or curl), as if the organizer
+    // had made it in Google's UI. The daemon never calls it.
+    if method == Method::POST && path == "/fake/invite" {
+        return fake_invite(&fake, &body);
+    }
     let route = route(&method, &path);
     let name = route.name();
     let outcome = {
@@ -274,6 +280,30 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
         _ => Err(ApiError::not_found()),
     })();
     result.unwrap_or_else(|e| api_error(&e))
+}
+
+/// `{"organizer": EMAIL, "event": {Google Event JSON}}`, the seed's shape.
+fn fake_invite(fake: &FakeGoogle, body: &Bytes) -> Answer {
+    let Ok(request) = serde_json::from_slice::<Value>(body) else {
+        return api_error(&ApiError::invalid("Parse Error"));
+    };
+    let (Some(organizer), Some(event)) = (
+        request.get("organizer").and_then(Value::as_str),
+        request.get("event"),
+    ) else {
+        return api_error(&ApiError::invalid(
+            "expected {\"organizer\": ..., \"event\": {...}}",
+        ));
+    };
+    let mut s = fake.lock();
+    let (_, now) = s.now();
+    match s.store.insert(organizer, event, now) {
+        Ok((id, touched)) => {
+            s.changed(&touched);
+            json_answer(200, &json!({ "id": id, "calendars": touched }))
+        }
+        Err(m) => api_error(&ApiError::invalid(&m)),
+    }
 }
 
 async fn token(fake: FakeGoogle, body: &Bytes) -> Answer {

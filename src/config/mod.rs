@@ -1,10 +1,16 @@
 //! The daemon's config file: where policies, calendars and state live.
 //! Parsing takes `&str`; reading the file and resolving relative paths
-//! against its folder is the caller's job (`Config::load`).
+//! against its folder is the caller's job (`Config::load`). `lint` checks
+//! the text first, with every problem at once; serde then builds the struct.
+//! Must not: log or `Debug`-print a secret, or start anything.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+pub use crate::policy::diagnostic::Diagnostic;
+
+pub mod lint;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,6 +39,18 @@ pub struct Config {
     /// daemon's scheduled one).
     #[serde(default)]
     pub report: Option<ReportConfig>,
+    /// Prometheus metrics and health checks on their own address.
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
+}
+
+/// The `[metrics]` section: where `/metrics`, `/healthz` and `/readyz` are
+/// served. Without it the daemon serves none of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Address to listen on, e.g. `127.0.0.1:9464`.
+    pub listen: String,
 }
 
 /// The `[report]` section. Without it the daemon produces no scheduled
@@ -280,51 +298,94 @@ pub enum ConfigError {
         path: String,
         source: std::io::Error,
     },
-    #[error("{path}:{line}:{column}: {message}")]
+    /// Every problem in the file, with the text to show them in.
+    #[error("{}", compact(diagnostics, text))]
     Invalid {
         path: String,
-        line: usize,
-        column: usize,
-        message: String,
+        text: String,
+        diagnostics: Vec<Diagnostic>,
     },
 }
 
+/// `file:line:column: message`, one line per problem.
+fn compact(diagnostics: &[Diagnostic], text: &str) -> String {
+    diagnostics
+        .iter()
+        .filter(|d| d.is_error())
+        .map(|d| {
+            let (line, column) = d.span.as_ref().map_or((1, 1), |s| {
+                crate::policy::diagnostic::line_col(text, s.start)
+            });
+            format!("{}:{line}:{column}: {}", d.file, d.message)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+impl ConfigError {
+    /// rustc-style rendering of every problem, snippets underlined.
+    pub fn render(&self, styled: bool) -> String {
+        match self {
+            ConfigError::Read { .. } => format!("error: {self}\n"),
+            ConfigError::Invalid {
+                text, diagnostics, ..
+            } => crate::policy::diagnostic::render_human(
+                diagnostics,
+                &|_| Some(text.clone()),
+                styled,
+            ),
+        }
+    }
+}
+
 impl Config {
-    pub fn parse(text: &str) -> Result<Config, toml::de::Error> {
-        toml::from_str(text)
+    /// Check and parse config text; every problem comes back at once.
+    /// Named paths are not checked here (that is `load`'s job).
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse_checked(text, "gatekeeper.toml", &|_| true)
     }
 
-    /// Read and parse a config file, then make its relative paths relative
-    /// to the file's folder.
+    fn parse_checked(
+        text: &str,
+        file: &str,
+        exists: &dyn Fn(&Path) -> bool,
+    ) -> Result<Config, ConfigError> {
+        let invalid = |diagnostics: Vec<Diagnostic>| ConfigError::Invalid {
+            path: file.to_string(),
+            text: text.to_string(),
+            diagnostics,
+        };
+        let diagnostics = lint::lint(text, file, exists);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(invalid(diagnostics));
+        }
+        // The walk above knows every key serde does (a test holds the two
+        // together), so this is a backstop, reported the same way.
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let mut d = Diagnostic::error("invalid", e.message().trim().to_string());
+            d.span = e.span();
+            d.file = file.to_string();
+            invalid(vec![d])
+        })
+    }
+
+    /// Read and check a config file, then make its relative paths relative
+    /// to the file's folder. Paths the file names (policies, vdir folders)
+    /// must exist.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
-        let mut config = Config::parse(&text).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| crate::policy::diagnostic::line_col(&text, s.start))
-                .unwrap_or((1, 1));
-            ConfigError::Invalid {
-                path: path.display().to_string(),
-                line,
-                column,
-                message: e.message().trim().to_string(),
-            }
-        })?;
         let base = path.parent().unwrap_or(Path::new(""));
+        let mut config = Config::parse_checked(&text, &path.display().to_string(), &|p| {
+            base.join(p).exists()
+        })?;
         config.policies = config.policies.iter().map(|p| base.join(p)).collect();
         config.store.sqlite = base.join(&config.store.sqlite);
         if let Some(r) = &mut config.report {
             r.folder = base.join(&r.folder);
         }
-        let invalid = |message: String| ConfigError::Invalid {
-            path: path.display().to_string(),
-            line: 1,
-            column: 1,
-            message,
-        };
         for s in &mut config.sources {
             match s {
                 SourceConfig::Vdir { path, member, .. } => {
@@ -332,13 +393,11 @@ impl Config {
                     *member = member.trim().to_lowercase();
                 }
                 SourceConfig::Google {
-                    name,
                     service_account_key,
                     members,
                     client_secret,
                     token_file,
                     member,
-                    send_updates,
                     ..
                 } => {
                     for p in [
@@ -357,49 +416,7 @@ impl Config {
                     if let Some(m) = member {
                         *m = m.trim().to_lowercase();
                     }
-                    let installed = client_secret.is_some() || token_file.is_some();
-                    match (service_account_key.is_some(), installed) {
-                        (true, true) => {
-                            return Err(invalid(format!(
-                                "source `{name}` sets both `service_account_key` and `client_secret`/`token_file`; choose one way to sign in"
-                            )));
-                        }
-                        (false, false) => {
-                            return Err(invalid(format!(
-                                "source `{name}` needs `service_account_key` (a team deployment) or `client_secret`, `token_file` and `member` (one person)"
-                            )));
-                        }
-                        (false, true)
-                            if client_secret.is_none()
-                                || token_file.is_none()
-                                || member.is_none() =>
-                        {
-                            return Err(invalid(format!(
-                                "source `{name}`: installed-app sign-in needs `client_secret`, `token_file` and `member`"
-                            )));
-                        }
-                        _ => {}
-                    }
-                    if !["all", "externalOnly", "none"].contains(&send_updates.as_str()) {
-                        return Err(invalid(format!(
-                            "source `{name}`: `send_updates` must be `all`, `externalOnly` or `none`, not `{send_updates}`"
-                        )));
-                    }
                 }
-            }
-        }
-        let mut names = std::collections::HashSet::new();
-        for s in &config.sources {
-            if !names.insert(s.name().to_string()) {
-                return Err(ConfigError::Invalid {
-                    path: path.display().to_string(),
-                    line: 1,
-                    column: 1,
-                    message: format!(
-                        "two sources are named `{}`; source names must be unique",
-                        s.name()
-                    ),
-                });
             }
         }
         Ok(config)

@@ -1,0 +1,115 @@
+//! `gatekeeper config check`: the config file, every policy it names, and
+//! whether each source's calendars can be reached, in one pass. Reads only:
+//! it never writes a file, opens the store, or contacts Google (a Google
+//! source is checked as far as its key file and its members).
+
+use std::path::PathBuf;
+
+use super::Exit;
+use crate::config::{Config, Mode, SourceConfig};
+use crate::daemon::team::Team;
+use crate::source::CalendarSource;
+use crate::source::vdir::VdirSource;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The config file to check.
+    #[arg(long, default_value = "gatekeeper.toml")]
+    config: PathBuf,
+}
+
+pub fn run(args: Args) -> Exit {
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => return super::config_failed(&e),
+    };
+    println!(
+        "config `{}`: no errors ({} source{}, mode {})",
+        args.config.display(),
+        config.sources.len(),
+        if config.sources.len() == 1 { "" } else { "s" },
+        match config.mode {
+            Mode::Enforce => "enforce",
+            Mode::Observe => "observe",
+        }
+    );
+    let team = match Team::load(&config.policies) {
+        Ok(t) => t,
+        Err(e) => {
+            eprint!("{}", e.render(super::use_color()));
+            return Exit::PolicyInvalid;
+        }
+    };
+    let members = team.members();
+    println!("policies: {} member(s), no errors", members.len());
+
+    let mut unreachable = 0;
+    let warn = |msg: String| eprintln!("warning: {msg}");
+    for s in &config.sources {
+        match s {
+            SourceConfig::Vdir {
+                name, member, path, ..
+            } => {
+                if !members.contains(member) {
+                    warn(format!(
+                        "source `{name}`: `{member}` is in no policy, so nothing of theirs is screened"
+                    ));
+                }
+                match VdirSource::new(path.clone()).list() {
+                    Ok(items) => {
+                        let mut calendars: Vec<&str> =
+                            items.iter().map(|i| i.calendar.as_str()).collect();
+                        calendars.sort_unstable();
+                        calendars.dedup();
+                        println!(
+                            "source `{name}` (vdir, {member}): {} calendar(s), {} item(s) in `{}`",
+                            calendars.len(),
+                            items.len(),
+                            path.display()
+                        );
+                        if items.is_empty() {
+                            warn(format!(
+                                "source `{name}`: no calendars in `{}` yet; point `path` at the folder vdirsyncer keeps",
+                                path.display()
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        unreachable += 1;
+                        super::err(format!("source `{name}`: {e}"));
+                    }
+                }
+            }
+            SourceConfig::Google {
+                name,
+                service_account_key,
+                members: listed,
+                client_secret,
+                ..
+            } => {
+                for key in [service_account_key, client_secret].into_iter().flatten() {
+                    if let Err(e) = std::fs::metadata(key) {
+                        warn(format!(
+                            "source `{name}`: cannot read `{}` ({e}); gatekeeper needs it to sign in",
+                            key.display()
+                        ));
+                    }
+                }
+                for m in listed.iter().flatten() {
+                    if !members.contains(m) {
+                        warn(format!("source `{name}`: `{m}` is in no policy"));
+                    }
+                }
+                println!(
+                    "source `{name}` (google): {} member(s); the API is not contacted by `config check`",
+                    listed.as_ref().map_or(members.len(), Vec::len)
+                );
+            }
+        }
+    }
+    if unreachable > 0 {
+        Exit::Failure
+    } else {
+        Exit::Ok
+    }
+}
