@@ -235,7 +235,7 @@ pub fn run(args: Args) -> Exit {
         let Some(flag) = &shutdown else { break };
         // Open or renew push channels; polling goes on as the backstop.
         match engine.maintain_channels(clock.now()) {
-            Ok(problems) => problems.iter().for_each(|p| super::logging::warn(p)),
+            Ok(problems) => problems.iter().for_each(super::logging::warn),
             Err(e) => {
                 super::err(format!("state database: {e}"));
                 return Exit::Failure;
@@ -256,8 +256,8 @@ pub fn run(args: Args) -> Exit {
                         &engine.team,
                         now,
                     );
-                    done.iter().for_each(|d| super::logging::info(d));
-                    problems.iter().for_each(|p| super::logging::warn(p));
+                    done.iter().for_each(super::logging::info);
+                    problems.iter().for_each(super::logging::warn);
                     report_due =
                         crate::report::schedule::next_due_for(&engine.config, &engine.team, now);
                 }
