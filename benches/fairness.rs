@@ -107,7 +107,7 @@ fn main() {
         attendees: &attendees,
         curve: &curve,
         from: now,
-        within: Duration::days(7),
+        until: now + Duration::days(7),
         duration: Duration::minutes(30),
         busy: &busy,
     };
@@ -156,6 +156,58 @@ fn main() {
             black_box(evaluate(black_box(&invite), &policy, &ctx));
         },
     );
+
+    // Hostile length (issue 9): the same failing invite, ever longer. Its
+    // cost must stop growing once the meeting is longer than the judged
+    // horizon. `GK_BENCH_MAX_DAYS` caps the lengths measured (to measure a
+    // build where the cost still grows with length without running out of
+    // memory).
+    let max_days: i64 = std::env::var("GK_BENCH_MAX_DAYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(i64::MAX);
+    for (label, days) in [
+        ("1 day", 1),
+        ("30 days", 30),
+        ("1 year", 365),
+        ("until 3026 (1,000 years)", 365_250),
+        ("P999999W (19,000 years)", 6_999_993),
+    ] {
+        if days > max_days {
+            println!(
+                "{:<62} skipped (GK_BENCH_MAX_DAYS={max_days})",
+                format!("evaluate: meeting of {label}")
+            );
+            continue;
+        }
+        let long = [Span {
+            start: t("2026-12-01T22:00:00Z"),
+            end: t("2026-12-01T22:00:00Z") + Duration::days(days),
+        }];
+        let invite = Invite {
+            occurrences: &long,
+            ..invite
+        };
+        let rounds = if days > 300 { 3 } else { 7 };
+        bench(
+            &format!("evaluate: meeting of {label}, 8 attendees"),
+            rounds,
+            1,
+            || {
+                black_box(evaluate(black_box(&invite), &policy, &ctx));
+            },
+        );
+        let m = &policy.members[1];
+        let p = Profile::new(&m.hours, curve.shoulder_minutes);
+        bench(
+            &format!("burden: score one member, meeting of {label}"),
+            rounds,
+            1,
+            || {
+                black_box(score(long[0].start, long[0].end, m.tz, &p, &curve));
+            },
+        );
+    }
 
     // A 200-person team, 4 weeks: each member in 10 one-hour meetings a
     // week at times that walk around the clock.

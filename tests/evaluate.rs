@@ -1228,3 +1228,183 @@ fn no_comment_for_an_allow_and_tentative_wording_for_annotate() {
         "{text}"
     );
 }
+
+// ---- one definition of inside working hours (issue 9) ------------------
+
+/// Members whose hours meet DST nights and midnight: Berlin changes clocks
+/// at 01:00 UTC (29 Mar 2026 02:00 CET → 03:00 CEST; 25 Oct 2026 03:00
+/// CEST → 02:00 CET), New York at 07:00 UTC on 8 Mar and 06:00 UTC on
+/// 1 Nov 2026.
+const NIGHTS: &str = r#"
+[[member]]
+email = "shift@example.com"
+time_zone = "Europe/Berlin"
+working_hours = "22:00-02:30"
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+[[member]]
+email = "late@example.com"
+time_zone = "Europe/Berlin"
+working_hours = "22:00-02:00"
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+[[member]]
+email = "round@example.com"
+time_zone = "Europe/Lisbon"
+working_hours = "00:00-24:00"
+
+[[member]]
+email = "ny@example.com"
+time_zone = "America/New_York"
+working_hours = "22:00-06:00"
+working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+"#;
+
+fn night(name: &'static str, who: &'static str, start: &'static str, end: &'static str) -> Case {
+    Case {
+        policy: format!("{NIGHTS}\n{}", wh()),
+        ..with(name, who, start, end)
+    }
+}
+
+#[test]
+fn working_hours_read_minute_by_minute_on_dst_nights_and_at_midnight() {
+    let ok = |c: Case| (c, Decision::Allow, vec![], None);
+    let out = |c: Case| (c, Decision::Annotate, vec![(WorkingHours, A)], None);
+    let (shift, late, round, ny) = (
+        "shift@example.com",
+        "late@example.com",
+        "round@example.com",
+        "ny@example.com",
+    );
+    check_all(vec![
+        // Fall back in Berlin: 22:00 CEST to 02:15 CET (the second 02:15)
+        // lives through 02:30–02:59 CEST, after the 02:30 end of the shift,
+        // although both ends read inside it.
+        out(night(
+            "fall back: runs past the shift's end in the first 02:xx hour",
+            shift,
+            "2026-10-24T20:00:00Z",
+            "2026-10-25T01:15:00Z",
+        )),
+        ok(night(
+            "fall back: ends 02:15 CEST, before the repeated hour",
+            shift,
+            "2026-10-24T20:00:00Z",
+            "2026-10-25T00:15:00Z",
+        )),
+        // Spring forward in Berlin: ending at 01:00Z is ending at the jump
+        // (02:00 CET = 03:00 CEST): every minute lived is inside 22:00-02:00.
+        ok(night(
+            "spring forward: ends exactly at the jump",
+            late,
+            "2026-03-28T21:00:00Z",
+            "2026-03-29T01:00:00Z",
+        )),
+        out(night(
+            "spring forward: runs a quarter hour past the jump",
+            late,
+            "2026-03-28T21:00:00Z",
+            "2026-03-29T01:15:00Z",
+        )),
+        // New York night shift 22:00-06:00 on its DST nights.
+        ok(night(
+            "NY fall back: 22:00 EDT to 06:00 EST, nine hours",
+            ny,
+            "2026-11-01T02:00:00Z",
+            "2026-11-01T11:00:00Z",
+        )),
+        out(night(
+            "NY fall back: to 06:15 EST",
+            ny,
+            "2026-11-01T02:00:00Z",
+            "2026-11-01T11:15:00Z",
+        )),
+        ok(night(
+            "NY spring forward: 22:00 EST to 06:00 EDT, seven hours",
+            ny,
+            "2026-03-08T03:00:00Z",
+            "2026-03-08T10:00:00Z",
+        )),
+        out(night(
+            "NY spring forward: to 06:30 EDT",
+            ny,
+            "2026-03-08T03:00:00Z",
+            "2026-03-08T10:30:00Z",
+        )),
+        // 00:00-24:00 on back-to-back working days: midnight is no gap.
+        ok(night(
+            "00:00-24:00: Mon 23:00 to Tue 01:00",
+            round,
+            "2026-02-02T23:00:00Z",
+            "2026-02-03T01:00:00Z",
+        )),
+        ok(night(
+            "00:00-24:00: Mon 00:00 to Sat 00:00, the whole working week",
+            round,
+            "2026-02-02T00:00:00Z",
+            "2026-02-07T00:00:00Z",
+        )),
+        out(night(
+            "00:00-24:00: Fri 23:00 to Sat 01:00",
+            round,
+            "2026-02-06T23:00:00Z",
+            "2026-02-07T01:00:00Z",
+        )),
+        out(night(
+            "00:00-24:00: Sun 23:00 to Mon 01:00",
+            round,
+            "2026-02-08T23:00:00Z",
+            "2026-02-09T01:00:00Z",
+        )),
+    ]);
+    let (_, v) = run(&night(
+        "24:00 in the message",
+        round,
+        "2026-02-06T23:00:00Z",
+        "2026-02-07T01:00:00Z",
+    ));
+    assert_eq!(
+        problem(&v, WorkingHours).message(),
+        "it is outside round@example.com's working hours (Fri 23:00 Europe/Lisbon; works 00:00–24:00 Mon–Fri)"
+    );
+}
+
+#[test]
+fn a_meeting_of_any_length_is_judged_on_its_first_days() {
+    // Runs from Tue 3 Feb 14:00 UTC until the year 3026 (DTEND 3026...):
+    // judged on its first 7 days, and the verdict and comment say so.
+    let policy = format!(
+        "{}\n[fairness]\n\n{}",
+        wh(),
+        rule("outside_hours_budget", "decline", "minutes_per_week = 60")
+    );
+    let c = Case {
+        spans: vec![("2026-02-03T14:00:00Z", "3026-02-03T14:00:00Z")],
+        now: "2026-02-01T12:00:00Z",
+        ..base("a thousand years", policy)
+    };
+    let v = check(
+        &c,
+        Decision::Decline,
+        &[(WorkingHours, A), (OutsideHoursBudget, D)],
+        None,
+    );
+    assert_eq!(v.judged_first_days, Some(7));
+    match problem(&v, OutsideHoursBudget) {
+        // One week of a Mon–Fri 09:00–17:30 member: 7 × 24 h minus five
+        // working days of 8.5 h.
+        Problem::OverBudget { adds, .. } => assert_eq!(*adds, 7 * 1440 - 5 * 510),
+        p => panic!("{p:?}"),
+    }
+    // Suggestions are still offered, for the whole meeting's length.
+    assert!(!v.suggestions.is_empty(), "{v:#?}");
+    let text = comment(&c, false);
+    assert!(
+        text.contains("it lasts more than 7 days: gatekeeper judged its time against working hours on its first 7 days only"),
+        "{text}"
+    );
+    // A meeting inside the horizon carries no note.
+    let (_, v) = run(&base("an hour", wh()));
+    assert_eq!(v.judged_first_days, None);
+}

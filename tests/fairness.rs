@@ -70,14 +70,13 @@ fn check_costs(rows: &[CostRow]) {
             (*want_cost, *want_out),
             "case `{name}`"
         );
-        // Zero minutes outside hours is exactly the working_hours rule's
-        // "inside one working window" for meetings within one window.
-        if *want_out == 0 {
-            assert!(
-                within_working_hours(&Span { start: s, end: e }, tz, &h),
-                "case `{name}`: the working_hours rule disagrees"
-            );
-        }
+        // One definition of inside working hours: the rule's reading
+        // agrees with the curve's minutes outside hours, both ways.
+        assert_eq!(
+            within_working_hours(&Span { start: s, end: e }, tz, &h),
+            *want_out == 0,
+            "case `{name}`: the working_hours rule disagrees"
+        );
     }
 }
 
@@ -507,7 +506,7 @@ fn slot_search_across_the_date_line_finds_everyones_hours() {
         attendees: &people,
         curve: &curve,
         from: t("2026-02-02T00:00:00Z"),
-        within: Duration::days(7),
+        until: t("2026-02-09T00:00:00Z"),
         duration: Duration::minutes(30),
         busy: &busy,
     });
@@ -860,4 +859,260 @@ fn suggest_prints_local_times_and_inconvenience() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+// ---- one definition of inside working hours (issue 9) ------------------
+
+/// `WorkingHours` from a `09:00-17:00` / `00:00-24:00` spec and a day mask
+/// written Sunday..Monday (as the zoneinfo table writes it).
+fn hours_bits(spec: &str, bits: &str) -> WorkingHours {
+    let (a, b) = spec.split_once('-').unwrap();
+    let end = if b == "24:00" {
+        NaiveTime::MIN
+    } else {
+        NaiveTime::parse_from_str(b, "%H:%M").unwrap()
+    };
+    WorkingHours {
+        start: NaiveTime::parse_from_str(a, "%H:%M").unwrap(),
+        end,
+        days: WeekdaySet::from_bits(u8::from_str_radix(bits, 2).unwrap()),
+    }
+}
+
+/// What the slot search (`gatekeeper suggest`, the suggestions in comments)
+/// says a meeting at exactly `start` costs in minutes outside hours.
+fn search_outside(tz: Tz, h: &WorkingHours, start: DateTime<Utc>, minutes: i64) -> u32 {
+    let curve = Curve::default();
+    let people = [SearchAttendee {
+        email: "m@x.com".into(),
+        tz,
+        profile: Profile::new(h, curve.shoulder_minutes),
+        meeting_free: WeekdaySet::default(),
+    }];
+    let grid = Grid::new(Search {
+        attendees: &people,
+        curve: &curve,
+        from: start,
+        until: start,
+        duration: Duration::minutes(minutes),
+        busy: &[],
+    });
+    let slots = grid.suggest(1, None);
+    assert_eq!(slots.len(), 1, "one candidate at {start}");
+    assert_eq!(slots[0].start, start);
+    slots[0].attendees[0].outside_minutes
+}
+
+/// The table `scripts/zoneinfo-working-hours.py` generated with Python's
+/// `zoneinfo`, independently of gatekeeper: meetings around every clock
+/// change of 2026 in odd zones (Kathmandu, Lord Howe, Chatham, Kiritimati,
+/// Apia, St John's, Berlin, New York). The curve, the `working_hours` rule
+/// and the slot search each agree with it on every row.
+#[test]
+fn curve_rule_and_search_agree_with_zoneinfo() {
+    let table = include_str!("fixtures/zoneinfo-working-hours.tsv");
+    let curve = Curve::default();
+    let mut rows = 0;
+    for line in table.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [zone, spec, bits, start, minutes, want] = f[..] else {
+            panic!("bad row `{line}`");
+        };
+        let tz: Tz = zone.parse().unwrap();
+        let h = hours_bits(spec, bits);
+        let s = t(start);
+        let minutes: i64 = minutes.parse().unwrap();
+        let want: u32 = want.parse().unwrap();
+        let e = s + Duration::minutes(minutes);
+        let profile = Profile::new(&h, curve.shoulder_minutes);
+        assert_eq!(
+            score(s, e, tz, &profile, &curve).outside_minutes,
+            want,
+            "curve: {line}"
+        );
+        assert_eq!(
+            within_working_hours(&Span { start: s, end: e }, tz, &h),
+            want == 0,
+            "working_hours rule: {line}"
+        );
+        assert_eq!(search_outside(tz, &h, s, minutes), want, "search: {line}");
+        rows += 1;
+    }
+    assert!(rows > 5000, "the table has {rows} rows");
+}
+
+/// `check` and `suggest` agree: for generated meetings around DST changes
+/// and odd offsets, the `working_hours` rule (through `evaluate`, as
+/// `gatekeeper check` and the daemon run it) fires iff the slot search
+/// counts minutes outside hours at that very time.
+#[test]
+fn check_and_suggest_agree_around_dst_and_odd_offsets() {
+    let zones = [
+        ("Asia/Kathmandu", "2026-02-02T00:00:00Z"),
+        ("Australia/Lord_Howe", "2026-04-04T15:00:00Z"),
+        ("Australia/Lord_Howe", "2026-10-03T15:30:00Z"),
+        ("Pacific/Chatham", "2026-04-04T14:00:00Z"),
+        ("Pacific/Chatham", "2026-09-26T14:00:00Z"),
+        ("Pacific/Kiritimati", "2026-02-01T10:00:00Z"),
+        ("Pacific/Apia", "2026-02-01T11:00:00Z"),
+        ("Europe/Berlin", "2026-03-29T01:00:00Z"),
+        ("Europe/Berlin", "2026-10-25T01:00:00Z"),
+        ("America/New_York", "2026-03-08T07:00:00Z"),
+        ("America/New_York", "2026-11-01T06:00:00Z"),
+    ];
+    let specs = [
+        (
+            "09:00-17:00",
+            "[\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
+        ),
+        (
+            "22:00-06:00",
+            "[\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]",
+        ),
+        (
+            "00:00-24:00",
+            "[\"mon\", \"tue\", \"wed\", \"thu\", \"fri\"]",
+        ),
+        ("22:00-02:30", "[\"sat\", \"sun\"]"),
+    ];
+    let mut fired_and_not = (0, 0);
+    for (zone, anchor) in zones {
+        for (spec, days) in specs {
+            let text = format!(
+                "[team]\nname = \"t\"\n\n[[member]]\nemail = \"org@x.com\"\ntime_zone = \"UTC\"\nworking_hours = \"00:00-24:00\"\n\n\
+                 [[member]]\nemail = \"m@x.com\"\ntime_zone = \"{zone}\"\nworking_hours = \"{spec}\"\nworking_days = {days}\n\n\
+                 [[rule]]\nkind = \"working_hours\"\naction = \"decline\"\n"
+            );
+            let (policy, d) = parse_policy(&text, "t.toml");
+            let policy = policy.unwrap_or_else(|| panic!("{d:#?}"));
+            let m = policy.member("m@x.com").unwrap();
+            let attendees = [
+                Attendee {
+                    email: "org@x.com".into(),
+                    name: None,
+                    role: Role::Chair,
+                    partstat: PartStat::Accepted,
+                    is_resource: false,
+                },
+                Attendee {
+                    email: "m@x.com".into(),
+                    name: None,
+                    role: Role::Required,
+                    partstat: PartStat::NeedsAction,
+                    is_resource: false,
+                },
+            ];
+            for k in -16..=16 {
+                let start = t(anchor) + Duration::minutes(45 * k);
+                for minutes in [15, 60, 150, 600] {
+                    let occ = [Span {
+                        start,
+                        end: start + Duration::minutes(minutes),
+                    }];
+                    let invite = Invite {
+                        title: "t",
+                        description: "",
+                        organizer: Some("org@x.com"),
+                        attendees: &attendees,
+                        occurrences: &occ,
+                        sent_at: None,
+                        all_day: false,
+                    };
+                    let v = evaluate(
+                        &invite,
+                        &policy,
+                        &Context::new(t("2026-01-01T00:00:00Z"), "m@x.com"),
+                    );
+                    let fired = v.findings.iter().any(|f| f.rule == RuleKind::WorkingHours);
+                    let outside = search_outside(m.tz, &m.hours, start, minutes);
+                    assert_eq!(
+                        fired,
+                        outside > 0,
+                        "{zone} {spec} {days} {start} +{minutes}m: rule {fired}, search {outside} min outside"
+                    );
+                    if fired {
+                        fired_and_not.0 += 1;
+                    } else {
+                        fired_and_not.1 += 1;
+                    }
+                }
+            }
+        }
+    }
+    // Both answers occur often: the table is not one-sided.
+    assert!(
+        fired_and_not.0 > 200 && fired_and_not.1 > 200,
+        "{fired_and_not:?}"
+    );
+}
+
+/// `suggest` keeps every start inside its window: after the notice the
+/// policy asks for and no later than `now + within` (inclusive), whatever
+/// `within` is, also when it is not a multiple of 15 minutes.
+#[test]
+fn suggest_starts_stay_between_notice_and_within() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("globe.toml");
+    std::fs::write(
+        &file,
+        format!("{TEAM}\n[[rule]]\nkind = \"min_notice\"\naction = \"decline\"\nhours = 2\n"),
+    )
+    .unwrap();
+    // (within, now, expected latest start or None for "no candidates")
+    let check = |within: &str, now: &str, count: &str| {
+        let out = common::gatekeeper()
+            .args([
+                "suggest",
+                "--attendees",
+                "ana@example.com,bo@example.com",
+                "--duration",
+                "15m",
+                "--within",
+                within,
+                "--now",
+                now,
+                "--count",
+                count,
+                "--format",
+                "json",
+                "--policy",
+            ])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", common::stderr_of(&out));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        json["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| t(s["start"].as_str().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let now = "2026-02-02T00:07:00Z";
+    for (within, minutes) in [
+        ("2h20m", 140),
+        ("2h29m", 149),
+        ("2h30m", 150),
+        ("3h", 180),
+        ("26h7m", 1567),
+    ] {
+        let starts = check(within, now, "500");
+        let (earliest, latest) = (
+            t(now) + Duration::hours(2),
+            t(now) + Duration::minutes(minutes),
+        );
+        for s in &starts {
+            assert!(
+                *s >= earliest && *s <= latest,
+                "--within {within}: {s} is outside [{earliest}, {latest}]"
+            );
+        }
+        // The quarter hours in the window are all candidates (nobody is
+        // busy): from 02:15 to the last quarter hour <= the bound.
+        let want = (minutes - 128) / 15 + 1;
+        assert_eq!(starts.len() as i64, want, "--within {within}: {starts:?}");
+    }
+    // A window shorter than the notice holds no start at all.
+    assert!(check("1h", now, "3").is_empty());
 }

@@ -2,6 +2,8 @@
 //! the JSON for editors, snapshotted, plus exact facts (codes, positions,
 //! counts) asserted directly so a snapshot update cannot hide a regression.
 
+mod common;
+
 use gatekeeper::policy::diagnostic::{render_human, render_json};
 use gatekeeper::policy::{Diagnostic, Severity, lint_sources, parse_policy};
 use serde_json::Value;
@@ -538,4 +540,131 @@ fn a_template_naming_an_absent_urgent_keyword_is_a_warning_not_an_error() {
         "[exceptions.urgent]\nkeyword = \"urgent\"\nper_organizer_per_month = 1\n\n[comment]",
     );
     assert!(parse_policy(&with_urgent, "t.toml").1.is_empty());
+}
+
+/// A policy that is not UTF-8 (a Latin-1 `é`, byte 0xE9, on line 5) is one
+/// error with file, line and column from every reader: `policy lint`,
+/// `check`, `suggest` and `run` read policy files the same way.
+#[test]
+fn a_policy_that_is_not_utf8_is_an_error_with_its_place_everywhere() {
+    let dir = common::demo_copy();
+    let policy = dir.path().join("policies/demo.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    let mut bytes = Vec::new();
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if i == 4 {
+            assert_eq!(line, "name = \"demo\"\n");
+            bytes.extend_from_slice(b"name = \"d\xE9mo\"\n");
+        } else {
+            bytes.extend_from_slice(line.as_bytes());
+        }
+    }
+    std::fs::write(&policy, &bytes).unwrap();
+    let place = format!("{}:5:10", policy.display());
+    let invite = dir.path().join("calendars/ana/work/planning.ics");
+    let config = dir.path().join("gatekeeper.toml");
+    let p = policy.to_str().unwrap();
+    let runs: [(&str, Vec<&str>); 4] = [
+        ("lint", vec!["policy", "lint", p]),
+        (
+            "check",
+            vec!["check", "--policy", p, invite.to_str().unwrap()],
+        ),
+        (
+            "suggest",
+            vec![
+                "suggest",
+                "--policy",
+                p,
+                "--attendees",
+                "ana@example.com",
+                "--duration",
+                "30m",
+            ],
+        ),
+        (
+            "run",
+            vec!["run", "--once", "--config", config.to_str().unwrap()],
+        ),
+    ];
+    for (name, args) in runs {
+        let out = common::gatekeeper().args(&args).output().unwrap();
+        let err = common::stderr_of(&out);
+        assert_eq!(out.status.code(), Some(3), "{name}: {err}");
+        assert!(
+            err.contains("error[not-utf8]: the file is not UTF-8: byte `0xE9` cannot be read"),
+            "{name}: {err}"
+        );
+        assert!(err.contains(&place), "{name}: no `{place}` in {err}");
+    }
+    // JSON for editors carries the same place.
+    let out = common::gatekeeper()
+        .args(["policy", "lint", "--format", "json", p])
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["code"] == "not-utf8")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(
+        (d["line"].as_u64(), d["column"].as_u64()),
+        (Some(5), Some(10))
+    );
+}
+
+/// 8,000 problems are 8,000 diagnostics, each rendered with its own place
+/// (lint is linear in the diagnostics: see BENCHMARKS.md; this test checks
+/// the count and the places, never the time). Kinds: unknown keys, an
+/// unknown member on one very long line, and a member listed again far
+/// from the first listing.
+#[test]
+fn eight_thousand_problems_are_all_reported_in_place() {
+    let mut text = String::from(
+        "[team]\nname = \"t\"\n\n[[member]]\nemail = \"ana@example.com\"\ntime_zone = \"UTC\"\nworking_hours = \"09:00-17:00\"\n\n",
+    );
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "[[member]]\nemail = \"ana@example.com\"\ntime_zone = \"UTC\"\nworking_hours = \"09:00-17:00\"\nkey{i} = 1\n\n"
+        ));
+    }
+    text.push_str("[[rule]]\nkind = \"agenda\"\naction = \"decline\"\nmembers = [");
+    for i in 0..2000 {
+        text.push_str(&format!("\"x{i}@example.com\", "));
+    }
+    text.push_str("]\n");
+    let d = diags(&text);
+    let count = |code: &str| d.iter().filter(|d| d.code == code).count();
+    assert_eq!(
+        (
+            count("unknown-key"),
+            count("duplicate-member"),
+            count("unknown-member")
+        ),
+        (3000, 3000, 2000)
+    );
+    let files = [(FILE, text.as_str())];
+    let v: Value = serde_json::from_str(&render_json(&d, &source_for(&files))).unwrap();
+    let items = v.as_array().unwrap();
+    assert_eq!(items.len(), 8000);
+    let lines: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+    for item in items {
+        let (line, col) = (
+            item["line"].as_u64().unwrap(),
+            item["column"].as_u64().unwrap(),
+        );
+        assert!(col as usize <= lines[line as usize - 1] + 1, "{item}");
+    }
+    // Every diagnostic reaches the human report with its own place.
+    let human = render_human(&d, &source_for(&files), false);
+    assert_eq!(human.matches("error[").count(), 8000);
+    let long_line = text.lines().count();
+    assert!(
+        human.contains(&format!("{FILE}:{long_line}:"))
+            && human.contains("the line is too long to show"),
+        "{}",
+        &human[human.len().saturating_sub(2000)..]
+    );
 }

@@ -140,6 +140,7 @@ pub fn run(args: Args) -> Exit {
                 "uid": event.uid,
                 "rules": rules,
                 "exemption": verdict.exemption.as_ref().map(|e| e.describe()),
+                "judged_first_days": verdict.judged_first_days,
                 "already_answered": answered.map(|p| p.as_ical()),
                 "comment": comment,
             });
@@ -177,6 +178,9 @@ pub fn run(args: Args) -> Exit {
                     );
                     println!("  {:<9} {:<18} fix: {}", "", "", f.problem.fix());
                 }
+            }
+            if let Some(note) = verdict.horizon_note() {
+                println!("\nnote: {note}");
             }
             if let Some(e) = &verdict.exemption {
                 println!("\nallowed: {}", e.describe());

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::{Exit, Format};
 use crate::daemon::team::policy_files;
 use crate::policy::diagnostic::{render_human, render_json};
-use crate::policy::{Diagnostic, lint_sources};
+use crate::policy::{Diagnostic, lint_bytes};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,7 +37,7 @@ pub fn run(args: Args) -> Exit {
     }
     let mut sources = Vec::new();
     for f in &files {
-        match super::read_file(f) {
+        match super::read_bytes(f) {
             Ok(s) => sources.push((f.display().to_string(), s)),
             Err(e) => {
                 super::err(e);
@@ -45,7 +45,7 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
-    let linted = lint_sources(sources);
+    let linted = lint_bytes(sources);
     let by_path: HashMap<String, String> = linted
         .iter()
         .map(|f| (f.path.clone(), f.source.clone()))

@@ -223,6 +223,12 @@ fn err(msg: impl std::fmt::Display) {
     logging::error(msg);
 }
 
+/// A file's bytes, for readers that decode (and report bad encoding)
+/// themselves, like the policy readers.
+fn read_bytes(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read `{}`: {e}", path.display()))
+}
+
 fn read_file(path: &PathBuf) -> Result<String, String> {
     std::fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())

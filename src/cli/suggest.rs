@@ -10,8 +10,9 @@ use super::{Exit, Format};
 use crate::fairness::search::city;
 use crate::fairness::{Grid, Search, SearchAttendee, Slot};
 use crate::policy::diagnostic::render_human;
+use crate::policy::evaluate::earliest_suggestion;
 use crate::policy::model::RuleSpec;
-use crate::policy::parse_policy;
+use crate::policy::parse_policy_bytes;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -93,15 +94,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: Args) -> Exit {
-    let text = match super::read_file(&args.policy) {
-        Ok(t) => t,
+    let bytes = match super::read_bytes(&args.policy) {
+        Ok(b) => b,
         Err(e) => {
             super::err(e);
             return Exit::Failure;
         }
     };
     let path = args.policy.display().to_string();
-    let (policy, diags) = parse_policy(&text, &path);
+    let (text, policy, diags) = parse_policy_bytes(bytes, &path);
     let Some(policy) = policy else {
         let errors: Vec<_> = diags.into_iter().filter(|d| d.is_error()).collect();
         eprint!(
@@ -151,11 +152,14 @@ pub fn run(args: Args) -> Exit {
         },
         None => Vec::new(),
     };
+    // Starts lie in [now + the longest notice any attendee's rules ask,
+    // now + within], both ends inclusive.
+    let from = earliest_suggestion(&policy, attendees.iter().map(|a| a.email.as_str()), now);
     let grid = Grid::new(Search {
         attendees: &attendees,
         curve: &curve,
-        from: now,
-        within: args.within,
+        from,
+        until: now + args.within,
         duration: args.duration,
         busy: &busy,
     });
@@ -163,7 +167,7 @@ pub fn run(args: Args) -> Exit {
     match args.format {
         Format::Json => {
             let out = serde_json::json!({
-                "from": now,
+                "from": from,
                 "duration_minutes": args.duration.num_minutes(),
                 "slots": slots,
             });

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::policy::{Diagnostic, LintedFile, Policy, lint_sources};
+use crate::policy::{Diagnostic, LintedFile, Policy, lint_bytes};
 
 pub struct Team {
     policies: Vec<Arc<Policy>>,
@@ -87,7 +87,9 @@ impl Team {
         let mut stamps = Vec::new();
         for f in &files {
             stamps.push((f.clone(), stamp(f)));
-            match std::fs::read_to_string(f) {
+            // Bytes, not text: a file that is not UTF-8 is reported with its
+            // line and column by `lint_bytes`, as `policy lint` reports it.
+            match std::fs::read(f) {
                 Ok(s) => sources.push((f.display().to_string(), s)),
                 Err(e) => io.push(format!("cannot read policy `{}`: {e}", f.display())),
             }
@@ -95,7 +97,7 @@ impl Team {
         if files.is_empty() {
             io.push("no policy files found".to_string());
         }
-        let linted = lint_sources(sources);
+        let linted = lint_bytes(sources);
         if !io.is_empty() || linted.iter().any(|f| f.policy.is_none()) {
             return Err(TeamError { files: linted, io });
         }

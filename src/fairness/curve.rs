@@ -79,21 +79,16 @@ impl Profile {
     pub fn new(hours: &WorkingHours, shoulder_minutes: u32) -> Profile {
         let mut minutes = vec![Category::Night; MINUTES_PER_WEEK as usize].into_boxed_slice();
         let sh = i64::from(shoulder_minutes);
-        let start = minute_of_day(hours.start);
-        let end = minute_of_day(hours.end);
-        // A window belongs to the day it starts on; one that crosses
-        // midnight (end <= start, "00:00-24:00" included) ends the next day.
-        let window = |d: i64| {
-            let ws = d * MINUTES_PER_DAY + start;
-            let we = if hours.crosses_midnight() {
-                (d + 1) * MINUTES_PER_DAY + end
-            } else {
-                d * MINUTES_PER_DAY + end
-            };
-            (ws, we)
+        // The windows are `WorkingHours::window`'s, the same the
+        // `working_hours` rule reads: a window belongs to the day it starts
+        // on, and one that crosses midnight ("00:00-24:00" included) ends
+        // the next day. A non-working day's would-be window marks its
+        // daytime.
+        let would_be = |d: u8| {
+            let mut every_day = *hours;
+            every_day.days = crate::policy::model::WeekdaySet::from_bits(0b0111_1111);
+            every_day.window(d)
         };
-        let working =
-            |d: i64| chrono::Weekday::try_from(d as u8).is_ok_and(|wd| hours.days.contains(wd));
         // Paint from the lowest precedence up: the week is cyclic, so a
         // Sunday night shift runs into Monday morning.
         let mut paint = |from: i64, to: i64, c: Category| {
@@ -101,17 +96,16 @@ impl Profile {
                 minutes[m.rem_euclid(MINUTES_PER_WEEK) as usize] = c;
             }
         };
-        for d in (0..7).filter(|d| !working(*d)) {
-            let (ws, we) = window(d);
-            paint(ws - sh, we + sh, Category::NonWorkingDay);
+        for d in (0..7).filter(|d| hours.window(*d).is_none()) {
+            if let Some((ws, we)) = would_be(d) {
+                paint(ws - sh, we + sh, Category::NonWorkingDay);
+            }
         }
-        for d in (0..7).filter(|d| working(*d)) {
-            let (ws, we) = window(d);
+        for (ws, we) in (0..7).filter_map(|d| hours.window(d)) {
             paint(ws - sh, ws, Category::Shoulder);
             paint(we, we + sh, Category::Shoulder);
         }
-        for d in (0..7).filter(|d| working(*d)) {
-            let (ws, we) = window(d);
+        for (ws, we) in (0..7).filter_map(|d| hours.window(d)) {
             paint(ws, we, Category::Working);
         }
         Profile { minutes }
@@ -123,9 +117,26 @@ impl Profile {
     }
 }
 
-fn minute_of_day(t: chrono::NaiveTime) -> i64 {
-    use chrono::Timelike;
-    i64::from(t.hour()) * 60 + i64::from(t.minute())
+/// How much of one meeting is judged: its first 7 days. Scoring, the
+/// burden, the `working_hours` rule and the slot search read at most this
+/// many minutes of any one meeting, so a meeting that runs until the year
+/// 3026 costs what a week-long one costs. A week reads every minute of an
+/// attendee's weekly working pattern (a DST change skips at most one hour
+/// of it), so whether a meeting is ever outside someone's hours is decided
+/// the same; what a longer meeting adds to a burden counts its first week.
+pub const JUDGED_DAYS: i64 = 7;
+pub const JUDGED_MINUTES: i64 = JUDGED_DAYS * MINUTES_PER_DAY;
+
+/// The end of the part of `[start, end)` that is judged.
+pub fn judged_end(start: DateTime<Utc>, end: DateTime<Utc>) -> DateTime<Utc> {
+    start
+        .checked_add_signed(chrono::Duration::minutes(JUDGED_MINUTES))
+        .map_or(end, |cap| end.min(cap))
+}
+
+/// Whether a meeting is longer than what is judged of it.
+pub fn is_cut_short(start: DateTime<Utc>, end: DateTime<Utc>) -> bool {
+    judged_end(start, end) < end
 }
 
 /// What one meeting (or one stretch of minutes) costs one attendee.
@@ -144,8 +155,9 @@ impl std::ops::AddAssign for Score {
     }
 }
 
-/// Score `[start, end)` for an attendee: every whole minute is read in their
-/// zone and weighed by the curve.
+/// Score `[start, end)` for an attendee: every whole minute of its judged
+/// part (the first `JUDGED_DAYS`) is read in their zone and weighed by the
+/// curve.
 pub fn score(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -154,7 +166,7 @@ pub fn score(
     curve: &Curve,
 ) -> Score {
     let mut s = Score::default();
-    for_each_local_minute(start, end, tz, |mow| {
+    for_each_local_minute(start, judged_end(start, end), tz, |mow| {
         let c = profile.at(mow);
         if c != Category::Working {
             s.inconvenience = s.inconvenience.saturating_add(curve.weight(c));
@@ -173,17 +185,56 @@ pub fn offset_seconds(tz: Tz, t: DateTime<Utc>) -> i64 {
     )
 }
 
+/// Whether some whole minute of the judged part of `[start, end)`, read on
+/// the attendee's wall clock, lies outside their working hours: the
+/// `working_hours` rule. It reads the same minutes as `score` (a minute is
+/// outside exactly when the curve does not call it `Working`), stretch by
+/// stretch instead of minute by minute.
+pub fn outside_hours(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    tz: Tz,
+    hours: &WorkingHours,
+) -> bool {
+    let mut outside = false;
+    for_each_local_stretch(start, judged_end(start, end), tz, |mow, len| {
+        outside = outside || !hours.covers(mow as i64, len);
+    });
+    outside
+}
+
 /// Call `f` with the local minute of the week (0 = Monday 00:00) of every
-/// whole minute in `[start, end)`, in order. The zone is asked for its
-/// offset a handful of times per stretch, not per minute: a stretch of at
-/// most 12 hours with the same offset at both ends has one offset
-/// throughout (no zone changes its clocks twice in 12 hours); otherwise the
-/// change is found by bisection.
+/// whole minute in `[start, end)`, in order.
 pub fn for_each_local_minute(
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     tz: Tz,
     mut f: impl FnMut(usize),
+) {
+    for_each_local_stretch(start, end, tz, |first, len| {
+        let mut mow = first;
+        for _ in 0..len {
+            f(mow);
+            mow += 1;
+            if mow == MINUTES_PER_WEEK as usize {
+                mow = 0;
+            }
+        }
+    });
+}
+
+/// Split the whole minutes of `[start, end)` into stretches with one UTC
+/// offset and call `f` with each stretch's first local minute of the week
+/// (0 = Monday 00:00) and its length in minutes (at most 12 hours). The
+/// zone is asked for its offset a handful of times per stretch, not per
+/// minute: a stretch of at most 12 hours with the same offset at both ends
+/// has one offset throughout (no zone changes its clocks twice in 12
+/// hours); otherwise the change is found by bisection.
+pub fn for_each_local_stretch(
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    tz: Tz,
+    mut f: impl FnMut(usize, i64),
 ) {
     const CHUNK: i64 = 12 * 60;
     let total = (end - start).num_minutes();
@@ -208,14 +259,7 @@ pub fn for_each_local_minute(
         }
         // 1970-01-01 was a Thursday: day 3 of a week that starts on Monday.
         let local_minute = (at.timestamp() + off).div_euclid(60) + 3 * MINUTES_PER_DAY;
-        let mut mow = local_minute.rem_euclid(MINUTES_PER_WEEK) as usize;
-        for _ in 0..len {
-            f(mow);
-            mow += 1;
-            if mow == MINUTES_PER_WEEK as usize {
-                mow = 0;
-            }
-        }
+        f(local_minute.rem_euclid(MINUTES_PER_WEEK) as usize, len);
         done += len;
     }
 }

@@ -13,12 +13,19 @@
 use chrono::{DateTime, Duration, NaiveDateTime, Utc, Weekday};
 use chrono_tz::Tz;
 
-use super::curve::{Category, Curve, MINUTES_PER_DAY, Profile, for_each_local_minute};
+use super::curve::{
+    Category, Curve, JUDGED_MINUTES, MINUTES_PER_DAY, Profile, for_each_local_minute,
+};
 use crate::policy::evaluate::Span;
 use crate::policy::model::{Member, WeekdaySet};
 
 /// Candidate starts are this far apart, aligned to the UTC quarter hour.
 pub const STEP_MINUTES: i64 = 15;
+
+/// The furthest ahead of `from` a search looks, whatever the caller asks:
+/// with the judged part of a meeting capped at `JUDGED_DAYS`, a search
+/// holds at most (60 + 7) days of minutes per attendee.
+pub const MAX_SEARCH_DAYS: i64 = 60;
 
 /// A time a member cannot meet: an event already in their calendar.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,8 +63,11 @@ pub struct Search<'a> {
     pub curve: &'a Curve,
     /// The earliest start; rounded up to the next quarter hour.
     pub from: DateTime<Utc>,
-    /// How far ahead starts are looked for.
-    pub within: Duration,
+    /// The latest start, inclusive: no candidate starts after it, whatever
+    /// the step. At most `MAX_SEARCH_DAYS` after `from` is searched.
+    pub until: DateTime<Utc>,
+    /// How long the meeting is. Only its first `JUDGED_DAYS` are scored;
+    /// a slot still lasts the whole duration.
     pub duration: Duration,
     pub busy: &'a [BusyTime],
 }
@@ -97,7 +107,10 @@ struct Lane {
 pub struct Grid<'a> {
     search: Search<'a>,
     base: DateTime<Utc>,
+    /// The judged minutes of the meeting (its first `JUDGED_DAYS`).
     duration_min: usize,
+    /// The whole meeting, for the slots' end.
+    full_duration: Duration,
     starts: usize,
     lanes: Vec<Lane>,
 }
@@ -121,9 +134,19 @@ fn ceil_to_step(t: DateTime<Utc>) -> DateTime<Utc> {
 impl<'a> Grid<'a> {
     pub fn new(search: Search<'a>) -> Grid<'a> {
         let base = ceil_to_step(search.from);
-        let within_min = search.within.num_minutes().max(0) as usize;
-        let duration_min = search.duration.num_minutes().max(1) as usize;
-        let starts = within_min.div_ceil(STEP_MINUTES as usize);
+        let until = search.until.min(
+            search
+                .from
+                .checked_add_signed(Duration::days(MAX_SEARCH_DAYS))
+                .unwrap_or(search.until),
+        );
+        // Every quarter hour from `base` up to and including `until`.
+        let starts = if until < base {
+            0
+        } else {
+            ((until - base).num_minutes() / STEP_MINUTES) as usize + 1
+        };
+        let duration_min = search.duration.num_minutes().clamp(1, JUDGED_MINUTES) as usize;
         let horizon = starts * STEP_MINUTES as usize + duration_min;
         let end = base + Duration::minutes(horizon as i64);
         let lanes = search
@@ -180,6 +203,7 @@ impl<'a> Grid<'a> {
             search,
             base,
             duration_min,
+            full_duration: search.duration.max(Duration::minutes(1)),
             starts,
             lanes,
         }
@@ -219,7 +243,9 @@ impl<'a> Grid<'a> {
 
     fn slot(&self, c: &Candidate) -> Slot {
         let start = self.start_of(c.index);
-        let end = start + Duration::minutes(self.duration_min as i64);
+        let end = start
+            .checked_add_signed(self.full_duration)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let s = c.index * STEP_MINUTES as usize;
         let e = s + self.duration_min;
         let attendees: Vec<AttendeeTime> = self

@@ -79,14 +79,10 @@ impl Diagnostic {
     }
 }
 
-/// 1-based line and column (in characters) of a byte offset.
+/// 1-based line and column (in characters) of a byte offset. For many
+/// offsets into one text use `LineIndex`, which does not rescan the text.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(source.len());
-    let before = &source[..floor_char_boundary(source, offset)];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let col = before[line_start..].chars().count() + 1;
-    (line, col)
+    LineIndex::new(source).line_col(offset)
 }
 
 fn floor_char_boundary(s: &str, mut i: usize) -> usize {
@@ -96,7 +92,113 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
+/// Where each line of a text starts, built once, so that rendering `n`
+/// diagnostics costs the text once plus `n` lookups, not `n` times the text.
+pub struct LineIndex<'s> {
+    source: &'s str,
+    /// Byte offset of the start of every line.
+    starts: Vec<usize>,
+    /// The last column worked out, `(offset, column)`: diagnostics come
+    /// sorted by place, so the next one on a long line counts on from here
+    /// instead of from the line's start.
+    cursor: std::cell::Cell<(usize, usize)>,
+}
+
+impl<'s> LineIndex<'s> {
+    pub fn new(source: &'s str) -> LineIndex<'s> {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        LineIndex {
+            source,
+            starts,
+            cursor: std::cell::Cell::new((0, 1)),
+        }
+    }
+
+    /// 0-based line number holding `offset`.
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset) - 1
+    }
+
+    /// Byte range of line `line` (0-based), without its newline.
+    fn line_range(&self, line: usize) -> Range<usize> {
+        let start = self.starts[line];
+        let end = self
+            .starts
+            .get(line + 1)
+            .map_or(self.source.len(), |next| next - 1);
+        start..end.max(start)
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = floor_char_boundary(self.source, offset.min(self.source.len()));
+        let line = self.line_of(offset);
+        let line_start = self.starts[line];
+        let (at, col) = self.cursor.get();
+        let (from, col) = if at >= line_start && at <= offset {
+            (at, col)
+        } else {
+            (line_start, 1)
+        };
+        let col = col + self.source[from..offset].chars().count();
+        self.cursor.set((offset, col));
+        (line + 1, col)
+    }
+}
+
+/// Lines longer than this are not shown whole under a diagnostic: a window
+/// of the line around the place is, so that a file with one huge line and
+/// thousands of problems on it renders in time linear in the problems.
+const LONG_LINE: usize = 512;
+/// Bytes of a long line shown on either side of the place.
+const WINDOW: usize = 80;
+
+/// The part of a file a snippet shows: whole lines around `spans`, or for a
+/// long single line a window of it.
+struct Excerpt<'s> {
+    text: &'s str,
+    /// Byte offset of `text` in the file.
+    offset: usize,
+    /// 1-based number of the first line shown.
+    line: usize,
+    /// Set when `text` is a window of one long line: the snippet then
+    /// carries no path, and the place is given by an explicit origin.
+    windowed: bool,
+}
+
+impl<'s> LineIndex<'s> {
+    /// The lines that hold `span`, or a window of a long line around it.
+    fn excerpt(&self, span: &Range<usize>) -> Excerpt<'s> {
+        let first = self.line_of(span.start);
+        let last = self.line_of(span.end.max(span.start));
+        let start = self.line_range(first).start;
+        let end = self.line_range(last).end;
+        if first == last && end - start > LONG_LINE {
+            let from =
+                floor_char_boundary(self.source, span.start.saturating_sub(WINDOW).max(start));
+            let to = floor_char_boundary(self.source, (span.end + WINDOW).min(end))
+                .max(span.end.min(end));
+            return Excerpt {
+                text: &self.source[from..to],
+                offset: from,
+                line: first + 1,
+                windowed: true,
+            };
+        }
+        Excerpt {
+            text: &self.source[start..end],
+            offset: start,
+            line: first + 1,
+            windowed: false,
+        }
+    }
+}
+
 /// Render diagnostics the way rustc does. `styled` adds ANSI colours.
+/// `source_of` is asked once per file, and each diagnostic shows only the
+/// lines it points at: the cost is linear in the files and the diagnostics.
 pub fn render_human(
     diags: &[Diagnostic],
     source_of: &dyn Fn(&str) -> Option<String>,
@@ -107,43 +209,90 @@ pub fn render_human(
     } else {
         Renderer::plain()
     };
+    let sources = Sources::new(diags, source_of);
+    let indexes = sources.indexes();
     let mut out = String::new();
     for d in diags {
         let level = match d.severity {
             Severity::Error => Level::ERROR,
             Severity::Warning => Level::WARNING,
         };
-        let source = source_of(&d.file);
         let title = level.primary_title(d.message.as_str()).id(d.code);
-        let mut group = match (&d.span, &source) {
-            (Some(span), Some(src)) => {
-                let span = clamp(span.clone(), src);
-                let mut snippet = Snippet::source(src.as_str())
-                    .path(d.file.as_str())
-                    .annotation(AnnotationKind::Primary.span(span).label(d.label.as_str()));
-                for r in d.related.iter().filter(|r| r.file == d.file) {
-                    snippet = snippet.annotation(
-                        AnnotationKind::Context
-                            .span(clamp(r.span.clone(), src))
-                            .label(r.label.as_str()),
-                    );
+        let mut group = match (&d.span, indexes.get(d.file.as_str())) {
+            (Some(span), Some(index)) => {
+                let span = clamp(span.clone(), index.source);
+                // Same-file related places share the snippet when they are
+                // near; a far one gets its own, so that the lines between
+                // are never walked.
+                let near = |r: &Related| {
+                    r.file == d.file && {
+                        let r = clamp(r.span.clone(), index.source);
+                        index.line_of(r.start).abs_diff(index.line_of(span.start)) <= 8
+                    }
+                };
+                let whole = d
+                    .related
+                    .iter()
+                    .filter(|r| near(r))
+                    .map(|r| clamp(r.span.clone(), index.source))
+                    .fold(span.clone(), |a, r| a.start.min(r.start)..a.end.max(r.end));
+                let ex = index.excerpt(&whole);
+                let ex = if ex.windowed {
+                    index.excerpt(&span)
+                } else {
+                    ex
+                };
+                let local = |r: Range<usize>| {
+                    let lo = ex.offset;
+                    let hi = ex.offset + ex.text.len();
+                    r.start.clamp(lo, hi) - lo..r.end.clamp(lo, hi) - lo
+                };
+                let mut snippet = Snippet::source(ex.text).line_start(ex.line).annotation(
+                    AnnotationKind::Primary
+                        .span(local(span.clone()))
+                        .label(d.label.as_str()),
+                );
+                let mut g = Group::with_title(title);
+                if ex.windowed {
+                    // A window of the line would show the wrong column:
+                    // give the place and the label without the text.
+                    let (line, col) = index.line_col(span.start);
+                    g = g
+                        .element(
+                            annotate_snippets::Origin::path(d.file.as_str())
+                                .line(line)
+                                .char_column(col),
+                        )
+                        .element(
+                            Level::NOTE
+                                .message(format!("{} (the line is too long to show)", d.label)),
+                        );
+                } else {
+                    snippet = snippet.path(d.file.as_str());
+                    for r in d.related.iter().filter(|r| near(r)) {
+                        snippet = snippet.annotation(
+                            AnnotationKind::Context
+                                .span(local(clamp(r.span.clone(), index.source)))
+                                .label(r.label.as_str()),
+                        );
+                    }
+                    g = g.element(snippet);
                 }
-                title.element(snippet)
+                for r in d
+                    .related
+                    .iter()
+                    .filter(|r| r.file == d.file && (ex.windowed || !near(r)))
+                {
+                    g = g.elements(related_elements(index, r));
+                }
+                g
             }
             _ => title.element(annotate_snippets::Origin::path(d.file.as_str())),
         };
         let mut groups: Vec<Group<'_>> = Vec::new();
         for r in d.related.iter().filter(|r| r.file != d.file) {
-            if let Some(src) = &r.source {
-                group = group.element(
-                    Snippet::source(src.as_str())
-                        .path(r.file.as_str())
-                        .annotation(
-                            AnnotationKind::Context
-                                .span(clamp(r.span.clone(), src))
-                                .label(r.label.as_str()),
-                        ),
-                );
+            if let Some(index) = indexes.get(r.file.as_str()) {
+                group = group.elements(related_elements(index, r));
             }
         }
         if let Some(help) = &d.help {
@@ -156,6 +305,75 @@ pub fn render_human(
     out
 }
 
+/// A secondary place in a snippet of its own (or, on a line too long to
+/// show, its place and label).
+fn related_elements<'a>(
+    index: &LineIndex<'a>,
+    r: &'a Related,
+) -> Vec<annotate_snippets::Element<'a>> {
+    let span = clamp(r.span.clone(), index.source);
+    let ex = index.excerpt(&span);
+    if ex.windowed {
+        let (line, col) = index.line_col(span.start);
+        return vec![
+            annotate_snippets::Origin::path(r.file.as_str())
+                .line(line)
+                .char_column(col)
+                .into(),
+            Level::NOTE
+                .message(format!("{} (the line is too long to show)", r.label))
+                .into(),
+        ];
+    }
+    let lo = ex.offset;
+    let hi = ex.offset + ex.text.len();
+    vec![
+        Snippet::source(ex.text)
+            .line_start(ex.line)
+            .path(r.file.as_str())
+            .annotation(
+                AnnotationKind::Context
+                    .span(span.start.clamp(lo, hi) - lo..span.end.clamp(lo, hi) - lo)
+                    .label(r.label.as_str()),
+            )
+            .into(),
+    ]
+}
+
+/// Every file's text, asked for once, with its line index. A related place
+/// in another file brings that file's text with it (`Related::source`).
+struct Sources {
+    texts: Vec<(String, String)>,
+}
+
+impl Sources {
+    fn new(diags: &[Diagnostic], source_of: &dyn Fn(&str) -> Option<String>) -> Sources {
+        let mut texts: Vec<(String, String)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for d in diags {
+            if seen.insert(d.file.as_str())
+                && let Some(src) = source_of(&d.file)
+            {
+                texts.push((d.file.clone(), src));
+            }
+            for r in &d.related {
+                if seen.insert(r.file.as_str())
+                    && let Some(src) = r.source.clone().or_else(|| source_of(&r.file))
+                {
+                    texts.push((r.file.clone(), src));
+                }
+            }
+        }
+        Sources { texts }
+    }
+
+    fn indexes(&self) -> std::collections::HashMap<&str, LineIndex<'_>> {
+        self.texts
+            .iter()
+            .map(|(f, s)| (f.as_str(), LineIndex::new(s)))
+            .collect()
+    }
+}
 fn clamp(span: Range<usize>, src: &str) -> Range<usize> {
     let start = floor_char_boundary(src, span.start.min(src.len()));
     let end = floor_char_boundary(src, span.end.min(src.len())).max(start);
@@ -177,15 +395,17 @@ struct JsonDiagnostic<'a> {
 }
 
 /// One JSON array of diagnostics with 1-based positions, for editors and CI.
+/// Linear in the files and the diagnostics, as `render_human` is.
 pub fn render_json(diags: &[Diagnostic], source_of: &dyn Fn(&str) -> Option<String>) -> String {
+    let sources = Sources::new(diags, source_of);
+    let indexes = sources.indexes();
     let items: Vec<JsonDiagnostic<'_>> = diags
         .iter()
         .map(|d| {
-            let src = source_of(&d.file);
-            let (start, end) = match (&d.span, &src) {
-                (Some(span), Some(src)) => (
-                    Some(line_col(src, span.start)),
-                    Some(line_col(src, span.end)),
+            let (start, end) = match (&d.span, indexes.get(d.file.as_str())) {
+                (Some(span), Some(index)) => (
+                    Some(index.line_col(span.start)),
+                    Some(index.line_col(span.end)),
                 ),
                 _ => (None, None),
             };

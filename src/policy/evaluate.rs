@@ -487,6 +487,10 @@ pub struct Verdict {
     /// Two or three times to rotate a series between, when it failed
     /// `series_rotation` and such a rotation exists.
     pub rotation: Option<Vec<Slot>>,
+    /// Set (to `JUDGED_DAYS`) when an occurrence lasts longer than what is
+    /// judged of it: the time rules read only its first days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged_first_days: Option<i64>,
 }
 
 impl Verdict {
@@ -499,7 +503,16 @@ impl Verdict {
             urgent_exhausted: false,
             suggestions: Vec::new(),
             rotation: None,
+            judged_first_days: None,
         }
+    }
+
+    /// "it lasts more than 7 days: the time rules judged its first 7", when
+    /// that is what happened.
+    pub fn horizon_note(&self) -> Option<String> {
+        self.judged_first_days.map(|d| {
+            format!("it lasts more than {d} days: gatekeeper judged its time against working hours on its first {d} days only")
+        })
     }
 
     /// The findings that decided the outcome (not observe-only ones).
@@ -529,6 +542,10 @@ impl Verdict {
             reasons.push_str(&f.problem.message());
             reasons.push_str(": ");
             reasons.push_str(f.problem.fix());
+        }
+        if let Some(note) = self.horizon_note() {
+            reasons.push_str("\n- ");
+            reasons.push_str(&note);
         }
         if self.urgent_exhausted
             && let Some(u) = &policy.exceptions.urgent
@@ -730,6 +747,11 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
         }
     }
 
+    let judged_first_days = invite
+        .occurrences
+        .iter()
+        .any(|o| crate::fairness::curve::is_cut_short(o.start, o.end))
+        .then_some(crate::fairness::curve::JUDGED_DAYS);
     let acting = findings.iter().any(|f| f.action != Action::Observe);
     if !acting {
         return Verdict {
@@ -740,6 +762,7 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
             urgent_exhausted: false,
             suggestions: Vec::new(),
             rotation: None,
+            judged_first_days,
         };
     }
 
@@ -807,6 +830,7 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
         urgent_exhausted,
         suggestions,
         rotation,
+        judged_first_days,
     }
 }
 
@@ -938,7 +962,7 @@ impl<'a> FairnessInputs<'a> {
             return None;
         }
         let attendees = self.search_attendees();
-        let grid = Grid::new(self.search(&attendees, self.suggest_from(), first));
+        let grid = Grid::new(self.suggestion_search(&attendees, first));
         // The proposed time as the search sees it: what it costs the
         // over-cap member, and the worst it costs anyone.
         let cost_now = |email: &str| {
@@ -1028,35 +1052,36 @@ impl<'a> FairnessInputs<'a> {
         out
     }
 
-    /// Suggestions start no earlier than the notice this team asks for.
-    fn suggest_from(&self) -> DateTime<Utc> {
-        let notice = self
-            .policy
-            .rules
-            .iter()
-            .filter(|r| r.applies_to(self.ctx.member))
-            .find_map(|r| match r.spec {
-                RuleSpec::MinNotice { hours } => Some(hours),
-                _ => None,
-            })
-            .unwrap_or(0);
-        self.ctx.now + Duration::hours(i64::from(notice))
+    /// Suggestions start no earlier than the notice this team asks of the
+    /// member and of everyone the search seats.
+    fn suggest_from(&self, attendees: &[SearchAttendee]) -> DateTime<Utc> {
+        let people =
+            std::iter::once(self.ctx.member).chain(attendees.iter().map(|a| a.email.as_str()));
+        earliest_suggestion(self.policy, people, self.ctx.now)
     }
 
     fn search<'s>(
         &'s self,
         attendees: &'s [SearchAttendee],
         from: DateTime<Utc>,
+        until: DateTime<Utc>,
         first: Span,
     ) -> Search<'s> {
         Search {
             attendees,
             curve: &self.policy.fairness.curve,
             from,
-            within: Duration::days(i64::from(self.policy.fairness.suggest_days)),
+            until,
             duration: first.end - first.start,
             busy: self.ctx.busy,
         }
+    }
+
+    /// Starts from the end of the notice period up to `suggest_days` after
+    /// now, both inclusive.
+    fn suggestion_search<'s>(&'s self, attendees: &'s [SearchAttendee], first: Span) -> Search<'s> {
+        let until = self.ctx.now + Duration::days(i64::from(self.policy.fairness.suggest_days));
+        self.search(attendees, self.suggest_from(attendees), until, first)
     }
 
     fn suggestions(&mut self, first: &Span) -> Vec<Slot> {
@@ -1064,8 +1089,7 @@ impl<'a> FairnessInputs<'a> {
         if attendees.is_empty() {
             return Vec::new();
         }
-        Grid::new(self.search(&attendees, self.suggest_from(), *first))
-            .suggest(3, Some(first.start))
+        Grid::new(self.suggestion_search(&attendees, *first)).suggest(3, Some(first.start))
     }
 
     /// A rotation over the week of the series' next occurrence.
@@ -1077,11 +1101,33 @@ impl<'a> FairnessInputs<'a> {
             }
             _ => None,
         })?;
-        let from = first.start.max(self.suggest_from());
-        let mut search = self.search(&attendees, from, *first);
-        search.within = Duration::days(7);
+        let from = first.start.max(self.suggest_from(&attendees));
+        let search = self.search(&attendees, from, from + Duration::days(7), *first);
         Grid::new(search).rotation(max_share)
     }
+}
+
+/// The earliest time gatekeeper suggests for a meeting of `people`: `now`
+/// plus the longest `min_notice` any rule asks for any of them, so that a
+/// suggested time never fails the notice rule of someone it seats. Shared
+/// by the suggestions in comments and `gatekeeper suggest`.
+pub fn earliest_suggestion<'p>(
+    policy: &Policy,
+    people: impl IntoIterator<Item = &'p str>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let people: Vec<&str> = people.into_iter().collect();
+    let notice = policy
+        .rules
+        .iter()
+        .filter(|r| people.iter().any(|p| r.applies_to(p)))
+        .filter_map(|r| match r.spec {
+            RuleSpec::MinNotice { hours } => Some(hours),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    now + Duration::hours(i64::from(notice))
 }
 
 /// The organizer and every attendee who is a person, without duplicates
@@ -1121,29 +1167,15 @@ fn required_members<'a>(
         .filter_map(move |a| policy.member(&a.email).map(|m| (a, m)))
 }
 
-/// Whether the occurrence lies inside one working window of the member, in
-/// their wall-clock time. A window that crosses midnight belongs to the day
-/// it starts on.
+/// Whether every minute of the occurrence (of its judged first
+/// `JUDGED_DAYS`) lies inside the member's working hours, read minute by
+/// minute on their own wall clock: the same reading as the fairness curve,
+/// the burden and `suggest` (`fairness::curve::outside_hours`). Back-to-back
+/// windows (`00:00-24:00` on consecutive working days) join at midnight; a
+/// minute that a DST change skips is never read, and a repeated hour is
+/// read twice.
 pub fn within_working_hours(o: &Span, tz: Tz, hours: &WorkingHours) -> bool {
-    let start = o.start.with_timezone(&tz).naive_local();
-    let end = o.end.with_timezone(&tz).naive_local();
-    let day = start.date();
-    let candidates = [day.pred_opt(), Some(day)];
-    candidates.into_iter().flatten().any(|d| {
-        if !hours.days.contains(d.weekday()) {
-            return false;
-        }
-        let window_start = d.and_time(hours.start);
-        let window_end = if hours.crosses_midnight() {
-            match d.succ_opt() {
-                Some(next) => next.and_time(hours.end),
-                None => return false,
-            }
-        } else {
-            d.and_time(hours.end)
-        };
-        start >= window_start && end <= window_end
-    })
+    !crate::fairness::curve::outside_hours(o.start, o.end, tz, hours)
 }
 
 /// The first local date the occurrence touches for which `pred` holds.
@@ -1155,8 +1187,13 @@ fn touched_day(o: &Span, tz: Tz, pred: impl Fn(Weekday) -> bool) -> Option<Weekd
         .max(o.start)
         .with_timezone(&tz)
         .naive_local();
+    // Seven consecutive dates hold every weekday: a meeting that runs for
+    // months is looked at for a week, not day by day to its end.
     let mut d = start.date();
-    while d <= last.date() {
+    for _ in 0..7 {
+        if d > last.date() {
+            break;
+        }
         if pred(d.weekday()) {
             return Some(d.weekday());
         }

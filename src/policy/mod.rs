@@ -14,4 +14,6 @@ pub mod parse;
 pub use diagnostic::{Diagnostic, Severity};
 pub use evaluate::{Context, Decision, Finding, Invite, Problem, Span, Verdict, evaluate};
 pub use model::{Action, Policy, RuleKind};
-pub use parse::{LintedFile, lint_sources, parse_policy};
+pub use parse::{
+    LintedFile, decode_policy, lint_bytes, lint_sources, parse_policy, parse_policy_bytes,
+};

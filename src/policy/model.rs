@@ -111,6 +111,11 @@ pub struct WeekdaySet(u8);
 impl WeekdaySet {
     pub const WORKWEEK: WeekdaySet = WeekdaySet(0b0001_1111);
 
+    /// From a bit mask, bit 0 = Monday; bits past Sunday are ignored.
+    pub const fn from_bits(bits: u8) -> WeekdaySet {
+        WeekdaySet(bits & 0b0111_1111)
+    }
+
     pub fn insert(&mut self, day: Weekday) {
         self.0 |= 1 << day.num_days_from_monday();
     }
@@ -192,14 +197,72 @@ impl WorkingHours {
         self.end <= self.start
     }
 
+    /// "09:00–17:30 Mon–Fri"; a window that ends at midnight ends at
+    /// `24:00` ("00:00–24:00", "22:00–24:00"), as people write it.
     pub fn describe(&self) -> String {
+        let end = if self.end == NaiveTime::MIN {
+            "24:00".to_string()
+        } else {
+            self.end.format("%H:%M").to_string()
+        };
         format!(
-            "{}–{} {}",
+            "{}–{end} {}",
             self.start.format("%H:%M"),
-            self.end.format("%H:%M"),
             self.days.describe()
         )
     }
+
+    /// The working window that starts on `day` (0 = Monday) as minutes of
+    /// the week, `[start, end)`; the end may lie past the week's end (a
+    /// Sunday shift that runs into Monday). `None` on a non-working day.
+    /// This is the one definition of "inside working hours": the fairness
+    /// curve paints these windows, and the `working_hours` rule reads them.
+    pub fn window(&self, day: u8) -> Option<(i64, i64)> {
+        let wd = Weekday::try_from(day).ok()?;
+        if !self.days.contains(wd) {
+            return None;
+        }
+        let d = i64::from(day) * 1440;
+        let start = d + minute_of_day(self.start);
+        let end = if self.crosses_midnight() {
+            d + 1440 + minute_of_day(self.end)
+        } else {
+            d + minute_of_day(self.end)
+        };
+        Some((start, end))
+    }
+
+    /// Whether every minute of the week in `[from, from + len)` (minutes of
+    /// the week, wrapping past Sunday into Monday) lies inside a working
+    /// window. Back-to-back windows (`00:00-24:00` on consecutive days)
+    /// cover the midnight between them.
+    pub fn covers(&self, from: i64, len: i64) -> bool {
+        const WEEK: i64 = 7 * 1440;
+        let mut pos = from.rem_euclid(WEEK);
+        let mut left = len;
+        while left > 0 {
+            // The window (this week's or, for a shift that wraps, last
+            // week's Sunday one) containing `pos`, and how far it reaches.
+            let reach = (0..7u8)
+                .filter_map(|d| self.window(d))
+                .flat_map(|(s, e)| [(s, e), (s - WEEK, e - WEEK)])
+                .filter(|(s, e)| *s <= pos && pos < *e)
+                .map(|(_, e)| e)
+                .max();
+            let Some(end) = reach else {
+                return false;
+            };
+            let step = end - pos;
+            left -= step;
+            pos = (pos + step).rem_euclid(WEEK);
+        }
+        true
+    }
+}
+
+fn minute_of_day(t: NaiveTime) -> i64 {
+    use chrono::Timelike;
+    i64::from(t.hour()) * 60 + i64::from(t.minute())
 }
 
 #[derive(Debug, Clone)]

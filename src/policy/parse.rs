@@ -23,6 +23,12 @@ use super::model::{
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
+/// A "did you mean" for an unknown member compares the address with every
+/// member's: past this many per file, unknown members get no suggestion,
+/// so that a file naming thousands of unknown people among thousands of
+/// members lints in time linear in its size.
+const MAX_SIMILAR_LOOKUPS: usize = 100;
+
 const TOP_KEYS: &[&str] = &[
     "team",
     "member",
@@ -89,6 +95,8 @@ pub fn parse_policy(source: &str, file: &str) -> (Option<Policy>, Vec<Diagnostic
         diags: Vec::new(),
         member_spans: HashMap::new(),
         member_emails: Vec::new(),
+        member_set: std::collections::HashSet::new(),
+        similar_left: MAX_SIMILAR_LOOKUPS,
     };
     let policy = w.policy();
     let mut diags = w.diags;
@@ -100,22 +108,91 @@ pub fn parse_policy(source: &str, file: &str) -> (Option<Policy>, Vec<Diagnostic
     (if has_error { None } else { policy }, diags)
 }
 
+/// A policy file's bytes as text, the one way every reader (`policy lint`,
+/// `check`, `suggest`, `run`) takes them. Bytes that are not UTF-8 give an
+/// error at the first such byte (file, line, column, the byte itself) and
+/// the text read lossily, so that the place can be shown and the rest of
+/// the file still linted.
+pub fn decode_policy(bytes: Vec<u8>, file: &str) -> (String, Option<Diagnostic>) {
+    match String::from_utf8(bytes) {
+        Ok(text) => (text, None),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let bad: Vec<String> = e.as_bytes()[at..]
+                .iter()
+                .take(e.utf8_error().error_len().unwrap_or(1))
+                .map(|b| format!("0x{b:02X}"))
+                .collect();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The valid prefix reads the same lossily; the bad bytes became
+            // one U+FFFD (3 bytes) right after it.
+            let mut d = Diagnostic::error(
+                "not-utf8",
+                format!("the file is not UTF-8: byte `{}` cannot be read", bad.join(" ")),
+            )
+            .at(at..at + '\u{FFFD}'.len_utf8(), "not UTF-8")
+            .help("save the policy as UTF-8 (a Latin-1 `é` is the byte 0xE9; in UTF-8 it is 0xC3 0xA9)");
+            d.file = file.to_string();
+            (text, Some(d))
+        }
+    }
+}
+
+/// Parse one policy file from its bytes: `decode_policy`, then
+/// `parse_policy`. Returns the text the diagnostics point into.
+pub fn parse_policy_bytes(bytes: Vec<u8>, file: &str) -> (String, Option<Policy>, Vec<Diagnostic>) {
+    let (text, not_utf8) = decode_policy(bytes, file);
+    let (policy, mut diags) = parse_policy(&text, file);
+    match not_utf8 {
+        Some(d) => {
+            diags.push(d);
+            diags.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+            (text, None, diags)
+        }
+        None => (text, policy, diags),
+    }
+}
+
+/// `lint_sources` for files as read from disk: each is decoded with
+/// `decode_policy`, so a file that is not UTF-8 is an error with its place,
+/// never silently read with replacement characters.
+pub fn lint_bytes(files: Vec<(String, Vec<u8>)>) -> Vec<LintedFile> {
+    lint_parsed(
+        files
+            .into_iter()
+            .map(|(path, bytes)| {
+                let (source, policy, diagnostics) = parse_policy_bytes(bytes, &path);
+                LintedFile {
+                    path,
+                    source,
+                    policy,
+                    diagnostics,
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Lint several policy files together: each on its own, then the rules that
 /// span files (a member may belong to one team only).
 pub fn lint_sources(files: Vec<(String, String)>) -> Vec<LintedFile> {
-    let mut linted: Vec<LintedFile> = files
-        .into_iter()
-        .map(|(path, source)| {
-            let (policy, diagnostics) = parse_policy(&source, &path);
-            LintedFile {
-                path,
-                source,
-                policy,
-                diagnostics,
-            }
-        })
-        .collect();
+    lint_parsed(
+        files
+            .into_iter()
+            .map(|(path, source)| {
+                let (policy, diagnostics) = parse_policy(&source, &path);
+                LintedFile {
+                    path,
+                    source,
+                    policy,
+                    diagnostics,
+                }
+            })
+            .collect(),
+    )
+}
 
+fn lint_parsed(mut linted: Vec<LintedFile>) -> Vec<LintedFile> {
     // email -> (file index, span of the email in that file)
     let mut first_seen: HashMap<String, (usize, Range<usize>)> = HashMap::new();
     let mut extra: Vec<(usize, Diagnostic)> = Vec::new();
@@ -189,6 +266,11 @@ struct Walker<'s> {
     /// member did not: rule scopes are checked against these, so one typo
     /// in a member does not make every rule that names them an error too.
     member_emails: Vec<String>,
+    /// The same addresses, for lookups: a rule may name thousands.
+    member_set: std::collections::HashSet<String>,
+    /// How many more "did you mean" searches over the members' addresses
+    /// this file may have (`MAX_SIMILAR_LOOKUPS`).
+    similar_left: usize,
 }
 
 impl Walker<'_> {
@@ -325,6 +407,7 @@ impl Walker<'_> {
                 .and_then(|e| self.email(e, "`member.email`"));
             if let Some((e, _)) = &email {
                 self.member_emails.push(e.clone());
+                self.member_set.insert(e.clone());
             }
             // Without `time_zone`, a Google member's zone comes from their
             // calendar's setting; until it is known, UTC.
@@ -532,11 +615,16 @@ impl Walker<'_> {
         let mut out = Vec::new();
         for (s, span) in self.strings(v, "`members`") {
             let email = s.trim().to_lowercase();
-            if self.member_emails.contains(&email) {
+            if self.member_set.contains(&email) {
                 out.push(email);
             } else {
                 ok = false;
-                let help = similar_email(&email, &self.member_emails)
+                let help = (self.similar_left > 0)
+                    .then(|| {
+                        self.similar_left -= 1;
+                        similar_email(&email, &self.member_emails)
+                    })
+                    .flatten()
                     .map(|e| format!("did you mean `{e}`?"));
                 self.diags.push(
                     Diagnostic::error(
