@@ -1069,3 +1069,32 @@ fn logs_can_be_json_lines_for_log_shippers() {
         "{v}"
     );
 }
+
+/// Policies, the config and `events --tz` share one zone suggestion.
+#[test]
+fn a_bare_city_gets_its_zone_suggested_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("team.toml");
+    std::fs::write(
+        &policy,
+        "[team]\nname = \"t\"\n[[member]]\nemail = \"a@example.com\"\ntime_zone = \"Lisbon\"\nworking_hours = \"09:00-17:00\"\n",
+    )
+    .unwrap();
+    let out = gatekeeper()
+        .args(["policy", "lint"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr_of(&out).contains("did you mean `Europe/Lisbon`?"),
+        "{}",
+        stderr_of(&out)
+    );
+    let err = gatekeeper::config::Config::parse(
+        "policies = [\"p\"]\n[store]\nsqlite = \"s\"\n[report]\ntime_zone = \"new york\"\n",
+    )
+    .unwrap_err()
+    .render(false);
+    assert!(err.contains("did you mean `America/New_York`?"), "{err}");
+}
