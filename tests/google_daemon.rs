@@ -264,12 +264,16 @@ fn a_revoked_member_stops_with_a_message_while_others_go_on() {
     let report = engine.run_once(now()).unwrap();
     assert_eq!(w.answer("ana@example.com", &id).0, "declined");
     assert_eq!(w.answer("dev@example.com", &id).0, "needsAction");
-    let problem = report
-        .problems
+    // A failure of the pass, tagged with the member (run --once exits 6).
+    let failure = report
+        .failures
         .iter()
-        .find(|p| p.contains("dev@example.com"))
-        .expect("a problem for dev");
-    assert!(problem.contains("domain-wide delegation"), "{problem}");
+        .find(|f| f.member.as_deref() == Some("dev@example.com"))
+        .expect("a failure for dev");
+    assert!(
+        failure.reason.contains("domain-wide delegation"),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -701,4 +705,39 @@ fn a_cancelled_occurrence_comes_off_the_burden_ledger() {
     w.fake.cancel_event("bo@example.com", &occurrence);
     engine.run_once(now()).unwrap();
     assert_eq!(outside(&engine), 60);
+}
+
+#[test]
+fn a_policy_edit_rescreens_google_members_with_one_windowed_read() {
+    let w = World::new(&["ana@example.com"], "");
+    let id = w.invite("Sync", "", &["ana@example.com"]);
+    let mut engine = w.engine();
+    engine.run_once(now()).unwrap();
+    assert_eq!(w.answer("ana@example.com", &id).0, "declined");
+    let lists = |w: &World| w.fake.stats().total("events.list");
+    // An unchanged calendar costs one incremental list call per pass.
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    let per_pass = lists(&w) - before;
+
+    // The agenda rule only annotates now: the decline becomes a tentative
+    // although nothing changed in the calendar (the sync token alone would
+    // never bring the invite back).
+    let policy = w.dir.path().join("policy.toml");
+    let text = std::fs::read_to_string(&policy).unwrap();
+    std::fs::write(
+        &policy,
+        text.replace("action = \"decline\"", "action = \"annotate\""),
+    )
+    .unwrap();
+    let config = Config::load(&w.config()).unwrap();
+    engine.set_team(Team::load(&config.policies).unwrap());
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    assert_eq!(w.answer("ana@example.com", &id).0, "tentative");
+    assert_eq!(lists(&w) - before, per_pass + 1, "one windowed read more");
+    // Once only.
+    let before = lists(&w);
+    engine.run_once(now()).unwrap();
+    assert_eq!(lists(&w) - before, per_pass);
 }

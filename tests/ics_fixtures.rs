@@ -293,6 +293,7 @@ fn edit_round_trip_on_fixtures() {
             partstat: PartStat::Declined,
             comment: Some("Declined by gatekeeper: focus day"),
             marker: Some(PartStat::Declined),
+            marker_rules: &[],
         };
         let out = set_response(&text, &edit).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(

@@ -64,7 +64,10 @@ fn demo_team_is_screened_once_and_files_are_answered_like_a_client() {
     let sync = read(dir.path(), "calendars/ana/work/sync-1.ics");
     assert!(member_line(&sync, "ana@example.com").contains("PARTSTAT=DECLINED"));
     assert!(member_line(&sync, "chen@example.com").contains("PARTSTAT=NEEDS-ACTION"));
-    assert!(sync.contains("X-GATEKEEPER-PARTSTAT:DECLINED"));
+    // The marker records the acting rules the answer stands on.
+    assert!(
+        sync.contains("X-GATEKEEPER-PARTSTAT;X-GATEKEEPER-RULES=agenda,working_hours:DECLINED")
+    );
     assert!(
         sync.contains(
             "COMMENT;X-GATEKEEPER=TRUE:gatekeeper declined this invite for ana@example.com"
@@ -195,25 +198,48 @@ fn a_failed_write_is_retried_and_decided_exactly_once() {
     // Bo's calendar folder is read-only: gatekeeper cannot write its answer.
     std::fs::set_permissions(&bo_work, std::fs::Permissions::from_mode(0o555)).unwrap();
     let probe = bo_work.join(".probe");
+    let mut immutable = false;
     if std::fs::write(&probe, "x").is_ok() {
-        // Running as root: permissions do not stop writes, so the failure
-        // cannot be staged this way. Fall back to a file that vanishes.
+        // Running as root: permissions do not stop writes. Make the folder
+        // immutable instead (root cannot create files in it either).
         std::fs::remove_file(&probe).unwrap();
         std::fs::set_permissions(&bo_work, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let tmp = bo_work.join(".ana-own.ics.gatekeeper-tmp");
-        std::fs::create_dir_all(&tmp).unwrap(); // a directory where the temp file must go
+        immutable = std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&bo_work)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            immutable,
+            "running as root without `chattr`: cannot stage a failed write"
+        );
     }
-    let (code, out, _) = run_once(&config, DEMO_NOW);
-    assert_eq!(code, 1, "a failed action makes the run fail:\n{out}");
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    if immutable {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&bo_work)
+            .status();
+    }
+    assert_eq!(code, 6, "a failed action makes the run fail:\n{out}");
     let line = out
         .lines()
         .find(|l| l.contains("bo@example.com  \"Hiring sync\""))
         .unwrap();
     assert!(line.contains("failed"), "{line}");
+    assert!(
+        err.contains("error: source `bo-local`: `bo@example.com`: cannot write the answer"),
+        "the failure is named: {err}"
+    );
 
     // Fix the folder; the next run finishes the job.
+    if immutable {
+        let _ = std::process::Command::new("chattr")
+            .arg("-i")
+            .arg(&bo_work)
+            .status();
+    }
     std::fs::set_permissions(&bo_work, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let _ = std::fs::remove_dir(bo_work.join(".ana-own.ics.gatekeeper-tmp"));
     let (code, out, err) = run_once(&config, DEMO_NOW);
     assert_eq!(code, 0, "{err}");
     let line = out
@@ -232,7 +258,12 @@ fn a_failed_write_is_retried_and_decided_exactly_once() {
     assert_eq!(rows.len(), 1, "{rows:#?}");
     assert_eq!(rows[0]["outcome"], "applied");
     let text = unfold(&std::fs::read_to_string(bo_work.join("ana-own.ics")).unwrap());
-    assert_eq!(text.matches("X-GATEKEEPER-PARTSTAT:DECLINED").count(), 1);
+    assert_eq!(text.matches("X-GATEKEEPER-PARTSTAT").count(), 1);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("X-GATEKEEPER-PARTSTAT") && l.trim_end().ends_with(":DECLINED")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -263,7 +294,7 @@ fn a_policy_change_rescreens_and_softens_earlier_declines() {
     let sync =
         unfold(&std::fs::read_to_string(dir.path().join("calendars/ana/work/sync-1.ics")).unwrap());
     assert!(member_line(&sync, "ana@example.com").contains("PARTSTAT=TENTATIVE"));
-    assert!(sync.contains("X-GATEKEEPER-PARTSTAT:TENTATIVE"));
+    assert!(sync.contains("X-GATEKEEPER-PARTSTAT;X-GATEKEEPER-RULES=working_hours:TENTATIVE"));
     assert_eq!(sync.matches("COMMENT;X-GATEKEEPER").count(), 1);
 }
 

@@ -29,6 +29,9 @@ pub struct ResponseEdit<'a> {
     pub comment: Option<&'a str>,
     /// The `X-GATEKEEPER-PARTSTAT` marker; `None` removes an existing one.
     pub marker: Option<PartStat>,
+    /// The acting rules the answer stands on, written as the marker's
+    /// `X-GATEKEEPER-RULES` parameter (none: no parameter).
+    pub marker_rules: &'a [String],
 }
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
@@ -170,7 +173,10 @@ pub fn set_response(ics: &str, edit: &ResponseEdit) -> Result<String, EditError>
     let marker_line = edit
         .marker
         .as_ref()
-        .map(|m| format!("{MARKER}:{}", m.as_ical()));
+        .map(|m| match rules_param(edit.marker_rules) {
+            rules if rules.is_empty() => format!("{MARKER}:{}", m.as_ical()),
+            rules => format!("{MARKER};X-GATEKEEPER-RULES={rules}:{}", m.as_ical()),
+        });
     let marker_lines = own_lines(&doc, vevent, |p| p.name == MARKER);
     replace_or_insert(
         &mut changes,
@@ -193,6 +199,21 @@ pub fn set_response(ics: &str, edit: &ResponseEdit) -> Result<String, EditError>
     }
     out.push_str(&ics[pos..]);
     Ok(out)
+}
+
+/// Rule names as one parameter value list. Rule names are snake_case words;
+/// anything else is dropped rather than risk breaking the line.
+fn rules_param(rules: &[String]) -> String {
+    rules
+        .iter()
+        .filter(|r| {
+            !r.is_empty()
+                && r.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Indices of the VEVENT's own property lines that satisfy `pred`.
@@ -356,6 +377,7 @@ mod tests {
             partstat,
             comment: None,
             marker: None,
+            marker_rules: &[],
         }
     }
 
@@ -415,6 +437,40 @@ mod tests {
         let after = parse_ics(&out).expect("parses");
         assert_eq!(after.events[0], parse_ics(CAL).expect("parses").events[0]);
         assert_eq!(after.events[1].attendees[0].partstat, PartStat::Tentative);
+    }
+
+    #[test]
+    fn the_marker_carries_the_rules_the_answer_stands_on() {
+        let rules = vec![
+            "agenda".to_string(),
+            "working_hours".to_string(),
+            // Not a rule name: dropped rather than break the line.
+            "bad,name:x".to_string(),
+        ];
+        let mut e = edit(None, "jane@example.com", PartStat::Declined);
+        e.marker = Some(PartStat::Declined);
+        e.marker_rules = &rules;
+        let out = set_response(CAL, &e).expect("edit applies");
+        assert!(
+            out.contains(
+                "X-GATEKEEPER-PARTSTAT;X-GATEKEEPER-RULES=agenda,working_hours:DECLINED\r\n"
+            ),
+            "{out}"
+        );
+        let event = &parse_ics(&out).expect("parses").events[0];
+        assert_eq!(event.gatekeeper_partstat, Some(PartStat::Declined));
+        assert_eq!(
+            event.gatekeeper_rules,
+            Some(vec!["agenda".to_string(), "working_hours".to_string()])
+        );
+        // A marker written without rules (an older gatekeeper) says nothing
+        // about them.
+        e.marker_rules = &[];
+        let plain = set_response(CAL, &e).expect("edit applies");
+        assert_eq!(
+            parse_ics(&plain).expect("parses").events[0].gatekeeper_rules,
+            None
+        );
     }
 
     #[test]

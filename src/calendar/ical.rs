@@ -576,6 +576,19 @@ fn map_event(
         gatekeeper_partstat: doc
             .first(ev, "X-GATEKEEPER-PARTSTAT")
             .map(|p| PartStat::parse(p.value.trim())),
+        gatekeeper_rules: doc.first(ev, "X-GATEKEEPER-PARTSTAT").and_then(|p| {
+            p.params
+                .iter()
+                .find(|q| q.key == "X-GATEKEEPER-RULES")
+                .map(|q| {
+                    q.values
+                        .iter()
+                        .flat_map(|v| v.split(','))
+                        .map(|v| v.trim().to_string())
+                        .filter(|v| !v.is_empty())
+                        .collect()
+                })
+        }),
         gatekeeper_comment: doc
             .all(ev, "COMMENT")
             .find(|p| {

@@ -218,6 +218,11 @@ pub struct Event {
     /// would write, it makes a repeated write unnecessary even when the
     /// store was lost or another instance wrote it.
     pub gatekeeper_comment: Option<String>,
+    /// The acting rules gatekeeper's answer in this copy stands on (the
+    /// marker's `X-GATEKEEPER-RULES` parameter on local calendars), if the
+    /// copy records them. A fresh store compares a new verdict against
+    /// these, so standing answers are not rewritten after a lost database.
+    pub gatekeeper_rules: Option<Vec<String>>,
     pub event_type: EventType,
 }
 

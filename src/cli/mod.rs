@@ -37,6 +37,12 @@ pub enum Exit {
     ConfigInvalid = 4,
     /// An input file (an invite, a calendar) cannot be read as iCalendar.
     InputInvalid = 5,
+    /// `run`: a source or member could not be synced or acted on (a
+    /// calendar folder that cannot be read, a refused key, an answer that
+    /// could not be written). stderr names which; the rest was done.
+    SyncFailed = 6,
+    /// `run`: another gatekeeper process holds the state database.
+    StateLocked = 7,
 }
 
 impl From<Exit> for ExitCode {

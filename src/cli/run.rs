@@ -104,6 +104,18 @@ pub fn run(args: Args) -> Exit {
             return Exit::PolicyInvalid;
         }
     };
+    // One state, one writer: held until this process ends, however it ends.
+    let _lock = match crate::store::lock::acquire(&config.store.sqlite) {
+        Ok(l) => l,
+        Err(e @ crate::store::lock::LockError::Held { .. }) => {
+            super::err(e);
+            return Exit::StateLocked;
+        }
+        Err(e) => {
+            super::err(e);
+            return Exit::Failure;
+        }
+    };
     let store = match SqliteStore::open(&config.store.sqlite) {
         Ok(s) => s,
         Err(e) => {
@@ -141,7 +153,51 @@ pub fn run(args: Args) -> Exit {
         super::err(format!("cannot install signal handlers: {e}"));
         return Exit::Failure;
     }
-    let (tx, notifications) = std::sync::mpsc::channel();
+    let (tx, raw_notifications) = std::sync::mpsc::channel();
+    // Push notifications pass through here on their way to the loop, and
+    // raise `wake` so a long pass stops at the next item to let the loop
+    // act on them.
+    let wake = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (forward, notifications) = std::sync::mpsc::channel();
+    {
+        let wake = std::sync::Arc::clone(&wake);
+        std::thread::spawn(move || {
+            for n in raw_notifications {
+                wake.store(true, std::sync::atomic::Ordering::SeqCst);
+                if forward.send(n).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    if let Some(flag) = &shutdown {
+        // Between items a pass asks whether to stop: a signal, a push
+        // notification, or an edited policy file (looked at once a second)
+        // is then noticed within about a second however long the pass.
+        let flag = std::sync::Arc::clone(flag);
+        let wake = std::sync::Arc::clone(&wake);
+        let reload = std::sync::Arc::clone(&reload);
+        let paths = policy_paths.clone();
+        let mut seen = crate::daemon::team::policy_stamps(&paths);
+        let mut last_look = std::time::Instant::now();
+        engine.set_interrupt(Box::new(move || {
+            use std::sync::atomic::Ordering;
+            // SIGHUP's flag is left for the loop, which reloads.
+            if flag.load(Ordering::Relaxed)
+                || reload.load(Ordering::Relaxed)
+                || wake.swap(false, Ordering::SeqCst)
+            {
+                return true;
+            }
+            if last_look.elapsed() < Duration::from_secs(1) {
+                return false;
+            }
+            last_look = std::time::Instant::now();
+            let now = crate::daemon::team::policy_stamps(&paths);
+            // Each edit stops one pass; the loop then reloads.
+            now != std::mem::replace(&mut seen, now.clone())
+        }));
+    }
     if !args.once
         && let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime())
     {
@@ -195,11 +251,24 @@ pub fn run(args: Args) -> Exit {
             .collect();
         sink_metrics.record_decision(&r.action, &rules);
     }));
-    let print = |report: &crate::daemon::RunReport| {
+    // A failure that lasts from pass to pass is printed once, and again
+    // when it comes back after a pass without it.
+    let mut standing_failures: std::collections::HashSet<String> = Default::default();
+    let mut print = |report: &crate::daemon::RunReport| {
         for p in &report.problems {
             super::logging::warn(p);
         }
-        report.failed > 0
+        let now: std::collections::HashSet<String> =
+            report.failures.iter().map(|f| f.to_string()).collect();
+        for f in &report.failures {
+            let line = f.to_string();
+            if !standing_failures.contains(&line) {
+                super::logging::error(&line);
+            }
+        }
+        let failed = !report.failures.is_empty();
+        standing_failures = now;
+        failed
     };
     let record = |report: &crate::daemon::RunReport, started: std::time::Instant, all: bool| {
         metrics.record_pass(
@@ -222,16 +291,17 @@ pub fn run(args: Args) -> Exit {
     );
     loop {
         let started = std::time::Instant::now();
-        match engine.run_once(clock.now()) {
+        let resume = match engine.run_once(clock.now()) {
             Ok(report) => {
                 failed |= print(&report);
                 record(&report, started, true);
+                report.interrupted
             }
             Err(e) => {
                 super::err(format!("state database: {e}"));
                 return Exit::Failure;
             }
-        }
+        };
         let Some(flag) = &shutdown else { break };
         // Open or renew push channels; polling goes on as the backstop.
         match engine.maintain_channels(clock.now()) {
@@ -260,6 +330,9 @@ pub fn run(args: Args) -> Exit {
                     problems.iter().for_each(super::logging::warn);
                     report_due =
                         crate::report::schedule::next_due_for(&engine.config, &engine.team, now);
+                    if resume {
+                        break;
+                    }
                 }
                 DaemonEvent::Shutdown => {
                     super::logging::info("shutting down");
@@ -270,11 +343,27 @@ pub fn run(args: Args) -> Exit {
                 }
                 DaemonEvent::SyncDue => break,
                 DaemonEvent::CalendarChanged(n) => {
+                    // This notification is being handled: it no longer
+                    // needs to cut a pass short.
+                    wake.store(false, std::sync::atomic::Ordering::SeqCst);
                     let started = std::time::Instant::now();
                     match engine.sync_member(&n.source, &n.member, clock.now()) {
                         Ok(report) => {
-                            print(&report);
+                            // Printed as it is, not through `print`: one
+                            // member's report does not say which of the
+                            // pass's failures still stand.
+                            for p in &report.problems {
+                                super::logging::warn(p);
+                            }
+                            for f in &report.failures {
+                                super::logging::error(f);
+                            }
                             record(&report, started, false);
+                            // A pass cut short for this notification
+                            // goes on now, not at the next poll.
+                            if resume {
+                                break;
+                            }
                         }
                         Err(e) => {
                             super::err(format!("state database: {e}"));
@@ -301,5 +390,5 @@ pub fn run(args: Args) -> Exit {
             }
         }
     }
-    if failed { Exit::Failure } else { Exit::Ok }
+    if failed { Exit::SyncFailed } else { Exit::Ok }
 }

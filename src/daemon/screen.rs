@@ -5,9 +5,16 @@
 //! **Invariant:** an answer the member gave themselves is never
 //! overwritten. gatekeeper changes a PARTSTAT only when it is NEEDS-ACTION
 //! or is the very answer gatekeeper wrote (its marker still matches).
+//!
+//! **Invariant:** a verdict never depends on an answer gatekeeper wrote.
+//! The core never sees the PARTSTAT of an attendee gatekeeper governs (a
+//! member of any loaded policy): [`neutral_attendees`] treats their answers
+//! as not yet given, because a colleague's copy cannot tell whether a
+//! colleague's DECLINED was the colleague's own or gatekeeper's. Everyone
+//! else's answer counts as given.
 
-use crate::calendar::{Event, PartStat};
-use crate::policy::Decision;
+use crate::calendar::{Attendee, Event, PartStat};
+use crate::policy::{Action, Decision, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ownership {
@@ -45,6 +52,53 @@ pub struct Write {
     pub comment: Option<String>,
     /// The marker that records the answer as gatekeeper's own.
     pub marker: Option<PartStat>,
+    /// The acting rules the answer stands on, carried with the marker so a
+    /// fresh store can tell whether a later verdict names a new problem
+    /// (see [`new_problems`]). Empty when there is no marker.
+    pub rules: Vec<String>,
+}
+
+/// The attendees as the decision core may see them: the answer of anyone
+/// `governed` says gatekeeper answers for is reset to NEEDS-ACTION, so a
+/// verdict is the same before and after gatekeeper's own writes, in this
+/// member's copy and in every colleague's.
+pub fn neutral_attendees(attendees: &[Attendee], governed: &dyn Fn(&str) -> bool) -> Vec<Attendee> {
+    attendees
+        .iter()
+        .map(|a| {
+            let mut a = a.clone();
+            if governed(&a.email) {
+                a.partstat = PartStat::NeedsAction;
+            }
+            a
+        })
+        .collect()
+}
+
+/// The rules that decided (not observe-only ones), sorted and without
+/// duplicates: what a standing answer is recorded as standing on.
+pub fn acting_rules(verdict: &Verdict) -> Vec<String> {
+    let mut rules: Vec<String> = verdict
+        .findings
+        .iter()
+        .filter(|f| f.action != Action::Observe)
+        .map(|f| f.rule.as_str().to_string())
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+/// Whether `verdict` names an acting rule that the standing answer did not
+/// stand on. `previous` is that answer's rule set, from the calendar's
+/// marker or the decision log; unknown (`None`) counts as new, so an answer
+/// whose reasons cannot be told is brought up to date once. Both the local
+/// and the Google engine call this.
+pub fn new_problems(previous: Option<&[String]>, verdict: &Verdict) -> bool {
+    match previous {
+        Some(before) => acting_rules(verdict).iter().any(|r| !before.contains(r)),
+        None => true,
+    }
 }
 
 /// What to write, given the verdict and who owns the current answer.
@@ -69,6 +123,7 @@ pub fn plan(
             partstat: PartStat::NeedsAction,
             comment: None,
             marker: None,
+            rules: Vec::new(),
         }),
         (Some(wanted), _) => {
             if *current == wanted && (comment.as_deref() == previous_comment || !new_problems) {
@@ -78,16 +133,18 @@ pub fn plan(
                     partstat: wanted.clone(),
                     comment,
                     marker: Some(wanted),
+                    rules: Vec::new(),
                 })
             }
         }
     }
 }
 
-/// A hash of what a decision depends on. The member's own PARTSTAT and
-/// gatekeeper's marker are left out, so gatekeeper's own write does not
-/// make an invite look changed.
-pub fn fingerprint(event: &Event, member: &str) -> String {
+/// A hash of what a decision depends on. The PARTSTATs of the member and
+/// of everyone else gatekeeper governs, and gatekeeper's marker, are left
+/// out (the core never reads them), so gatekeeper's own writes do not make
+/// an invite look changed.
+pub fn fingerprint(event: &Event, member: &str, governed: &dyn Fn(&str) -> bool) -> String {
     use std::fmt::Write as _;
     let mut s = String::with_capacity(512);
     let _ = write!(
@@ -108,7 +165,7 @@ pub fn fingerprint(event: &Event, member: &str) -> String {
     let mut attendees: Vec<_> = event.attendees.iter().collect();
     attendees.sort_by(|a, b| a.email.cmp(&b.email));
     for a in attendees {
-        let partstat = if a.email == member {
+        let partstat = if a.email == member || governed(&a.email) {
             "-"
         } else {
             a.partstat.as_ical()
@@ -162,6 +219,87 @@ mod tests {
         }
     }
 
+    #[test]
+    fn governed_answers_are_hidden_from_the_core_and_others_count() {
+        use crate::calendar::Role;
+        let a = |email: &str, p: PartStat| Attendee {
+            email: email.into(),
+            name: None,
+            role: Role::Required,
+            partstat: p,
+            is_resource: false,
+        };
+        let attendees = [
+            a("ana@t", PartStat::Declined),
+            a("bo@t", PartStat::Tentative),
+            a("guest@x", PartStat::Declined),
+            a("carol@t", PartStat::Accepted),
+        ];
+        let governed = |e: &str| e == "ana@t" || e == "bo@t";
+        let seen: Vec<(String, PartStat)> = neutral_attendees(&attendees, &governed)
+            .into_iter()
+            .map(|a| (a.email, a.partstat))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("ana@t".to_string(), PartStat::NeedsAction),
+                ("bo@t".to_string(), PartStat::NeedsAction),
+                ("guest@x".to_string(), PartStat::Declined),
+                ("carol@t".to_string(), PartStat::Accepted),
+            ]
+        );
+    }
+
+    #[test]
+    fn new_problems_table() {
+        use crate::policy::evaluate::{Finding, Problem};
+        use crate::policy::{Action, RuleKind};
+        let verdict = |rules: &[(RuleKind, Action)]| Verdict {
+            decision: Decision::Decline,
+            findings: rules
+                .iter()
+                .map(|(rule, action)| Finding {
+                    rule: *rule,
+                    action: *action,
+                    problem: Problem::MissingAgenda {
+                        words: 0,
+                        needed: 6,
+                    },
+                })
+                .collect(),
+            exemption: None,
+            uses_urgent: false,
+            urgent_exhausted: false,
+            suggestions: Vec::new(),
+            rotation: None,
+            judged_first_days: None,
+        };
+        let s = |v: &[&str]| v.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+        let agenda = (RuleKind::Agenda, Action::Decline);
+        let hours = (RuleKind::WorkingHours, Action::Annotate);
+        let observed = (RuleKind::MaxAttendees, Action::Observe);
+        // (rules the standing answer stands on, findings now, new problems?)
+        type Case = (Option<Vec<String>>, Vec<(RuleKind, Action)>, bool);
+        let cases: Vec<Case> = vec![
+            // Nothing known about the standing answer: bring it up to date.
+            (None, vec![agenda], true),
+            (Some(s(&["agenda"])), vec![agenda], false),
+            // A reason that went away is not worth an email.
+            (Some(s(&["agenda", "working_hours"])), vec![agenda], false),
+            (Some(s(&["agenda"])), vec![agenda, hours], true),
+            // Observe-only findings never count.
+            (Some(s(&["agenda"])), vec![agenda, observed], false),
+        ];
+        for (previous, rules, expect) in cases {
+            assert_eq!(
+                new_problems(previous.as_deref(), &verdict(&rules)),
+                expect,
+                "{previous:?} {rules:?}"
+            );
+        }
+    }
+
     /// (decision, ownership, current, comment, previous comment, new
     /// problems, expected write)
     type PlanCase = (
@@ -183,6 +321,7 @@ mod tests {
                 partstat: p,
                 comment,
                 marker,
+                rules: Vec::new(),
             })
         };
         // (decision, ownership, current, comment, previous comment, new problems, expected)

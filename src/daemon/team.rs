@@ -76,6 +76,19 @@ fn stamp(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// The policy files `paths` name and their modification times: compare two
+/// of these to notice an edit without loading anything.
+pub fn policy_stamps(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>)> {
+    policy_files(paths)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            let t = stamp(&p);
+            (p, t)
+        })
+        .collect()
+}
+
 impl Team {
     pub fn load(paths: &[PathBuf]) -> Result<Team, TeamError> {
         let files = policy_files(paths).map_err(|e| TeamError {
@@ -145,6 +158,17 @@ impl Team {
         all
     }
 
+    /// Whether gatekeeper answers for this address (a member of any loaded
+    /// policy): the core never reads such a person's PARTSTAT.
+    pub fn governs(&self, email: &str) -> bool {
+        self.by_member.contains_key(email)
+    }
+
+    /// Every loaded policy, in file order.
+    pub fn policies(&self) -> &[Arc<Policy>] {
+        &self.policies
+    }
+
     pub fn policy_for(&self, member: &str) -> Option<&Arc<Policy>> {
         self.by_member.get(member).map(|&i| &self.policies[i])
     }
@@ -171,13 +195,6 @@ impl Team {
     /// Take the files' current modification times as seen, without loading
     /// them: used after a failed reload so a broken file is reported once.
     pub fn mark_seen(&mut self, paths: &[PathBuf]) {
-        self.stamps = policy_files(paths)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|p| {
-                let t = stamp(&p);
-                (p, t)
-            })
-            .collect();
+        self.stamps = policy_stamps(paths);
     }
 }

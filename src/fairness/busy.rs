@@ -36,7 +36,12 @@ pub fn busy_times(
             return true;
         }
         match e.attendee(member) {
-            Some(a) => matches!(a.partstat, PartStat::Accepted | PartStat::Tentative),
+            // gatekeeper's own tentative is not the member's commitment (and
+            // must not make suggestions depend on what gatekeeper wrote).
+            Some(a) => {
+                matches!(a.partstat, PartStat::Accepted | PartStat::Tentative)
+                    && e.gatekeeper_partstat.as_ref() != Some(&a.partstat)
+            }
             // An event in the member's own calendar without attendees is
             // their own appointment.
             None => e.attendees.is_empty(),

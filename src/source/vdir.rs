@@ -2,19 +2,47 @@
 //! per calendar, one `.ics` file per event. gatekeeper can sit on top of
 //! calendars that vdirsyncer keeps in sync with a server: it answers an
 //! invite by rewriting the member's copy the way a calendar client would,
-//! atomically, and only if the file did not change since it was read.
+//! atomically, and only if the file is still the version it read.
+//!
+//! **Invariant:** a client's write is never lost. On Linux the new file is
+//! swapped in with `renameat2(RENAME_EXCHANGE)`, and the file swapped out
+//! must be exactly the version the verdict was made on (same device and
+//! inode, same content hash); otherwise it is swapped back, so the client's
+//! newer write stands, and the write is refused (re-read and re-decided next
+//! pass). What remains, and the fallback elsewhere, is described at
+//! [`VdirSource::write`].
+//!
+//! This module owns the calendar files it rewrites and its own temporary
+//! files (`.gatekeeper-tmp.<pid>.<n>.<name>`); it must not touch any other
+//! file in the folder, and it decides nothing.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{CalendarSource, ItemRef, SourceError};
 
+/// Temporary files start with this, so they are recognised (and skipped by
+/// `list`, and by vdirsyncer, which ignores dot files).
+pub const TEMP_PREFIX: &str = ".gatekeeper-tmp.";
+
+/// Makes temporary names unique within the process; the pid makes them
+/// unique between processes.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
 pub struct VdirSource {
     root: PathBuf,
+    /// The content hash of each item as last read (or written) at a given
+    /// etag: a replace is accepted only over exactly that version.
+    read_hashes: HashMap<PathBuf, (String, String)>,
 }
 
 impl VdirSource {
     pub fn new(root: PathBuf) -> VdirSource {
-        VdirSource { root }
+        VdirSource {
+            root,
+            read_hashes: HashMap::new(),
+        }
     }
 
     fn path_of(&self, item: &ItemRef) -> PathBuf {
@@ -24,6 +52,66 @@ impl VdirSource {
             self.root.join(&item.calendar).join(&item.href)
         }
     }
+
+    /// Remove temporary files that gatekeeper processes which are no longer
+    /// running left behind (a crash between writing and swapping), and the
+    /// fixed-name ones older versions used. Returns the files removed.
+    pub fn clean_stale_temps(&self) -> Vec<PathBuf> {
+        let mut removed = Vec::new();
+        let mut dirs = vec![self.root.clone()];
+        if let Ok(entries) = std::fs::read_dir(&self.root) {
+            dirs.extend(
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                    .map(|e| e.path()),
+            );
+        }
+        for dir in dirs {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.filter_map(Result::ok) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let stale = match temp_owner(&name) {
+                    Some(pid) => pid != std::process::id() && !process_alive(pid),
+                    None => name.starts_with('.') && name.ends_with(".gatekeeper-tmp"),
+                };
+                if stale
+                    && e.file_type().is_ok_and(|t| t.is_file())
+                    && std::fs::remove_file(e.path()).is_ok()
+                {
+                    removed.push(e.path());
+                }
+            }
+        }
+        removed
+    }
+}
+
+/// The pid in a temporary file's name, if it is one of ours.
+fn temp_owner(name: &str) -> Option<u32> {
+    name.strip_prefix(TEMP_PREFIX)?
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(unix)]
+fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: u32) -> bool {
+    // Cannot tell: keep the file.
+    true
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> SourceError + '_ {
@@ -48,6 +136,23 @@ fn etag(meta: &std::fs::Metadata) -> String {
     format!("{mtime}-{}-{inode}", meta.len())
 }
 
+/// The file's identity: (device, inode).
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+fn content_hash(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 fn is_item(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("ics"))
@@ -55,6 +160,49 @@ fn is_item(path: &Path) -> bool {
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.starts_with('.'))
+}
+
+/// How a swap went.
+enum Swap {
+    /// The kernel swapped the two names atomically.
+    Exchanged,
+    /// This system or file system cannot exchange names.
+    Unsupported,
+}
+
+/// Exchange two names atomically (Linux `renameat2(RENAME_EXCHANGE)`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<Swap> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (ca, cb) = (c(a)?, c(b)?);
+    // SAFETY: both paths are valid NUL-terminated strings that outlive the
+    // call; AT_FDCWD resolves them like `rename` does.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE as _,
+        )
+    };
+    if rc == 0 {
+        return Ok(Swap::Exchanged);
+    }
+    let err = std::io::Error::last_os_error();
+    match err.raw_os_error() {
+        Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => Ok(Swap::Unsupported),
+        _ => Err(err),
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<Swap> {
+    Ok(Swap::Unsupported)
 }
 
 impl CalendarSource for VdirSource {
@@ -80,7 +228,9 @@ impl CalendarSource for VdirSource {
                     .collect();
                 files.sort_by_key(|f| f.file_name());
                 for f in files {
-                    let meta = f.metadata().map_err(io(&f.path()))?;
+                    // A file a client renamed away since the folder was
+                    // read is simply not listed this pass.
+                    let Ok(meta) = f.metadata() else { continue };
                     if meta.is_file() {
                         items.push(ItemRef {
                             calendar: name.clone(),
@@ -104,26 +254,224 @@ impl CalendarSource for VdirSource {
     fn read(&mut self, item: &ItemRef) -> Result<String, SourceError> {
         let path = self.path_of(item);
         let bytes = std::fs::read(&path).map_err(io(&path))?;
+        // The etag the caller holds may be older than what was just read
+        // (a client wrote in between); a later write then finds a different
+        // file and is refused, which is what must happen.
+        self.read_hashes
+            .insert(path, (item.etag.clone(), content_hash(&bytes)));
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Replace the item if it is still the version read at `item.etag`.
+    ///
+    /// On Linux: write the new content to a temporary file beside it,
+    /// exchange the two names atomically, then check the file swapped out:
+    /// it must have the identity the etag names and the content hash of
+    /// what was read. If not, a client wrote in between: exchange back (so
+    /// the client's file is at its name again), drop gatekeeper's, and
+    /// report a conflict. If a client renames yet another version over the
+    /// name between the two exchanges, the second exchange would take that
+    /// one away: it is checked and exchanged once more, and only
+    /// gatekeeper's own file or the superseded version is ever removed.
+    ///
+    /// What remains: a client that opened the old file before the exchange
+    /// and writes into it in place after the check is writing into a file
+    /// that is no longer the calendar's; its write is lost as it would be
+    /// if any other client renamed over it. vdirsyncer and calendar apps
+    /// write by rename, where nothing is lost. Where names cannot be
+    /// exchanged (not Linux, or a file system without it) this falls back
+    /// to check-then-rename, which has a short window between the check and
+    /// the rename.
     fn write(&mut self, item: &ItemRef, text: &str) -> Result<String, SourceError> {
         let path = self.path_of(item);
+        let conflict = || SourceError::Conflict {
+            path: path.display().to_string(),
+        };
         let meta = std::fs::metadata(&path).map_err(io(&path))?;
         if etag(&meta) != item.etag {
-            return Err(SourceError::Conflict {
-                path: path.display().to_string(),
-            });
+            return Err(conflict());
         }
-        // Write beside the file and rename over it, so a crash leaves either
-        // the old or the new event, never half of one.
+        let expected_identity = identity(&meta);
+        let expected_hash = match self.read_hashes.get(&path) {
+            Some((etag, hash)) if *etag == item.etag => Some(hash.clone()),
+            _ => None,
+        };
         let dir = path.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(".{}.gatekeeper-tmp", item.href));
-        std::fs::write(&tmp, text).map_err(io(&tmp))?;
-        std::fs::set_permissions(&tmp, meta.permissions()).map_err(io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(io(&path))?;
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(
+            "{TEMP_PREFIX}{}.{n}.{}",
+            std::process::id(),
+            item.href
+        ));
+        // No fsync: like the rename it replaced, this is atomic against a
+        // crash of the process. An OS crash can lose the last answers, as
+        // it could before (and as it can the store's last commits); an
+        // fsync per answer cost 20 times the write (BENCHMARKS.md).
+        let written = (|| {
+            std::fs::write(&tmp, text)?;
+            std::fs::set_permissions(&tmp, meta.permissions())
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
+        let ours = std::fs::metadata(&tmp).map_err(io(&tmp))?;
+        let ours_identity = identity(&ours);
+        let swap = match exchange(&tmp, &path) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io(&path)(e));
+            }
+        };
+        match swap {
+            Swap::Unsupported => {
+                // Check-then-rename: the etag was checked above.
+                if let Err(e) = std::fs::rename(&tmp, &path) {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(io(&path)(e));
+                }
+            }
+            Swap::Exchanged => {
+                let is_expected = |p: &Path| -> bool {
+                    let Ok(m) = std::fs::metadata(p) else {
+                        return false;
+                    };
+                    if identity(&m) != expected_identity {
+                        return false;
+                    }
+                    match (&expected_hash, std::fs::read(p)) {
+                        (Some(h), Ok(bytes)) => content_hash(&bytes) == *h,
+                        // Not read through this source: the etag (mtime,
+                        // size, inode) is all there is to compare.
+                        (None, Ok(_)) => etag(&m) == item.etag,
+                        (_, Err(_)) => false,
+                    }
+                };
+                if !is_expected(&tmp) {
+                    let ours = (ours_identity, content_hash(text.as_bytes()));
+                    self.undo_exchange(&tmp, &path, ours);
+                    return Err(conflict());
+                }
+                // The swapped-out version is the one the verdict was made
+                // on: it is superseded by gatekeeper's answer. A client that
+                // opened it before the exchange may still write into it in
+                // place: what lands before the unlink is caught here, and
+                // put back.
+                let ours = (ours_identity, content_hash(text.as_bytes()));
+                if let Some(late) = unlink_checked(&tmp, expected_hash.as_deref()) {
+                    let back = tmp.with_file_name(format!(
+                        "{TEMP_PREFIX}{}.{}.{}",
+                        std::process::id(),
+                        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed),
+                        item.href
+                    ));
+                    if std::fs::write(&back, late).is_ok() {
+                        self.undo_exchange(&back, &path, ours);
+                    }
+                    return Err(conflict());
+                }
+            }
+        }
         let new_meta = std::fs::metadata(&path).map_err(io(&path))?;
-        Ok(etag(&new_meta))
+        if identity(&new_meta) != ours_identity {
+            // A client renamed its own version over gatekeeper's answer
+            // right after it landed: the client's stands, and the item is
+            // read again next pass.
+            return Err(conflict());
+        }
+        let new_etag = etag(&new_meta);
+        self.read_hashes
+            .insert(path, (new_etag.clone(), content_hash(text.as_bytes())));
+        Ok(new_etag)
+    }
+}
+
+/// Remove `p`, then look at what it held through a handle opened before:
+/// returns the content when it no longer matches `expected` (a client
+/// that had the file open wrote into it after it was checked). Once the
+/// name is gone nobody can open it again, so only a write already under
+/// way can still land, after this looked.
+fn unlink_checked(p: &Path, expected: Option<&str>) -> Option<Vec<u8>> {
+    use std::io::{Read, Seek};
+    let mut f = std::fs::File::open(p).ok();
+    let _ = std::fs::remove_file(p);
+    let (f, expected) = (f.as_mut()?, expected?);
+    let mut bytes = Vec::new();
+    f.seek(std::io::SeekFrom::Start(0)).ok()?;
+    f.read_to_end(&mut bytes).ok()?;
+    (content_hash(&bytes) != expected).then_some(bytes)
+}
+
+/// A file as it stands: its identity and a hash of its content. Inode
+/// numbers are reused at once on a busy folder, so identity alone cannot
+/// tell two versions apart; the content can, and two files with the same
+/// content are the same version for the client (removing one loses
+/// nothing).
+type Version = ((u64, u64), String);
+
+fn version_of(p: &Path) -> Option<Version> {
+    let meta = std::fs::metadata(p).ok()?;
+    let bytes = std::fs::read(p).ok()?;
+    Some((identity(&meta), content_hash(&bytes)))
+}
+
+impl VdirSource {
+    /// A client wrote between gatekeeper's read and its exchange: put the
+    /// client's file back at `path`. Right after the exchange `tmp` holds
+    /// the client's file and `path` gatekeeper's. A file is removed only
+    /// when it is gatekeeper's own as written, or a client version that a
+    /// newer client version at `path` supersedes.
+    fn undo_exchange(&self, tmp: &Path, path: &Path, ours: Version) {
+        // Only gatekeeper touches `tmp`, so what it holds stays put between
+        // exchanges.
+        let Some(swapped_out) = version_of(tmp) else {
+            return;
+        };
+        // Each exchange puts what `tmp` holds at the name and brings back
+        // what the name held. What comes back is removed when it is
+        // gatekeeper's own file as written (first round), or the very
+        // version the previous exchange put at the name (nobody replaced
+        // it, so the newer one now at the name supersedes it). Anything
+        // else is a client's newer file renamed over the name (or written
+        // into gatekeeper's in place) in between: it goes back to the name
+        // in the next round. Bounded: each round answers one more client
+        // write.
+        let mut at_tmp = swapped_out;
+        let mut put_last_round: Option<Version> = None;
+        for _ in 0..16 {
+            if !matches!(exchange(tmp, path), Ok(Swap::Exchanged)) {
+                break;
+            }
+            let back = version_of(tmp);
+            let superseded = match &put_last_round {
+                None => back.as_ref() == Some(&ours),
+                Some(put) => back.as_ref() == Some(put),
+            };
+            if superseded {
+                // Written into in place after the check? Then that is the
+                // client's newest version: keep it for a person to see.
+                let expected = back.map(|(_, h)| h);
+                if let Some(late) = unlink_checked(tmp, expected.as_deref()) {
+                    let _ = std::fs::write(tmp, late);
+                    break;
+                }
+                return;
+            }
+            let Some(back) = back else { break };
+            put_last_round = Some(std::mem::replace(&mut at_tmp, back));
+        }
+        let kept = tmp.with_file_name(format!(
+            ".gatekeeper-kept.{}",
+            tmp.file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        ));
+        let _ = std::fs::rename(tmp, &kept);
+        tracing::warn!(
+            "`{}`: a client kept replacing the file while gatekeeper stepped back; `{}` holds a version to check by hand",
+            path.display(),
+            kept.display()
+        );
     }
 }
 
@@ -164,5 +512,32 @@ mod tests {
             std::fs::read_to_string(dir.path().join("work/a.ics")).unwrap(),
             "A2"
         );
+    }
+
+    #[test]
+    fn stale_temp_files_of_dead_processes_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        // A process that has exited: its pid is free.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        let own = std::process::id();
+        let names = [
+            (format!(".gatekeeper-tmp.{dead}.3.a.ics"), false),
+            (format!(".gatekeeper-tmp.{own}.0.b.ics"), true),
+            (".c.ics.gatekeeper-tmp".to_string(), false),
+            (".client-7.tmp".to_string(), true),
+            ("d.ics".to_string(), true),
+        ];
+        for (n, _) in &names {
+            std::fs::write(work.join(n), "x").unwrap();
+        }
+        let removed = VdirSource::new(dir.path().to_path_buf()).clean_stale_temps();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        for (n, stays) in &names {
+            assert_eq!(work.join(n).exists(), *stays, "{n}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! PostgreSQL implementation joins behind the same trait. Migrations are
 //! append-only SQL files under `migrations/<database>/`.
 
+pub mod lock;
 pub mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -199,8 +200,9 @@ pub trait Store {
     fn cursors(&self, source: &str) -> Result<std::collections::HashMap<(String, String), String>>;
     fn set_cursor(&mut self, source: &str, calendar: &str, item: &str, cursor: &str) -> Result<()>;
     fn remove_cursor(&mut self, source: &str, calendar: &str, item: &str) -> Result<()>;
-    /// Forget every cursor, so the next sync reads everything again (after
-    /// a policy change, for instance).
+    /// Forget every cursor, so the next sync reads everything again. The
+    /// daemon no longer does this on a policy edit (it re-screens the
+    /// edited team from what it knows); kept for tools and tests.
     fn clear_cursors(&mut self) -> Result<()>;
     /// A small key-value table for bookkeeping such as the policy hashes
     /// last used.

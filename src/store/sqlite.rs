@@ -1,12 +1,15 @@
-//! The SQLite store: the embedded default. WAL mode, a busy timeout so a
-//! second process (`gatekeeper log` while the daemon runs) can read, and
-//! append-only migrations applied in order at open.
+//! The SQLite store: the embedded default. WAL mode, a busy handler that
+//! waits out a transient lock (with a log message, never an error), write
+//! transactions that take the write lock up front (`BEGIN IMMEDIATE`, so
+//! two processes never deadlock upgrading a read), and append-only
+//! migrations applied in order at open, safely when two processes open a
+//! fresh database at once. One writer per state is `store::lock`'s job.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
     BurdenEntry, BurdenItem, DecisionRecord, Outcome, Result, Screening, ScreeningKey, Store,
@@ -53,8 +56,8 @@ impl SqliteStore {
         Self::init(Connection::open_in_memory()?, ":memory:")
     }
 
-    fn init(conn: Connection, path: &str) -> Result<SqliteStore> {
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    fn init(mut conn: Connection, path: &str) -> Result<SqliteStore> {
+        conn.busy_handler(Some(wait_when_busy))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // In WAL mode NORMAL survives a crash of the process (commits are in
         // the log); only an OS crash can lose the last commits, and even then
@@ -62,7 +65,14 @@ impl SqliteStore {
         // FULL would fsync twice per decision, which dominated a first sync.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let mut store = SqliteStore { conn };
+        // The version is read inside the write transaction: a second
+        // process opening a fresh database at the same moment waits, then
+        // sees the migrations done and applies nothing twice.
+        let tx = store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = MIGRATIONS.len() as i64;
         if version > known {
             return Err(StoreError::TooNew {
@@ -71,15 +81,33 @@ impl SqliteStore {
                 known,
             });
         }
-        let mut store = SqliteStore { conn };
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = store.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
         }
+        tx.commit()?;
         Ok(store)
     }
+}
+
+/// SQLite's busy handler: another process holds the database for a
+/// moment (a checkpoint, `gatekeeper log`, a migration). Wait with a
+/// growing pause (at most 200 ms), say so once it lasts, and never give
+/// up: a lock that outlasts a fixed timeout must not end the daemon.
+fn wait_when_busy(attempt: i32) -> bool {
+    let pause = 1u64 << attempt.clamp(0, 8);
+    if attempt == 10 || (attempt > 10 && attempt % 300 == 0) {
+        tracing::warn!("the state database is locked by another process; waiting");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(pause.min(200)));
+    true
+}
+
+/// A write transaction that takes the write lock when it begins, so the
+/// busy handler can wait for it (a deferred one that upgrades late fails at
+/// once instead).
+fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -176,7 +204,7 @@ impl Store for SqliteStore {
         event_id: &str,
         blocks: &[crate::policy::evaluate::ProtectedBlock],
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = write_tx(&mut self.conn)?;
         tx.execute(
             "DELETE FROM protected_time WHERE source = ?1 AND calendar = ?2 AND event_id = ?3",
             params![source, calendar, event_id],
@@ -258,7 +286,7 @@ impl Store for SqliteStore {
     }
 
     fn begin_decision(&mut self, d: &DecisionRecord, screening: &Screening) -> Result<i64> {
-        let tx = self.conn.transaction()?;
+        let tx = write_tx(&mut self.conn)?;
         tx.execute(
             "INSERT INTO decisions (decided_at, source, calendar, member, uid, recurrence_id, title, organizer,
                                     action, response, findings, exemption, comment, policy_hash, outcome, error)
@@ -297,7 +325,7 @@ impl Store for SqliteStore {
         error: Option<&str>,
         screening: &Screening,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = write_tx(&mut self.conn)?;
         tx.execute(
             "UPDATE decisions SET outcome = ?2, error = ?3 WHERE id = ?1",
             params![id, outcome.as_str(), error],
@@ -427,7 +455,7 @@ impl Store for SqliteStore {
         from: DateTime<Utc>,
         entries: &[BurdenEntry],
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = write_tx(&mut self.conn)?;
         tx.execute(
             "DELETE FROM burden WHERE source = ?1 AND calendar = ?2 AND uid = ?3 AND recurrence_id = ?4
                                   AND member = ?5 AND occurrence_start >= ?6",

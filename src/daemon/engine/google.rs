@@ -50,8 +50,12 @@ impl<S: Store> Engine<S> {
         now: DateTime<Utc>,
     ) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
+        self.begin_pass(now)?;
         let mut sources = std::mem::take(&mut self.sources);
         let mut result = Ok(());
+        // One member's incremental batch is short, and the notification
+        // that asked for it would otherwise interrupt it at once.
+        let interrupt = self.interrupt.take();
         for (cfg, backend) in &mut sources {
             if cfg.name() != source_name {
                 continue;
@@ -60,6 +64,7 @@ impl<S: Store> Engine<S> {
                 result = self.sync_google(cfg, source, &[member.to_string()], now, &mut report);
             }
         }
+        self.interrupt = interrupt;
         self.sources = sources;
         result.map(|()| report)
     }
@@ -90,6 +95,16 @@ impl<S: Store> Engine<S> {
             let token = cursors
                 .get(&(member.clone(), SYNC_TOKEN_ITEM.to_string()))
                 .cloned();
+            // After a policy edit: the screening window read once more,
+            // sync token and channel untouched.
+            let window = cursors
+                .contains_key(&(member.clone(), RESCREEN_ITEM.to_string()))
+                .then(|| {
+                    (
+                        now - Duration::days(1),
+                        now + Duration::days(i64::from(self.config.horizon_days)),
+                    )
+                });
             let tx = tx.clone();
             let permits = Arc::clone(&permits);
             rt.spawn(async move {
@@ -104,20 +119,22 @@ impl<S: Store> Engine<S> {
                     Err(CallError::FullSyncRequired) => google.sync(&member, None).await,
                     other => other,
                 };
-                let _ = tx.send((member, batch)).await;
+                let _ = tx.send((member.clone(), batch, false)).await;
+                if let Some((from, to)) = window {
+                    let batch = google.events_between(&member, from, to).await;
+                    let _ = tx.send((member, batch, true)).await;
+                }
             });
         }
         drop(tx);
-        while let Some((member, batch)) = rt.block_on(rx.recv()) {
+        while let Some((member, batch, windowed)) = rt.block_on(rx.recv()) {
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
-                    let problem = format!("source `{name}`: `{member}`: {e}");
-                    if matches!(e, CallError::Auth(_)) {
-                        self.report_once(report, problem);
-                    } else {
-                        report.problems.push(problem);
-                    }
+                    // A failed member is a failure of the pass (the exit
+                    // code says so), whatever the kind; the daemon does not
+                    // repeat one that lasts from pass to pass.
+                    report.fail(&name, Some(&member), e.to_string());
                     continue;
                 }
             };
@@ -211,6 +228,11 @@ impl<S: Store> Engine<S> {
             }
             let mut complete = true;
             for (_, group) in groups {
+                if self.interrupted(report) {
+                    // The token stays: the next pass sees these again.
+                    complete = false;
+                    break;
+                }
                 let ids: Vec<String> = group.iter().map(|g| g.id.clone()).collect();
                 let events: Vec<Event> = group.into_iter().map(|g| g.event).collect();
                 for (idx, id) in ids.iter().enumerate() {
@@ -239,7 +261,9 @@ impl<S: Store> Engine<S> {
             }
             // The token moves on only when every change in the batch was
             // dealt with; otherwise the next pass sees them again.
-            if complete {
+            if complete && windowed {
+                self.store.remove_cursor(&name, &member, RESCREEN_ITEM)?;
+            } else if complete {
                 self.store
                     .set_cursor(&name, &member, SYNC_TOKEN_ITEM, &batch.next_sync_token)?;
             }
@@ -330,6 +354,10 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 }
+
+/// The cursor item that asks for one windowed re-screen of a member's
+/// calendar after their team's policy changed.
+pub(super) const RESCREEN_ITEM: &str = "rescreen";
 
 /// How many members' calendars a Google source syncs at once.
 pub(super) const SYNC_CONCURRENCY: usize = 16;

@@ -62,10 +62,16 @@ pub struct Engine<S: Store> {
     /// one they are collected in the pass's report. A sink keeps memory flat
     /// on a first sync of a large team.
     sink: Option<DecisionSink>,
+    /// Asked between items whether the pass should stop early (a signal,
+    /// a push notification, a policy edit wants the loop's attention).
+    interrupt: Option<Interrupt>,
 }
 
 /// Receives each decision as it is made.
 pub type DecisionSink = Box<dyn FnMut(&DecisionRecord)>;
+
+/// Says whether a pass should stop at the next item boundary.
+pub type Interrupt = Box<dyn FnMut() -> bool>;
 
 /// Reads a member's calendar over a window, outside a sync.
 enum CalendarReader {
@@ -103,6 +109,41 @@ pub struct RunReport {
     pub problems: Vec<String>,
     /// Items read and parsed (unchanged items are not read).
     pub items_read: usize,
+    /// Sources and members that could not be synced or acted on this pass
+    /// (retried next pass). `run --once` exits non-zero when this is not
+    /// empty; the daemon logs them and goes on.
+    pub failures: Vec<SyncFailure>,
+    /// The pass stopped early (a shutdown or another event asked for the
+    /// loop's attention); what it did not reach is done next pass.
+    pub interrupted: bool,
+}
+
+/// A source, or one member of it, that could not be synced or acted on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncFailure {
+    pub source: String,
+    /// The member, when only their calendar failed.
+    pub member: Option<String>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SyncFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.member {
+            Some(m) => write!(f, "source `{}`: `{m}`: {}", self.source, self.reason),
+            None => write!(f, "source `{}`: {}", self.source, self.reason),
+        }
+    }
+}
+
+impl RunReport {
+    fn fail(&mut self, source: &str, member: Option<&str>, reason: impl Into<String>) {
+        self.failures.push(SyncFailure {
+            source: source.to_string(),
+            member: member.map(str::to_string),
+            reason: reason.into(),
+        });
+    }
 }
 
 /// The invite's place in a source, for log rows and edits.
@@ -134,7 +175,13 @@ impl<S: Store> Engine<S> {
         for s in &config.sources {
             let backend = match s {
                 SourceConfig::Vdir { path, .. } => {
-                    Backend::Vdir(Box::new(VdirSource::new(path.clone())))
+                    let source = VdirSource::new(path.clone());
+                    // Temporary files of gatekeeper processes that died
+                    // mid-write are not anyone's calendar.
+                    for f in source.clean_stale_temps() {
+                        tracing::info!("removed a stale temporary file `{}`", f.display());
+                    }
+                    Backend::Vdir(Box::new(source))
                 }
                 SourceConfig::Google { .. } => {
                     let Some(rt) = &runtime else { continue };
@@ -177,6 +224,7 @@ impl<S: Store> Engine<S> {
             busy: HashMap::new(),
             calendar_zones: HashMap::new(),
             sink: None,
+            interrupt: None,
         };
         engine.apply_calendar_zones();
         engine
@@ -187,10 +235,35 @@ impl<S: Store> Engine<S> {
         self.sink = Some(sink);
     }
 
+    /// Let a pass stop early, between items, when `interrupt` says so. An
+    /// item's cursor moves only when it is finished, so a cut-short pass is
+    /// simply resumed by the next one.
+    pub fn set_interrupt(&mut self, interrupt: Interrupt) {
+        self.interrupt = Some(interrupt);
+    }
+
+    /// Whether the pass should stop now (and remember that it did).
+    fn interrupted(&mut self, report: &mut RunReport) -> bool {
+        if report.interrupted {
+            return true;
+        }
+        report.interrupted = self.interrupt.as_mut().is_some_and(|f| f());
+        report.interrupted
+    }
+
     fn emit(&mut self, report: &mut RunReport, record: DecisionRecord) {
         report.decided += 1;
         if record.outcome == Outcome::Failed {
             report.failed += 1;
+            report.fail(
+                &record.source,
+                Some(&record.member),
+                format!(
+                    "cannot write the answer to {:?}: {}",
+                    record.title,
+                    record.error.as_deref().unwrap_or("unknown error")
+                ),
+            );
         }
         match &mut self.sink {
             Some(sink) => sink(&record),
@@ -209,8 +282,9 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// Replace the policies (after a reload). The next pass re-reads every
-    /// item so the new rules apply to invites already seen.
+    /// Replace the policies (after a reload). The next pass re-screens the
+    /// invites of each team whose policy changed, and only those (see
+    /// `rescreen_changed_teams`).
     pub fn set_team(&mut self, team: Team) {
         self.team = team;
         self.apply_calendar_zones();
@@ -219,15 +293,23 @@ impl<S: Store> Engine<S> {
     /// One pass over every source.
     pub fn run_once(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
-        self.burdens.clear();
-        self.busy.clear();
-        let team_hash = self.team.combined_hash();
-        if self.store.meta("policy_hash")?.as_deref() != Some(team_hash.as_str()) {
-            // Different rules may decide differently: look at everything.
-            self.store.clear_cursors()?;
-            self.store.set_meta("policy_hash", &team_hash)?;
-        }
+        self.rescreen_changed_teams()?;
         let mut sources = std::mem::take(&mut self.sources);
+        // The ledger first, from every local source, then the snapshot every
+        // decision of this pass reads.
+        let mut result = Ok(());
+        for (cfg, backend) in &mut sources {
+            if let Backend::Vdir(b) = backend {
+                result = self.prime_ledger(cfg, b.as_mut(), now, &mut report);
+                if result.is_err() {
+                    break;
+                }
+            }
+        }
+        if let Err(e) = result.and_then(|()| self.begin_pass(now)) {
+            self.sources = sources;
+            return Err(e);
+        }
         let mut result = Ok(());
         for (cfg, backend) in &mut sources {
             result = match backend {
@@ -243,6 +325,69 @@ impl<S: Store> Engine<S> {
         }
         self.sources = sources;
         result.map(|()| report)
+    }
+
+    /// A team whose policy changed since its invites were screened has
+    /// them screened again from what is already known: its members' local
+    /// items are read again (their cursors go stale, nothing else is
+    /// forgotten), and its Google members' calendars are read over the
+    /// screening window once, without touching sync tokens or push
+    /// channels. Other teams are left alone. Each team's hash is kept in
+    /// the store's meta table (`policy_hash.team.<name>`), so a restart
+    /// with edited files does the same, and only once.
+    fn rescreen_changed_teams(&mut self) -> Result<(), StoreError> {
+        let policies: Vec<Arc<Policy>> = self.team.policies().to_vec();
+        for p in policies {
+            let key = format!("policy_hash.team.{}", p.team);
+            if self.store.meta(&key)?.as_deref() == Some(p.hash.as_str()) {
+                continue;
+            }
+            let members: HashSet<&str> = p.members.iter().map(|m| m.email.as_str()).collect();
+            for (cfg, backend) in &self.sources {
+                match (cfg, backend) {
+                    (SourceConfig::Vdir { name, member, .. }, _)
+                        if members.contains(member.as_str()) =>
+                    {
+                        vdir::stale_cursors(&mut self.store, name)?;
+                    }
+                    (_, Backend::Google { members: of, .. }) => {
+                        // A member not synced yet gets everything in the
+                        // first full sync anyway.
+                        let cursors = self.store.cursors(cfg.name())?;
+                        for m in of.iter().filter(|m| members.contains(m.as_str())) {
+                            if cursors.contains_key(&(m.clone(), SYNC_TOKEN_ITEM.to_string())) {
+                                self.store
+                                    .set_cursor(cfg.name(), m, google::RESCREEN_ITEM, "1")?;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            self.store.set_meta(&key, &p.hash)?;
+        }
+        Ok(())
+    }
+
+    /// Fix what every decision of a pass reads before the pass writes
+    /// anything: each fairness-enabled policy's burden snapshot is taken
+    /// now, so the ledger rows this pass writes cannot change the figures
+    /// a later invite of the same pass is judged on (source order does not
+    /// matter), and busy times are read afresh.
+    pub(super) fn begin_pass(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.burdens.clear();
+        self.busy.clear();
+        let policies: Vec<Arc<Policy>> = self
+            .team
+            .policies()
+            .iter()
+            .filter(|p| p.fairness.enabled)
+            .cloned()
+            .collect();
+        for p in policies {
+            self.burden_snapshot(&p, now)?;
+        }
+        Ok(())
     }
 
     /// Keep the member's burden ledger in step with how they stand toward
@@ -427,7 +572,10 @@ impl<S: Store> Engine<S> {
             recurrence_id: event.recurrence_key(),
             member: member.to_string(),
         };
-        let fingerprint = screen::fingerprint(event, member);
+        let fingerprint = {
+            let team = &self.team;
+            screen::fingerprint(event, member, &|e| team.governs(e))
+        };
         let prev = self.store.screening(&key)?;
         if let Some(p) = &prev
             && p.complete
@@ -442,6 +590,21 @@ impl<S: Store> Engine<S> {
             event.gatekeeper_partstat.as_ref(),
             applied,
         );
+        // A row an interrupted pass logged as pending (or a write that
+        // failed): finished with the answer it was logged with while the
+        // invite is the version it was decided on, never recomputed (the
+        // burden figures or the clock may have moved since).
+        let unfinished = match prev
+            .as_ref()
+            .filter(|p| !p.complete)
+            .and_then(|p| p.decision_id)
+        {
+            Some(id) => self
+                .store
+                .decision(id)?
+                .filter(|d| matches!(d.outcome, Outcome::Pending | Outcome::Failed)),
+            None => None,
+        };
         let mut screening = Screening {
             key: key.clone(),
             fingerprint,
@@ -452,9 +615,36 @@ impl<S: Store> Engine<S> {
             complete: true,
         };
         if owner == Ownership::Member {
-            // The member answered: remember that we looked, log nothing.
-            self.store.put_screening(&screening)?;
+            // The member answered: remember that we looked. A row left
+            // unfinished is closed: the member's answer came first.
+            match &unfinished {
+                Some(row) => self.store.finish_decision(
+                    row.id,
+                    Outcome::NoChange,
+                    Some("the member answered themselves first"),
+                    &screening,
+                )?,
+                None => self.store.put_screening(&screening)?,
+            }
             return Ok(Screened::Skipped);
+        }
+        let resumable = unfinished.clone().filter(|_| {
+            prev.as_ref().is_some_and(|p| {
+                p.fingerprint == screening.fingerprint && p.policy_hash == policy.hash
+            })
+        });
+        if resumable.is_none()
+            && let Some(row) = &unfinished
+        {
+            // The invite (or the policy) changed before the logged answer
+            // was written: that row is closed, and this version is decided
+            // on its own below.
+            self.store.finish_decision(
+                row.id,
+                Outcome::NoChange,
+                Some("superseded: the invite changed before this answer was written"),
+                &screening,
+            )?;
         }
 
         let spans = upcoming_spans(
@@ -471,7 +661,15 @@ impl<S: Store> Engine<S> {
             (Some(o), Some(_)) => self.store.urgent_uses(o, &month)?,
             _ => 0,
         };
-        let invite = Invite::of_event(event, &spans);
+        // The core sees the invite as its organizer wrote it and as people
+        // gatekeeper does not answer for answered it: never an answer
+        // gatekeeper may have written (see `screen::neutral_attendees`).
+        let attendees = {
+            let team = &self.team;
+            screen::neutral_attendees(&event.attendees, &|e| team.governs(e))
+        };
+        let mut invite = Invite::of_event(event, &spans);
+        invite.attendees = &attendees;
         let mut ctx = Context::new(now, member).with_urgent_uses(urgent_uses);
         let protected;
         if policy
@@ -495,10 +693,12 @@ impl<S: Store> Engine<S> {
             ctx = ctx.with_burden(&burden).with_busy(&busy);
         }
         let verdict = evaluate(&invite, policy, &ctx);
-        if matches!(
-            verdict.exemption,
-            Some(crate::policy::evaluate::Exemption::Past)
-        ) {
+        if resumable.is_none()
+            && matches!(
+                verdict.exemption,
+                Some(crate::policy::evaluate::Exemption::Past)
+            )
+        {
             self.store.put_screening(&screening)?;
             return Ok(Screened::Skipped);
         }
@@ -513,46 +713,58 @@ impl<S: Store> Engine<S> {
             Some(id) => self.store.decision(id)?,
             None => None,
         };
-        let new_problems = match &previous_decision {
-            Some(old) => {
-                let before = acting_rules(&old.findings);
-                acting_rules(&findings_json(&verdict))
-                    .iter()
-                    .any(|r| !before.contains(r))
-            }
-            None => true,
+        // The rules the standing answer stands on: the calendar's own
+        // record first (it survives a lost store), then the log.
+        let previous_rules: Option<Vec<String>> = match &event.gatekeeper_rules {
+            Some(r) if owner == Ownership::Gatekeeper => Some(r.clone()),
+            _ => previous_decision
+                .as_ref()
+                .map(|old| acting_rules(&old.findings)),
         };
-        let write = screen::plan(
-            verdict.decision,
-            owner,
-            &attendee.partstat,
-            comment.clone(),
-            previous_comment,
-            new_problems,
-        );
+        let new_problems = screen::new_problems(previous_rules.as_deref(), &verdict);
+        let mut write = match &resumable {
+            Some(row) => logged_write(row),
+            None => screen::plan(
+                verdict.decision,
+                owner,
+                &attendee.partstat,
+                comment.clone(),
+                previous_comment,
+                new_problems,
+            ),
+        };
+        if let Some(w) = &mut write
+            && w.marker.is_some()
+            && resumable.is_none()
+        {
+            w.rules = screen::acting_rules(&verdict);
+        }
 
-        let mut record = DecisionRecord {
-            id: 0,
-            decided_at: now,
-            source: unit.source.to_string(),
-            calendar: unit.item.calendar.clone(),
-            member: member.to_string(),
-            uid: event.uid.clone(),
-            recurrence_id: key.recurrence_id.clone(),
-            title: if event.private {
-                "(private event)".into()
-            } else {
-                event.summary.clone()
+        let mut record = match &resumable {
+            Some(row) => row.clone(),
+            None => DecisionRecord {
+                id: 0,
+                decided_at: now,
+                source: unit.source.to_string(),
+                calendar: unit.item.calendar.clone(),
+                member: member.to_string(),
+                uid: event.uid.clone(),
+                recurrence_id: key.recurrence_id.clone(),
+                title: if event.private {
+                    "(private event)".into()
+                } else {
+                    event.summary.clone()
+                },
+                organizer: event.organizer.clone().unwrap_or_default(),
+                action: verdict.decision.as_str().to_string(),
+                response: write.as_ref().map(|w| w.partstat.as_ical().to_string()),
+                findings: findings_json(&verdict),
+                exemption: verdict.exemption.as_ref().map(|e| e.describe()),
+                comment: comment.clone(),
+                policy_hash: policy.hash.clone(),
+                outcome: Outcome::Pending,
+                error: None,
             },
-            organizer: event.organizer.clone().unwrap_or_default(),
-            action: verdict.decision.as_str().to_string(),
-            response: write.as_ref().map(|w| w.partstat.as_ical().to_string()),
-            findings: findings_json(&verdict),
-            exemption: verdict.exemption.as_ref().map(|e| e.describe()),
-            comment: comment.clone(),
-            policy_hash: policy.hash.clone(),
-            outcome: Outcome::Pending,
-            error: None,
         };
         // What the calendar will say once the write lands.
         let (applied_partstat, applied_comment) = match &write {
@@ -572,34 +784,43 @@ impl<S: Store> Engine<S> {
 
         // The invite changed (another attendee answered, say) but the
         // outcome did not: remember the new version without a new log row.
-        if write.is_none()
-            && let Some(p) = prev.as_ref().filter(|p| p.complete)
-            && let Some(old) = p
-                .decision_id
-                .map(|id| self.store.decision(id))
-                .transpose()?
-                .flatten()
-            && old.action == record.action
-            && old.findings == record.findings
-            && old.exemption == record.exemption
-        {
-            screening.complete = true;
-            screening.decision_id = Some(old.id);
-            // The calendar still carries the earlier comment.
-            screening.applied_comment = previous_comment.map(str::to_string);
-            self.store.put_screening(&screening)?;
-            return Ok(Screened::Skipped);
+        // Likewise when the calendar already carries the very answer this
+        // verdict would write (a fresh store over standing answers).
+        if write.is_none() && resumable.is_none() {
+            let unchanged = match prev.as_ref().filter(|p| p.complete) {
+                Some(_) => previous_decision.as_ref().is_some_and(|old| {
+                    old.action == record.action
+                        && old.findings == record.findings
+                        && old.exemption == record.exemption
+                }),
+                None => false,
+            };
+            let recognised = owner == Ownership::Gatekeeper
+                && previous_decision.is_none()
+                && verdict.decision.partstat().as_ref() == Some(&attendee.partstat);
+            if unchanged || recognised {
+                screening.complete = true;
+                screening.decision_id = previous_decision.as_ref().map(|old| old.id);
+                // The calendar still carries the earlier comment.
+                screening.applied_comment = previous_comment.map(str::to_string);
+                self.store.put_screening(&screening)?;
+                return Ok(Screened::Skipped);
+            }
         }
-        // A pending row from an interrupted run is finished, not repeated.
-        let resumed = prev
-            .as_ref()
-            .filter(|p| !p.complete)
-            .and_then(|p| p.decision_id);
-        let id = match resumed {
-            Some(id) => id,
+        let id = match &resumable {
+            Some(row) => row.id,
             None => self.store.begin_decision(&record, &screening)?,
         };
         record.id = id;
+        // The write of an interrupted pass may have landed before the
+        // crash: when the calendar already shows it, it is finished as
+        // applied without writing again.
+        let already_there = resumable.is_some()
+            && write.as_ref().is_some_and(|w| {
+                w.partstat == attendee.partstat
+                    && w.marker.as_ref() == event.gatekeeper_partstat.as_ref()
+                    && w.comment.as_deref() == event.gatekeeper_comment.as_deref()
+            });
 
         let (outcome, error) = match (&write, unit.mode) {
             (None, _) => (Outcome::NoChange, None),
@@ -609,6 +830,7 @@ impl<S: Store> Engine<S> {
                 screening.applied_comment = previous_comment.map(str::to_string);
                 (Outcome::Observed, None)
             }
+            (Some(_), Mode::Enforce) if already_there => (Outcome::Applied, None),
             (Some(w), Mode::Enforce) => match responder(event, w) {
                 Ok(()) => (Outcome::Applied, None),
                 Err(e) => (Outcome::Failed, Some(e)),
@@ -665,15 +887,40 @@ pub fn upcoming_spans(
         .collect()
 }
 
-/// The rules that decided (not observe-only ones) in a logged findings list.
+/// The rules that decided (not observe-only ones) in a logged findings
+/// list, sorted as `screen::acting_rules` gives them.
 fn acting_rules(findings: &serde_json::Value) -> Vec<String> {
-    findings
+    let mut rules: Vec<String> = findings
         .as_array()
         .into_iter()
         .flatten()
         .filter(|f| f["action"] != "observe")
         .filter_map(|f| f["rule"].as_str().map(str::to_string))
-        .collect()
+        .collect();
+    rules.sort();
+    rules.dedup();
+    rules
+}
+
+/// The write a logged row planned: what an interrupted pass finishes.
+fn logged_write(row: &DecisionRecord) -> Option<Write> {
+    let partstat = PartStat::parse(row.response.as_deref()?);
+    let marker = (partstat != PartStat::NeedsAction).then(|| partstat.clone());
+    let rules = if marker.is_some() {
+        acting_rules(&row.findings)
+    } else {
+        Vec::new()
+    };
+    Some(Write {
+        partstat,
+        comment: if marker.is_some() {
+            row.comment.clone()
+        } else {
+            None
+        },
+        marker,
+        rules,
+    })
 }
 
 fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {

@@ -20,15 +20,13 @@ impl<S: Store> Engine<S> {
         };
         let mode = mode.unwrap_or(self.config.mode);
         if self.team.policy_for(member).is_none() {
-            report.problems.push(format!(
-                "source `{name}`: `{member}` is not a member in any policy; skipped"
-            ));
+            report.fail(name, Some(member), "not a member in any policy; skipped");
             return Ok(());
         }
         let items = match backend.list() {
             Ok(items) => items,
             Err(e) => {
-                report.problems.push(format!("source `{name}`: {e}"));
+                report.fail(name, Some(member), e.to_string());
                 return Ok(());
             }
         };
@@ -39,6 +37,11 @@ impl<S: Store> Engine<S> {
             let seen = cursors.get(&(item.calendar.clone(), item.href.clone()));
             if seen.is_some_and(|c| VdirCursor::parse(c).etag == item.etag) {
                 continue;
+            }
+            if self.interrupted(report) {
+                // Unfinished items keep their old cursors; files that
+                // vanished are dealt with by the pass that gets there.
+                return Ok(());
             }
             let unit = Unit {
                 source: name,
@@ -70,6 +73,63 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 
+    /// Bring the burden ledger up to date from every changed item of a
+    /// local source before anything is decided, so the pass's snapshot
+    /// already counts meetings accepted in files it has not screened yet,
+    /// whatever the order of the sources. Only the ledger is written.
+    pub(super) fn prime_ledger(
+        &mut self,
+        cfg: &SourceConfig,
+        backend: &mut dyn CalendarSource,
+        now: DateTime<Utc>,
+        report: &mut RunReport,
+    ) -> Result<(), StoreError> {
+        let SourceConfig::Vdir {
+            name, member, mode, ..
+        } = cfg
+        else {
+            return Ok(());
+        };
+        let Some(policy) = self.team.policy_for(member).cloned() else {
+            return Ok(());
+        };
+        if !policy.fairness.enabled {
+            return Ok(());
+        }
+        let tz = policy.member(member).map_or(Tz::UTC, |m| m.tz);
+        let Ok(items) = backend.list() else {
+            return Ok(());
+        };
+        let cursors = self.store.cursors(name)?;
+        for item in &items {
+            let seen = cursors.get(&(item.calendar.clone(), item.href.clone()));
+            if seen.is_some_and(|c| VdirCursor::parse(c).etag == item.etag) {
+                continue;
+            }
+            if self.interrupted(report) {
+                return Ok(());
+            }
+            let Ok(text) = backend.read(item) else {
+                continue;
+            };
+            let Ok(parsed) = parse_ics(&text) else {
+                continue;
+            };
+            let unit = Unit {
+                source: name,
+                member,
+                mode: mode.unwrap_or(self.config.mode),
+                item,
+            };
+            for group in group_by_uid(parsed.events) {
+                for idx in 0..group.len() {
+                    self.record_burden(&unit, &policy, tz, &group, idx, now)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Screen every invite in one item. Returns the cursor to remember, or
     /// `None` when something must be retried on the next pass.
     pub(super) fn screen_item(
@@ -83,7 +143,7 @@ impl<S: Store> Engine<S> {
         let text = match backend.read(unit.item) {
             Ok(t) => t,
             Err(e) => {
-                report.problems.push(format!("{e}"));
+                report.fail(unit.source, Some(unit.member), e.to_string());
                 return Ok(None);
             }
         };
@@ -133,6 +193,17 @@ impl<S: Store> Engine<S> {
             events,
         }))
     }
+}
+
+/// Make every item of a local source look changed (its etag forgotten,
+/// the events it held kept), so the next pass reads it again.
+pub(super) fn stale_cursors<S: Store>(store: &mut S, source: &str) -> Result<(), StoreError> {
+    for ((calendar, href), cursor) in store.cursors(source)? {
+        let mut c = VdirCursor::parse(&cursor);
+        c.etag.clear();
+        store.set_cursor(source, &calendar, &href, &c.to_string())?;
+    }
+    Ok(())
 }
 
 /// What the store remembers of a local calendar file: its etag, and the
@@ -197,6 +268,7 @@ pub(super) fn apply(
         partstat: w.partstat.clone(),
         comment: w.comment.as_deref(),
         marker: w.marker.clone(),
+        marker_rules: &w.rules,
     };
     let new_text = set_response(&current.text, &edit).map_err(|e| e.to_string())?;
     let etag = backend

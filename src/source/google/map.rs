@@ -201,6 +201,7 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
         dtstamp: None,
         gatekeeper_comment: marker.as_ref().and(me.and_then(|a| a.comment.clone())),
         gatekeeper_partstat: marker,
+        gatekeeper_rules: None,
         event_type: match g.event_type.as_deref() {
             None | Some("default") => EventType::Default,
             Some("focusTime") => EventType::FocusTime,
