@@ -222,7 +222,9 @@ pub fn expand(
         build_set(master, &frame, &mut out.problems)
     };
 
-    let mut complete = true;
+    // How far the series was looked at: an override of an instance up to
+    // here that was not matched is stale. `None`: the whole series.
+    let mut seen_until: Option<DateTime<Utc>> = None;
     match &set {
         None => {
             // A single event: its one instance is DTSTART.
@@ -266,7 +268,12 @@ pub fn expand(
                 // The RID instant is in the series frame; for floating and
                 // date series that is the wall clock as if UTC, so allow for
                 // any zone offset.
-                look_until = look_until.max(l + TimeDelta::days(2));
+                // Not further than a year past the window, so one far-future
+                // override cannot make every expansion walk the series up
+                // to the iteration bound; an override beyond that is kept
+                // (listed only if it moves into the window), not judged.
+                let cap = to.checked_add_signed(TimeDelta::days(366)).unwrap_or(to);
+                look_until = look_until.max((l + TimeDelta::days(2)).min(cap));
             }
             let mut series = SeriesState {
                 master,
@@ -324,17 +331,24 @@ pub fn expand(
             if series.hit_max {
                 out.truncated = true;
             }
-            // Stopped before every override's instance was seen: an unseen
-            // one cannot be called stale.
-            complete =
-                exhausted || last_rid.is_none_or(|l| series.furthest.is_some_and(|f| f >= l));
+            // Stopped before the series ended: an override of an instance
+            // past where it stopped cannot be called stale.
+            if !exhausted {
+                seen_until = Some(series.furthest.unwrap_or(DateTime::<Utc>::MIN_UTC));
+            }
         }
     }
 
     for &i in &override_indices {
         let e = &events[i];
         let Some(rid) = e.recurrence_id else { continue };
-        if !matched.contains(&i) && complete {
+        let looked_at = seen_until.is_none_or(|until| {
+            frame
+                .instant(&rid)
+                .unwrap_or_else(|| frame.wall(&rid).and_utc())
+                <= until
+        });
+        if !matched.contains(&i) && looked_at {
             out.problems.push(format!(
                 "UID {:?}: the override of {} is dropped: the series has no such instance (excluded or no longer generated)",
                 e.uid,
@@ -1151,6 +1165,26 @@ mod tests {
             exp.problems,
             ["UID \"x\": RRULE part \"BYDAY=-\u{e9}SU\" dropped: not ASCII"]
         );
+    }
+
+    #[test]
+    fn a_far_future_override_does_not_walk_the_series_and_is_kept() {
+        // An endless daily series with one override in 2090: expansion over
+        // March stops a year past the window, keeps the override unjudged,
+        // and still drops a stale one inside the looked-at span.
+        let evs = events(
+            "BEGIN:VEVENT\nUID:x\nDTSTART:20260302T090000Z\nRRULE:FREQ=DAILY\nEXDATE:20260303T090000Z\nEND:VEVENT\n\
+             BEGIN:VEVENT\nUID:x\nRECURRENCE-ID:20900101T090000Z\nDTSTART:20260304T120000Z\nEND:VEVENT\n\
+             BEGIN:VEVENT\nUID:x\nRECURRENCE-ID:20260303T090000Z\nDTSTART:20260305T120000Z\nEND:VEVENT\n",
+        );
+        let exp = expand(&evs, chrono_tz::UTC, utc(3, 2, 0, 0), utc(3, 6, 0, 0), 100);
+        assert_eq!(
+            starts(&exp, chrono_tz::UTC),
+            ["03-02 09:00", "03-04 09:00", "03-04 12:00", "03-05 09:00"]
+        );
+        assert_eq!(exp.problems.len(), 1, "{:?}", exp.problems);
+        assert!(exp.problems[0].contains("2026-03-03T09:00:00Z"));
+        assert!(!exp.truncated);
     }
 
     #[test]
