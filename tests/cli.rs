@@ -253,15 +253,27 @@ fn events_lists_occurrences_with_recurrences_expanded() {
     let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let starts: Vec<&str> = v.iter().map(|o| o["start"].as_str().unwrap()).collect();
     // Mondays 09:00 Berlin; 9 March excluded; the RDATE on the 12th; the
-    // 16th moved to the 17th at 14:00; the 23rd cancelled; the 30th after
-    // the DST change is still 09:00 local (+02:00).
+    // 16th moved to the 17th at 14:00; the 23rd cancelled (listed, with its
+    // status); the 30th after the DST change is still 09:00 local (+02:00).
     assert_eq!(
         starts,
         [
             "2026-03-02T09:00:00+01:00",
             "2026-03-12T15:00:00+01:00",
             "2026-03-17T14:00:00+01:00",
+            "2026-03-23T09:00:00+01:00",
             "2026-03-30T09:00:00+02:00",
+        ]
+    );
+    let statuses: Vec<&str> = v.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "confirmed",
+            "confirmed",
+            "confirmed",
+            "cancelled",
+            "confirmed"
         ]
     );
     assert_eq!(v[2]["summary"], "Weekly sync (moved)");

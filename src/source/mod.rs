@@ -30,8 +30,10 @@ pub enum SourceError {
 pub trait CalendarSource {
     /// Every item of every calendar, with etags. Cheap: no content is read.
     fn list(&mut self) -> Result<Vec<ItemRef>, SourceError>;
-    fn read(&mut self, item: &ItemRef) -> Result<String, SourceError>;
+    /// The item's bytes as stored: calendars are not always UTF-8, and an
+    /// answer must leave every byte it does not own as it was.
+    fn read(&mut self, item: &ItemRef) -> Result<Vec<u8>, SourceError>;
     /// Replace an item's content if it still has `item.etag`; returns the
     /// new etag.
-    fn write(&mut self, item: &ItemRef, text: &str) -> Result<String, SourceError>;
+    fn write(&mut self, item: &ItemRef, bytes: &[u8]) -> Result<String, SourceError>;
 }

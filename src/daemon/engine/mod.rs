@@ -18,8 +18,8 @@ use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
 use super::team::Team;
-use crate::calendar::edit::{ResponseEdit, set_response};
-use crate::calendar::ical::parse_ics;
+use crate::calendar::edit::{ItemEditor, ResponseEdit};
+use crate::calendar::ical::parse_ics_bytes;
 use crate::calendar::recurrence::{expand, group_by_uid};
 use crate::calendar::{Event, EventTime, EventType, PartStat, Status};
 use crate::config::{Config, Mode, SourceConfig};
@@ -517,8 +517,8 @@ impl<S: Store> Engine<S> {
                     let mut b = VdirSource::new(path.clone());
                     let Ok(items) = b.list() else { continue };
                     for item in &items {
-                        if let Ok(text) = b.read(item)
-                            && let Ok(parsed) = parse_ics(&text)
+                        if let Ok(bytes) = b.read(item)
+                            && let Ok(parsed) = parse_ics_bytes(&bytes)
                         {
                             groups.extend(group_by_uid(parsed.events));
                         }
