@@ -373,14 +373,27 @@ impl Config {
     /// to the file's folder. Paths the file names (policies, vdir folders)
     /// must exist.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
+        let file = path.display().to_string();
         let base = path.parent().unwrap_or(Path::new(""));
-        let mut config = Config::parse_checked(&text, &path.display().to_string(), &|p| {
-            base.join(p).exists()
-        })?;
+        let exists = |p: &Path| base.join(p).exists();
+        // Bytes, not text: a config that is not UTF-8 is an error with its
+        // line and column, as a policy is, and the rest is still checked.
+        let (text, not_utf8) = crate::policy::parse::decode_utf8(bytes, &file, "config");
+        if let Some(d) = not_utf8 {
+            let mut diagnostics = lint::lint(&text, &file, &exists);
+            diagnostics.push(d);
+            diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+            return Err(ConfigError::Invalid {
+                path: file,
+                text,
+                diagnostics,
+            });
+        }
+        let mut config = Config::parse_checked(&text, &file, &exists)?;
         config.policies = config.policies.iter().map(|p| base.join(p)).collect();
         config.store.sqlite = base.join(&config.store.sqlite);
         if let Some(r) = &mut config.report {
