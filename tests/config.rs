@@ -246,6 +246,7 @@ fn the_key_table_knows_exactly_the_keys_serde_does() {
         ("[webhook]", format!("{base}[webhook]\nzz_unknown = 1\n")),
         ("[report]", format!("{base}[report]\nzz_unknown = 1\n")),
         ("[metrics]", format!("{base}[metrics]\nzz_unknown = 1\n")),
+        ("[limits]", format!("{base}[limits]\nzz_unknown = 1\n")),
         (
             "[[source]] kind = \"vdir\"",
             format!("{base}[[source]]\nkind = \"vdir\"\nzz_unknown = 1\n"),

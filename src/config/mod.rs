@@ -42,6 +42,50 @@ pub struct Config {
     /// Prometheus metrics and health checks on their own address.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// Bounds on one calendar item (a file, an invite).
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` section: the bounds an item read from a calendar must
+/// keep. An item over one is skipped with a warning, and its version is
+/// remembered so later passes do not trip on it again. The defaults are
+/// `calendar::ical::Limits::DEFAULT`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest item, in bytes.
+    pub max_item_bytes: usize,
+    /// Most lines (properties and BEGIN/END) in one item.
+    pub max_lines: usize,
+    /// Longest unfolded line, in bytes; a longer one is dropped.
+    pub max_line_bytes: usize,
+    /// Deepest component nesting (VCALENDAR is 1, VEVENT 2, VALARM 3).
+    pub max_depth: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        let d = crate::calendar::ical::Limits::DEFAULT;
+        LimitsConfig {
+            max_item_bytes: d.max_item_bytes,
+            max_lines: d.max_lines,
+            max_line_bytes: d.max_line_bytes,
+            max_depth: d.max_depth,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The limits the iCalendar reader takes.
+    pub fn ical(&self) -> crate::calendar::ical::Limits {
+        crate::calendar::ical::Limits {
+            max_item_bytes: self.max_item_bytes,
+            max_lines: self.max_lines,
+            max_line_bytes: self.max_line_bytes,
+            max_depth: self.max_depth,
+        }
+    }
 }
 
 /// The `[metrics]` section: where `/metrics`, `/healthz` and `/readyz` are

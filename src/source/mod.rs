@@ -25,6 +25,10 @@ pub enum SourceError {
     },
     #[error("{path} changed while gatekeeper was answering it; it will be read again")]
     Conflict { path: String },
+    /// The item is larger than the configured `[limits] max_item_bytes`:
+    /// it is skipped without being read into memory.
+    #[error("{path}: {size} bytes, over the limit of {max} (`[limits] max_item_bytes`)")]
+    TooLarge { path: String, size: u64, max: u64 },
 }
 
 pub trait CalendarSource {

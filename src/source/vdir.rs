@@ -35,6 +35,8 @@ pub struct VdirSource {
     /// The content hash of each item as last read (or written) at a given
     /// etag: a replace is accepted only over exactly that version.
     read_hashes: HashMap<PathBuf, (String, String)>,
+    /// Larger items are refused before they are read.
+    max_item_bytes: u64,
 }
 
 impl VdirSource {
@@ -42,7 +44,14 @@ impl VdirSource {
         VdirSource {
             root,
             read_hashes: HashMap::new(),
+            max_item_bytes: crate::calendar::ical::Limits::DEFAULT.max_item_bytes as u64,
         }
+    }
+
+    /// Refuse items larger than `max` bytes ([`SourceError::TooLarge`]).
+    pub fn with_max_item_bytes(mut self, max: usize) -> VdirSource {
+        self.max_item_bytes = max as u64;
+        self
     }
 
     fn path_of(&self, item: &ItemRef) -> PathBuf {
@@ -252,8 +261,23 @@ impl CalendarSource for VdirSource {
     }
 
     fn read(&mut self, item: &ItemRef) -> Result<Vec<u8>, SourceError> {
+        use std::io::Read as _;
         let path = self.path_of(item);
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let file = std::fs::File::open(&path).map_err(io(&path))?;
+        // Bounded even if the file grows between the size check and the
+        // read: at most one byte past the limit is ever taken in.
+        let mut bytes = Vec::new();
+        file.take(self.max_item_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io(&path))?;
+        if bytes.len() as u64 > self.max_item_bytes {
+            let size = std::fs::metadata(&path).map_or(bytes.len() as u64, |m| m.len());
+            return Err(SourceError::TooLarge {
+                path: path.display().to_string(),
+                size,
+                max: self.max_item_bytes,
+            });
+        }
         // The etag the caller holds may be older than what was just read
         // (a client wrote in between); a later write then finds a different
         // file and is refused, which is what must happen.

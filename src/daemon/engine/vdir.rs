@@ -112,7 +112,7 @@ impl<S: Store> Engine<S> {
             let Ok(text) = backend.read(item) else {
                 continue;
             };
-            let Ok(parsed) = parse_ics_bytes(&text) else {
+            let Ok(parsed) = parse_ics_bytes_with(&text, &self.config.limits.ical()) else {
                 continue;
             };
             let unit = Unit {
@@ -142,13 +142,19 @@ impl<S: Store> Engine<S> {
         let path = item_path(unit);
         let text = match backend.read(unit.item) {
             Ok(t) => t,
+            Err(e @ crate::source::SourceError::TooLarge { .. }) => {
+                report.problems.push(format!("{path}: {e}; skipped"));
+                // Remember the etag: the file is looked at again only when
+                // it changes, so later passes do not trip on it.
+                return Ok(Some(VdirCursor::new(unit.item.etag.clone())));
+            }
             Err(e) => {
                 report.fail(unit.source, Some(unit.member), e.to_string());
                 return Ok(None);
             }
         };
         report.items_read += 1;
-        let parsed = match parse_ics_bytes(&text) {
+        let parsed = match parse_ics_bytes_with(&text, &self.config.limits.ical()) {
             Ok(p) => p,
             Err(e) => {
                 report.problems.push(format!("{path}: {e}; skipped"));
