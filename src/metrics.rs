@@ -37,6 +37,9 @@ struct Counters {
     last_pass_seconds: f64,
     /// source → Unix time its last pass finished.
     last_sync: BTreeMap<String, i64>,
+    /// The Google sources' failed attempts by kind and waits, as of the
+    /// latest pass (the sources keep the running totals).
+    api: crate::source::google::stats::ApiStatsSnapshot,
 }
 
 impl Metrics {
@@ -89,6 +92,11 @@ impl Metrics {
         self.ready.store(true, Ordering::Relaxed);
     }
 
+    /// The Google sources' running totals of failures by kind and waits.
+    pub fn set_api_stats(&self, api: crate::source::google::stats::ApiStatsSnapshot) {
+        self.counters().api = api;
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
@@ -97,10 +105,11 @@ impl Metrics {
     pub fn render(&self, now: i64) -> String {
         let c = self.counters().clone();
         let mut o = String::new();
-        let mut family = |name: &str, kind: &str, help: &str| {
+        fn family(o: &mut String, name: &str, kind: &str, help: &str) {
             let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
+        }
         family(
+            &mut o,
             "gatekeeper_decisions_total",
             "counter",
             "Decisions made, by action and by each rule that fired (rule=\"none\" when none did).",
@@ -159,6 +168,29 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
             );
         }
+        family(
+            &mut o,
+            "gatekeeper_api_failures_total",
+            "counter",
+            "Failed calendar API attempts, by kind (rate_limited, server, quota, auth, sync_token, conflict, permanent).",
+        );
+        for (kind, n) in crate::source::google::stats::KINDS
+            .iter()
+            .zip(c.api.failures)
+        {
+            let _ = writeln!(o, "gatekeeper_api_failures_total{{kind=\"{kind}\"}} {n}");
+        }
+        family(
+            &mut o,
+            "gatekeeper_api_wait_seconds_total",
+            "counter",
+            "Time calls spent waiting: for a slot under the rate limits (reason=\"rate_limit\") and in backoff before a retry (reason=\"backoff\").",
+        );
+        let _ = writeln!(
+            o,
+            "gatekeeper_api_wait_seconds_total{{reason=\"rate_limit\"}} {:.3}\ngatekeeper_api_wait_seconds_total{{reason=\"backoff\"}} {:.3}",
+            c.api.limiter_wait_seconds, c.api.backoff_wait_seconds
+        );
         let _ = writeln!(
             o,
             "# HELP gatekeeper_sync_lag_seconds Seconds since each source's last finished pass.\n# TYPE gatekeeper_sync_lag_seconds gauge"
@@ -265,8 +297,19 @@ mod tests {
         m.record_decision("decline", &["agenda"]);
         m.record_decision("allow", &[]);
         m.record_pass(0.25, 4, 1, 2, &["google".into(), "a\"b".into()], 100);
+        m.set_api_stats(crate::source::google::stats::ApiStatsSnapshot {
+            failures: [3, 2, 1, 0, 0, 0, 0],
+            limiter_wait_seconds: 1.5,
+            backoff_wait_seconds: 0.25,
+        });
         let text = m.render(130);
         for line in [
+            "gatekeeper_api_failures_total{kind=\"rate_limited\"} 3",
+            "gatekeeper_api_failures_total{kind=\"server\"} 2",
+            "gatekeeper_api_failures_total{kind=\"quota\"} 1",
+            "gatekeeper_api_failures_total{kind=\"permanent\"} 0",
+            "gatekeeper_api_wait_seconds_total{reason=\"rate_limit\"} 1.500",
+            "gatekeeper_api_wait_seconds_total{reason=\"backoff\"} 0.250",
             "gatekeeper_decisions_total{action=\"decline\",rule=\"agenda\"} 2",
             "gatekeeper_decisions_total{action=\"decline\",rule=\"working_hours\"} 1",
             "gatekeeper_decisions_total{action=\"allow\",rule=\"none\"} 1",

@@ -318,7 +318,26 @@ fn with_a_fifth_of_calls_failing_every_invite_is_decided_exactly_once() {
     }
     // One write that landed per member and invite: a retried request never
     // landed twice.
-    assert_eq!(w.fake.stats().answered("events.patch", 200), 24);
+    let stats = w.fake.stats();
+    assert_eq!(stats.answered("events.patch", 200), 24);
+    // `/metrics` counts each failed attempt under its kind: every 500 the
+    // fake answered is a `server` failure, and nothing else failed.
+    let served_500: u64 = ["events.list", "events.patch", "events.get"]
+        .iter()
+        .map(|m| stats.answered(m, 500))
+        .sum();
+    let api = engine.api_stats();
+    let kind = |k: &str| {
+        let i = gatekeeper::source::google::stats::KINDS
+            .iter()
+            .position(|x| *x == k)
+            .unwrap();
+        api.failures[i]
+    };
+    assert!(served_500 > 0);
+    assert_eq!(kind("server"), served_500, "{api:?}");
+    assert_eq!(api.failures.iter().sum::<u64>(), served_500, "{api:?}");
+    assert!(api.backoff_wait_seconds > 0.0, "{api:?}");
 }
 
 #[test]

@@ -301,6 +301,7 @@ pub fn run(args: Args) -> Exit {
             Ok(report) => {
                 failed |= print(&report);
                 record(&report, started, true);
+                metrics.set_api_stats(engine.api_stats());
                 report.interrupted
             }
             Err(e) => {

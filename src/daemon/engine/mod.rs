@@ -272,6 +272,18 @@ impl<S: Store> Engine<S> {
         }
     }
 
+    /// What every Google source's calls have met since the daemon started
+    /// (failures by kind, waits), for `/metrics`.
+    pub fn api_stats(&self) -> crate::source::google::stats::ApiStatsSnapshot {
+        let mut total = crate::source::google::stats::ApiStatsSnapshot::default();
+        for reader in &self.readers {
+            if let CalendarReader::Google { source, .. } = reader {
+                total.add(&source.api_stats());
+            }
+        }
+        total
+    }
+
     /// The async runtime Google sources run on (for the webhook listener).
     pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
         self.runtime.as_ref()

@@ -19,6 +19,7 @@ pub mod fake;
 pub mod limit;
 pub mod map;
 pub mod retry;
+pub mod stats;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -167,6 +168,8 @@ pub struct GoogleSource {
     /// Members whose client could not be set up, with why.
     broken: HashMap<String, String>,
     jitter: Mutex<Jitter>,
+    /// Failed attempts by kind and time spent waiting, for `/metrics`.
+    stats: stats::ApiStats,
 }
 
 /// Records what google-calendar3 does not keep: the status and
@@ -316,7 +319,13 @@ impl GoogleSource {
             members: clients,
             broken,
             jitter: Mutex::new(Jitter::from_time()),
+            stats: stats::ApiStats::default(),
         }
+    }
+
+    /// What this source's calls have met since it was connected.
+    pub fn api_stats(&self) -> stats::ApiStatsSnapshot {
+        self.stats.snapshot()
     }
 
     /// Why a member cannot be synced, if they cannot.
@@ -378,7 +387,9 @@ impl GoogleSource {
             // requests bunch up at the server beyond the rate. An error
             // here comes back from the attempt itself.
             let _ = client.auth.token(&SCOPES).await;
+            let asked = std::time::Instant::now();
             let slot = self.limiter.acquire(member).await;
+            self.stats.limiter_wait(asked.elapsed());
             *calls += 1;
             let (result, seen) = attempt_once(client).await;
             drop(slot);
@@ -387,6 +398,7 @@ impl GoogleSource {
                 Err(e) => e,
             };
             if let common::Error::MissingToken(e) = &err {
+                self.stats.failure("auth");
                 // The token endpoint refused: a bad key, a revoked grant or
                 // a scope the admin did not allow. Retrying will not help.
                 return Err(CallError::Auth(format!(
@@ -396,6 +408,7 @@ impl GoogleSource {
             }
             let (body, message) = describe(&err);
             let class = classify(&seen, body.as_ref());
+            self.stats.failure(stats::kind_of(&class, &seen));
             if on_ambiguous == OnAmbiguous::Return
                 && matches!(class, Class::Retry { .. })
                 && is_ambiguous(&seen, &err)
@@ -459,6 +472,7 @@ impl GoogleSource {
                     };
                     tracing::debug!("{member}: {message}; retrying in {wait:?}");
                     attempt += 1;
+                    self.stats.backoff_wait(wait);
                     tokio::time::sleep(wait).await;
                 }
             }
