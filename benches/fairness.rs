@@ -157,6 +157,73 @@ fn main() {
         },
     );
 
+    // The working_hours rule's reading (issue 9): minute by minute on the
+    // wall clock, stretch by stretch, against the start/end comparison with
+    // one window it replaced (copied here as `old_within`), run side by side
+    // so that a loaded machine slows both alike.
+    fn old_within(o: &Span, tz: chrono_tz::Tz, hours: &WorkingHours) -> bool {
+        use chrono::Datelike;
+        let start = o.start.with_timezone(&tz).naive_local();
+        let end = o.end.with_timezone(&tz).naive_local();
+        let day = start.date();
+        [day.pred_opt(), Some(day)].into_iter().flatten().any(|d| {
+            if !hours.days.contains(d.weekday()) {
+                return false;
+            }
+            let ws = d.and_time(hours.start);
+            let we = if hours.crosses_midnight() {
+                match d.succ_opt() {
+                    Some(n) => n.and_time(hours.end),
+                    None => return false,
+                }
+            } else {
+                d.and_time(hours.end)
+            };
+            start >= ws && end <= we
+        })
+    }
+    let judged: Vec<Span> = (0..48)
+        .map(|k| {
+            let s = t("2026-12-01T00:00:00Z") + Duration::minutes(k * 30);
+            Span {
+                start: s,
+                end: s + Duration::minutes(45),
+            }
+        })
+        .collect();
+    bench(
+        "working_hours reading, before: start/end vs one window (8 × 48)",
+        15,
+        200,
+        || {
+            let mut n = 0;
+            for m in &policy.members {
+                for o in &judged {
+                    n += usize::from(old_within(black_box(o), m.tz, &m.hours));
+                }
+            }
+            black_box(n);
+        },
+    );
+    bench(
+        "working_hours reading, after: minute by minute (8 × 48)",
+        15,
+        200,
+        || {
+            let mut n = 0;
+            for m in &policy.members {
+                for o in &judged {
+                    n += usize::from(gatekeeper::policy::evaluate::within_working_hours(
+                        black_box(o),
+                        m.tz,
+                        &m.hours,
+                    ));
+                }
+            }
+            black_box(n);
+        },
+    );
+
     // Hostile length (issue 9): the same failing invite, ever longer. Its
     // cost must stop growing once the meeting is longer than the judged
     // horizon. `GK_BENCH_MAX_DAYS` caps the lengths measured (to measure a

@@ -1,7 +1,8 @@
 //! Google Calendar figures against the in-process fake (see BENCHMARKS.md):
 //! API calls per screened invite in steady state, time from a push
-//! notification to the decision, and full-sync time and peak memory for
-//! 1,000 calendars with 500 events each.
+//! notification to the decision, API calls for one invite shared by ten
+//! members (conditional writes meet each other's 412s), and full-sync time
+//! and peak memory for 1,000 calendars with 500 events each.
 //!
 //! Run with `cargo bench --bench google` (add `-- --quick` for 100
 //! calendars). The daemon runs as the real `gatekeeper` binary, measured by
@@ -213,8 +214,40 @@ fn steady_state_and_push() {
     let _ = daemon.wait();
 }
 
+/// One invite shared by `n` members that fails the policy for all of them:
+/// every member's answer changes every other member's copy, so with
+/// conditional writes all but the first answer can meet a 412 and a re-read.
+fn shared_invite(n: usize) {
+    let members: Vec<String> = (0..n).map(|i| format!("t{i:02}@example.com")).collect();
+    let s = setup(&members, None);
+    let mut attendees: Vec<Value> = vec![json!({"email": "org@example.com"})];
+    attendees.extend(members.iter().map(|m| json!({"email": m})));
+    s.fake.add_user("org@example.com", "Europe/Lisbon");
+    s.fake.insert_event(
+        "org@example.com",
+        json!({
+            "summary": "All hands", "description": "",
+            "start": {"dateTime": "2026-12-01T10:00:00Z"}, "end": {"dateTime": "2026-12-01T10:30:00Z"},
+            "attendees": attendees,
+        }),
+    );
+    let (secs, _, decisions) = run_once_measured(&s.dir.path().join("gatekeeper.toml"));
+    let st = s.fake.stats();
+    println!(
+        "one invite shared by {n} members: {decisions} decisions in {secs:.1} s; {} list + {} patch ({} applied, {} answered 412) + {} get calls = {:.1} calls per member",
+        st.total("events.list"),
+        st.total("events.patch"),
+        st.answered("events.patch", 200),
+        st.answered("events.patch", 412),
+        st.total("events.get"),
+        (st.total("events.list") + st.total("events.patch") + st.total("events.get")) as f64
+            / n as f64
+    );
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    shared_invite(10);
     steady_state_and_push();
     if quick {
         full_sync(100, 500);

@@ -1004,3 +1004,97 @@ fn the_daemon_serves_metrics_health_and_readiness() {
     assert_eq!(http_get(&addr, "/nope").0, 404);
     daemon.interrupt();
 }
+
+#[test]
+fn logs_can_be_json_lines_for_log_shippers() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let out = gatekeeper()
+        .env("GATEKEEPER_LOG_FORMAT", "json")
+        .env("GATEKEEPER_LOG", "info")
+        .args(["run", "--once", "--now", DEMO_NOW, "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert!(
+            l["timestamp"].is_string() && l["level"].is_string() && l["message"].is_string(),
+            "{l}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l["level"] == "WARN"
+            && l["message"]
+                .as_str()
+                .unwrap()
+                .contains("ana-local:work/broken.ics")),
+        "{err}"
+    );
+    // Decision lines on stdout are data and stay as they are.
+    assert!(
+        stdout_of(&out).contains("  decline   ana@example.com  \"Sync\""),
+        "{}",
+        stdout_of(&out)
+    );
+
+    // A config error is one JSON line whose message is the whole rendering.
+    std::fs::write(
+        &config,
+        "policies = [\"policies\"]\npoll_second = 3\n[store]\nsqlite = \"s.db\"\n",
+    )
+    .unwrap();
+    let out = gatekeeper()
+        .env("GATEKEEPER_LOG_FORMAT", "json")
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr_of(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let v: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(v["level"], "ERROR");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean `poll_seconds`?"),
+        "{v}"
+    );
+}
+
+/// Policies, the config and `events --tz` share one zone suggestion.
+#[test]
+fn a_bare_city_gets_its_zone_suggested_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("team.toml");
+    std::fs::write(
+        &policy,
+        "[team]\nname = \"t\"\n[[member]]\nemail = \"a@example.com\"\ntime_zone = \"Lisbon\"\nworking_hours = \"09:00-17:00\"\n",
+    )
+    .unwrap();
+    let out = gatekeeper()
+        .args(["policy", "lint"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr_of(&out).contains("did you mean `Europe/Lisbon`?"),
+        "{}",
+        stderr_of(&out)
+    );
+    let err = gatekeeper::config::Config::parse(
+        "policies = [\"p\"]\n[store]\nsqlite = \"s\"\n[report]\ntime_zone = \"new york\"\n",
+    )
+    .unwrap_err()
+    .render(false);
+    assert!(err.contains("did you mean `America/New_York`?"), "{err}");
+}

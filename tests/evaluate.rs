@@ -1408,3 +1408,45 @@ fn a_meeting_of_any_length_is_judged_on_its_first_days() {
     let (_, v) = run(&base("an hour", wh()));
     assert_eq!(v.judged_first_days, None);
 }
+
+/// How roles count (README, "What each rule looks at"): CHAIR is required;
+/// NON-PARTICIPANT is copied for information and never judged nor burdened,
+/// even when the policy counts optional attendees.
+#[test]
+fn chair_counts_as_required_and_non_participants_never_count() {
+    let policy = format!(
+        "[fairness]\ncount_optional = true\n\n{}\n{}",
+        wh(),
+        rule("outside_hours_budget", "decline", "minutes_per_week = 1")
+    );
+    // 14:00 UTC is 19:30 in Kolkata, outside chitra's hours.
+    let c = |name, role| Case {
+        attendees: vec![
+            ("pat@example.com", Required, Accepted),
+            ("ana@example.com", Required, NeedsAction),
+            ("chitra@example.com", role, NeedsAction),
+        ],
+        now: "2026-02-01T12:00:00Z",
+        ..base(name, policy.clone())
+    };
+    check_all(vec![
+        (
+            c("chair", Role::Chair),
+            Decision::Decline,
+            vec![(WorkingHours, A), (OutsideHoursBudget, D)],
+            None,
+        ),
+        (
+            c("optional, counted by the policy", Optional),
+            Decision::Decline,
+            vec![(OutsideHoursBudget, D)],
+            None,
+        ),
+        (
+            c("non-participant", Role::NonParticipant),
+            Decision::Allow,
+            vec![],
+            None,
+        ),
+    ]);
+}

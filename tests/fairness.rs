@@ -1116,3 +1116,37 @@ fn suggest_starts_stay_between_notice_and_within() {
     // A window shorter than the notice holds no start at all.
     assert!(check("1h", now, "3").is_empty());
 }
+
+mod one_definition {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_hours() -> impl Strategy<Value = WorkingHours> {
+        (0u32..96, 0u32..96, 1u8..128).prop_map(|(s, e, days)| WorkingHours {
+            start: NaiveTime::from_hms_opt(s / 4, (s % 4) * 15, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(e / 4, (e % 4) * 15, 0).unwrap(),
+            days: WeekdaySet::from_bits(days),
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// The curve's `Working` minutes are exactly the minutes the
+        /// `working_hours` rule calls inside, for any hours and days.
+        #[test]
+        fn the_curve_and_the_rule_read_the_same_windows(h in any_hours(), from in 0i64..10080, len in 1i64..3000) {
+            let profile = Profile::new(&h, 120);
+            for m in 0..10080usize {
+                prop_assert_eq!(
+                    profile.at(m) == gatekeeper::fairness::Category::Working,
+                    h.covers(m as i64, 1),
+                    "minute {} of {:?}", m, h
+                );
+            }
+            let all = (from..from + len)
+                .all(|m| profile.at(m.rem_euclid(10080) as usize) == gatekeeper::fairness::Category::Working);
+            prop_assert_eq!(h.covers(from, len), all);
+        }
+    }
+}

@@ -363,6 +363,98 @@ fn expired_sync_token_answers_410_then_full_sync_recovers() {
     assert!(items.is_empty());
 }
 
+/// The Calendar API error body's code and message.
+fn api_message(r: Result<impl std::fmt::Debug, google_calendar3::Error>) -> (i64, String) {
+    match r {
+        Err(google_calendar3::Error::BadRequest(v)) => (
+            v["error"]["code"].as_i64().expect("code"),
+            v["error"]["message"].as_str().expect("message").to_string(),
+        ),
+        other => panic!("expected an API error, got {other:?}"),
+    }
+}
+
+#[test]
+fn refused_and_unknown_sync_tokens_answer_as_google_does() {
+    let env = env();
+    env.meeting("Planning");
+    let hub = env.hub(BO);
+    let (_, token) = env.sync(&hub, None);
+    // A token this fake never issued in this life (it restarted): 410.
+    env.fake.forget_sync_tokens();
+    assert_eq!(
+        api_error(env.list(&hub, Some(&token), None, None)),
+        (410, "fullSyncRequired".into())
+    );
+    let (items, token) = env.sync(&hub, None);
+    assert_eq!(items.len(), 1);
+    // The other form a refused token takes: a 400 that says so.
+    env.fake.refuse_sync_tokens(BO);
+    assert_eq!(
+        api_message(env.list(&hub, Some(&token), None, None)),
+        (400, "Invalid sync token value.".into())
+    );
+    // Not a token at all.
+    assert_eq!(
+        api_message(env.list(&hub, Some("garbage"), None, None)),
+        (400, "Invalid sync token value.".into())
+    );
+    // Only bo's tokens were refused; a full sync gives a good one.
+    let (_, token) = env.sync(&hub, None);
+    let (items, _) = env.sync(&hub, Some(&token));
+    assert!(items.is_empty());
+}
+
+#[test]
+fn a_full_sync_bounded_by_time_min_yields_a_token_for_every_later_change() {
+    // Google's sync guide bounds the initial full sync with timeMin; the
+    // token it ends with is then used alone and reports every change.
+    let env = env();
+    let old = env.meeting("Planning"); // 2 March 2026
+    let hub = env.hub(BO);
+    let since: chrono::DateTime<chrono::Utc> = "2026-06-01T00:00:00Z".parse().unwrap();
+    let full = |page: Option<String>| {
+        env.rt.block_on(async {
+            let mut call = hub
+                .events()
+                .list("primary")
+                .time_min(since)
+                .max_results(1)
+                .add_scope(SCOPE_EVENTS);
+            if let Some(p) = &page {
+                call = call.page_token(p);
+            }
+            call.doit().await.map(|(_, e)| e).expect("list")
+        })
+    };
+    let later = env.fake.insert_event(
+        ANA,
+        json!({
+            "summary": "Later",
+            "start": {"dateTime": "2026-12-01T10:00:00Z"}, "end": {"dateTime": "2026-12-01T11:00:00Z"},
+            "attendees": [{"email": BO}],
+        }),
+    );
+    let mut ids = Vec::new();
+    let mut page = None;
+    let token = loop {
+        let e = full(page.take());
+        ids.extend(e.items.unwrap_or_default().into_iter().filter_map(|i| i.id));
+        match (e.next_page_token, e.next_sync_token) {
+            (Some(p), None) => page = Some(p),
+            (None, Some(t)) => break t,
+            other => panic!("a page carries exactly one token, got {other:?}"),
+        }
+    };
+    assert_eq!(ids, vec![later.clone()], "the March meeting is left out");
+    // A change to the old meeting still comes through the token.
+    env.fake
+        .update_event(ANA, &old, json!({"summary": "Planning (moved)"}));
+    let (items, _) = env.sync(&hub, Some(&token));
+    let changed: Vec<_> = items.iter().filter_map(|i| i.id.clone()).collect();
+    assert_eq!(changed, vec![old]);
+}
+
 #[test]
 fn sync_token_with_time_min_is_400() {
     let env = env();
@@ -992,6 +1084,124 @@ fn if_match_with_a_stale_etag_is_412() {
     let (status, body) = raw_patch(&env, &token, &id, fresh.as_str().unwrap(), &answer);
     assert_eq!(status, 200, "{body}");
     assert_eq!(json_attendee(&body, BO)["responseStatus"], "tentative");
+}
+
+#[test]
+fn a_patch_can_be_applied_and_still_answered_500() {
+    let env = env();
+    let id = env.meeting("Planning");
+    let token = raw_token(&env, BO);
+    let etag = env.fake.event_as(BO, &id).expect("copy")["etag"]
+        .as_str()
+        .expect("etag")
+        .to_string();
+    env.fake.inject(
+        Failure::new(FailureKind::BackendErrorAfterApplying)
+            .method("events.patch")
+            .times(1),
+    );
+    let answer = json!({"attendees": [{"email": BO, "responseStatus": "declined"}], "attendeesOmitted": true});
+    let (status, body) = raw_patch(&env, &token, &id, &etag, &answer);
+    assert_eq!(status, 500, "{body}");
+    // The answer came back as an error, but the write landed.
+    let copy = env.fake.event_as(BO, &id).expect("copy");
+    assert_eq!(json_attendee(&copy, BO)["responseStatus"], "declined");
+    assert_ne!(copy["etag"], etag.as_str());
+    // The same conditional write again is refused: it would not overwrite.
+    let (status, _) = raw_patch(&env, &token, &id, &etag, &answer);
+    assert_eq!(status, 412);
+    let stats = env.fake.stats();
+    assert_eq!(stats.answered("events.patch", 500), 1);
+    assert_eq!(stats.answered("events.patch", 412), 1);
+}
+
+/// Whatever happens to a copy between gatekeeper's read and its write (the
+/// member answers, the organizer edits, other reads), a PATCH with
+/// `If-Match` lands only on the very copy it was read from, and a refused
+/// one leaves the copy exactly as it was.
+#[test]
+fn a_conditional_patch_lands_only_on_the_copy_it_was_read_from() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Read,
+        Answer(&'static str),
+        Edit,
+        /// Patch with the etag of the n-th read (modulo the reads so far).
+        Patch(usize),
+    }
+    let env = env();
+    let token = raw_token(&env, BO);
+    let op = prop_oneof![
+        Just(Op::Read),
+        prop::sample::select(vec!["accepted", "declined", "tentative", "needsAction"])
+            .prop_map(Op::Answer),
+        Just(Op::Edit),
+        (0usize..4).prop_map(Op::Patch),
+    ];
+    let mut runner = TestRunner::new(Config {
+        cases: 24,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let etag_of = |id: &str| {
+        env.fake.event_as(BO, id).expect("copy")["etag"]
+            .as_str()
+            .expect("etag")
+            .to_string()
+    };
+    let answer = json!({"attendees": [{"email": BO, "responseStatus": "declined", "comment": "gk"}], "attendeesOmitted": true});
+    runner
+        .run(&prop::collection::vec(op, 1..8), |ops| {
+            let id = env.meeting("Planning");
+            let mut reads = vec![etag_of(&id)];
+            for (n, op) in ops.into_iter().enumerate() {
+                match op {
+                    Op::Read => reads.push(etag_of(&id)),
+                    Op::Answer(s) => env.fake.respond_as(BO, &id, s),
+                    Op::Edit => {
+                        env.fake
+                            .update_event(ANA, &id, json!({"summary": format!("Planning {n}")}))
+                    }
+                    Op::Patch(k) => {
+                        let sent = reads[k % reads.len()].clone();
+                        let before = env.fake.event_as(BO, &id).expect("copy");
+                        let (status, _) = raw_patch(&env, &token, &id, &sent, &answer);
+                        if before["etag"] == sent.as_str() {
+                            prop_assert_eq!(status, 200);
+                            reads.push(etag_of(&id));
+                        } else {
+                            prop_assert_eq!(status, 412);
+                            prop_assert_eq!(env.fake.event_as(BO, &id).expect("copy"), before);
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn a_hook_runs_while_the_request_is_in_flight() {
+    let env = env();
+    let id = env.meeting("Planning");
+    let token = raw_token(&env, BO);
+    let etag = env.fake.event_as(BO, &id).expect("copy")["etag"]
+        .as_str()
+        .expect("etag")
+        .to_string();
+    let hook_id = id.clone();
+    env.fake.on_request("events.patch", move |f| {
+        f.respond_as(BO, &hook_id, "accepted");
+    });
+    let answer = json!({"attendees": [{"email": BO, "responseStatus": "declined"}], "attendeesOmitted": true});
+    let (status, _) = raw_patch(&env, &token, &id, &etag, &answer);
+    assert_eq!(status, 412, "bo answered between the read and the write");
+    let copy = env.fake.event_as(BO, &id).expect("copy");
+    assert_eq!(json_attendee(&copy, BO)["responseStatus"], "accepted");
 }
 
 #[test]

@@ -668,3 +668,154 @@ fn eight_thousand_problems_are_all_reported_in_place() {
         &human[human.len().saturating_sub(2000)..]
     );
 }
+
+// ---- fuzzed policy parsing (issue 9) -----------------------------------
+
+mod fuzz {
+    use super::*;
+    use gatekeeper::policy::{lint_bytes, parse_policy_bytes};
+    use proptest::prelude::*;
+
+    /// TOML-ish lines built from the policy's own vocabulary, so that the
+    /// parser's deeper paths (members, rules, fairness) are reached, with
+    /// odd values, duplicates and broken syntax mixed in.
+    fn tomlish() -> impl Strategy<Value = String> {
+        let header = prop::sample::select(vec![
+            "[team]",
+            "[[member]]",
+            "[[rule]]",
+            "[exceptions]",
+            "[exceptions.urgent]",
+            "[comment]",
+            "[fairness]",
+            "[[team]]",
+            "[member]",
+            "[",
+            "[[rule",
+        ])
+        .prop_map(str::to_string);
+        let key = prop::sample::select(vec![
+            "name",
+            "domains",
+            "email",
+            "time_zone",
+            "working_hours",
+            "working_days",
+            "kind",
+            "action",
+            "members",
+            "min_words",
+            "hours",
+            "days",
+            "minutes",
+            "count",
+            "ratio",
+            "max_share",
+            "minutes_per_week",
+            "organizers",
+            "keyword",
+            "per_organizer_per_month",
+            "one_to_one",
+            "external_guests",
+            "template",
+            "window_weeks",
+            "suggest_days",
+            "shoulder_hours",
+            "night_weight",
+            "count_optional",
+            "bogus",
+            "émail",
+        ]);
+        let value = prop_oneof![
+            "\"[a-z@.é{}_ -]{0,12}\"".prop_map(|s| s),
+            prop::sample::select(vec![
+                "\"ana@example.com\"",
+                "\"Europe/Lisbon\"",
+                "\"Pacific/Chatham\"",
+                "\"09:00-17:00\"",
+                "\"22:00-24:00\"",
+                "\"00:00-24:00\"",
+                "\"24:00-24:00\"",
+                "\"working_hours\"",
+                "\"outside_hours_budget\"",
+                "\"series_rotation\"",
+                "\"decline\"",
+                "[\"monday\", \"sun\"]",
+                "[]",
+                "[\"ana@example.com\"]",
+                "{ a = 1 }",
+                "true",
+                "1e400",
+                "-0",
+                "9223372036854775807",
+                "99999999999999999999",
+                "0.5",
+                "nan",
+                "\"\"\"\n\"\"\"",
+                "'lit'",
+            ])
+            .prop_map(str::to_string),
+            any::<i64>().prop_map(|n| n.to_string()),
+        ];
+        let line = prop_oneof![
+            2 => header,
+            6 => (key, value).prop_map(|(k, v)| format!("{k} = {v}")),
+            1 => "[^\n]{0,20}".prop_map(|s| s),
+        ];
+        prop::collection::vec(line, 0..40).prop_map(|l| l.join("\n"))
+    }
+
+    /// Every diagnostic points inside its file, JSON places are real lines
+    /// and columns, and both renderings finish.
+    fn check_diagnostics(source: &str, diags: &[Diagnostic]) {
+        for d in diags {
+            if let Some(span) = &d.span {
+                assert!(
+                    span.start <= span.end && span.end <= source.len(),
+                    "{d:?} outside a file of {} bytes",
+                    source.len()
+                );
+            }
+        }
+        let files = [(FILE, source)];
+        let json: Value = serde_json::from_str(&render_json(diags, &source_for(&files))).unwrap();
+        let lines: Vec<usize> = source.split('\n').map(|l| l.chars().count()).collect();
+        for item in json.as_array().unwrap() {
+            if let (Some(line), Some(col)) = (item["line"].as_u64(), item["column"].as_u64()) {
+                let len = lines
+                    .get(line as usize - 1)
+                    .unwrap_or_else(|| panic!("{item}"));
+                assert!(col as usize <= len + 1, "{item}");
+            }
+        }
+        render_human(diags, &source_for(&files), false);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parsing_tomlish_text_never_panics(text in tomlish()) {
+            let (policy, diags) = parse_policy(&text, FILE);
+            prop_assert_eq!(policy.is_none(), diags.iter().any(|d| d.is_error()));
+            check_diagnostics(&text, &diags);
+        }
+
+        #[test]
+        fn parsing_any_bytes_never_panics(
+            prefix in tomlish(),
+            bytes in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut input = prefix.into_bytes();
+            input.extend_from_slice(&bytes);
+            let (text, policy, diags) = parse_policy_bytes(input.clone(), FILE);
+            let utf8 = std::str::from_utf8(&input).is_ok();
+            prop_assert_eq!(utf8, !diags.iter().any(|d| d.code == "not-utf8"));
+            prop_assert!(policy.is_none() || utf8);
+            check_diagnostics(&text, &diags);
+            // Linting the same bytes with another file finds the same.
+            let linted = lint_bytes(vec![(FILE.to_string(), input)]);
+            prop_assert_eq!(linted[0].diagnostics.len(), diags.len());
+        }
+    }
+}

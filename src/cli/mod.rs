@@ -12,6 +12,7 @@ mod google_fake;
 mod init;
 mod lint;
 mod log;
+mod logging;
 mod report;
 mod run;
 mod suggest;
@@ -179,6 +180,15 @@ fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_env("GATEKEEPER_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    if logging::json() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .event_format(logging::JsonEvents)
+            .try_init();
+        return;
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -190,7 +200,9 @@ fn init_logging() {
 /// Colour only on a terminal, and never when NO_COLOR is set.
 pub fn use_color() -> bool {
     use std::io::IsTerminal;
-    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+    !logging::json()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        && std::io::stderr().is_terminal()
 }
 
 /// Parse `--now`: RFC 3339, or a date meaning its midnight UTC.
@@ -209,12 +221,12 @@ pub fn parse_instant(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
 /// Print every problem in a config file the way `policy lint` prints a
 /// policy's, and give the config's exit status.
 fn config_failed(e: &crate::config::ConfigError) -> Exit {
-    eprint!("{}", e.render(use_color()));
+    logging::rendered(&e.render(use_color() && !logging::json()));
     Exit::ConfigInvalid
 }
 
 fn err(msg: impl std::fmt::Display) {
-    eprintln!("error: {msg}");
+    logging::error(msg);
 }
 
 /// A file's bytes, for readers that decode (and report bad encoding)

@@ -100,7 +100,7 @@ pub fn run(args: Args) -> Exit {
     let team = match Team::load(&config.policies) {
         Ok(t) => t,
         Err(e) => {
-            eprint!("{}", e.render(super::use_color()));
+            super::logging::rendered(&e.render(super::use_color()));
             return Exit::PolicyInvalid;
         }
     };
@@ -151,6 +151,12 @@ pub fn run(args: Args) -> Exit {
             signal_hook::flag::register(signal_hook::consts::SIGHUP, std::sync::Arc::clone(&reload))
     {
         super::err(format!("cannot install signal handlers: {e}"));
+        return Exit::Failure;
+    }
+    // Channels an earlier run left open are known to the listener before
+    // it starts: Google keeps posting to them.
+    if let Err(e) = engine.register_channels() {
+        super::err(format!("state database: {e}"));
         return Exit::Failure;
     }
     let (tx, raw_notifications) = std::sync::mpsc::channel();
@@ -209,7 +215,9 @@ pub fn run(args: Args) -> Exit {
             engine.channels.clone(),
             tx,
         ) {
-            Ok(addr) => eprintln!("gatekeeper: listening for Google push notifications on {addr}"),
+            Ok(addr) => {
+                super::logging::info(format!("listening for Google push notifications on {addr}"))
+            }
             Err(e) => {
                 super::err(format!("cannot listen on `{}`: {e}", webhook.listen));
                 return Exit::Failure;
@@ -222,7 +230,7 @@ pub fn run(args: Args) -> Exit {
         && let Some(m) = &engine.config.metrics
     {
         match crate::metrics::serve(&m.listen, std::sync::Arc::clone(&metrics)) {
-            Ok(addr) => eprintln!("gatekeeper: metrics on http://{addr}/metrics"),
+            Ok(addr) => super::logging::info(format!("metrics on http://{addr}/metrics")),
             Err(e) => {
                 super::err(format!("cannot listen on `{}`: {e}", m.listen));
                 return Exit::Failure;
@@ -254,14 +262,14 @@ pub fn run(args: Args) -> Exit {
     let mut standing_failures: std::collections::HashSet<String> = Default::default();
     let mut print = |report: &crate::daemon::RunReport| {
         for p in &report.problems {
-            eprintln!("warning: {p}");
+            super::logging::warn(p);
         }
         let now: std::collections::HashSet<String> =
             report.failures.iter().map(|f| f.to_string()).collect();
         for f in &report.failures {
             let line = f.to_string();
             if !standing_failures.contains(&line) {
-                eprintln!("error: {line}");
+                super::logging::error(&line);
             }
         }
         let failed = !report.failures.is_empty();
@@ -303,7 +311,7 @@ pub fn run(args: Args) -> Exit {
         let Some(flag) = &shutdown else { break };
         // Open or renew push channels; polling goes on as the backstop.
         match engine.maintain_channels(clock.now()) {
-            Ok(problems) => problems.iter().for_each(|p| eprintln!("warning: {p}")),
+            Ok(problems) => problems.iter().for_each(super::logging::warn),
             Err(e) => {
                 super::err(format!("state database: {e}"));
                 return Exit::Failure;
@@ -324,8 +332,8 @@ pub fn run(args: Args) -> Exit {
                         &engine.team,
                         now,
                     );
-                    done.iter().for_each(|d| eprintln!("gatekeeper: {d}"));
-                    problems.iter().for_each(|p| eprintln!("warning: {p}"));
+                    done.iter().for_each(super::logging::info);
+                    problems.iter().for_each(super::logging::warn);
                     report_due =
                         crate::report::schedule::next_due_for(&engine.config, &engine.team, now);
                     if resume {
@@ -333,7 +341,7 @@ pub fn run(args: Args) -> Exit {
                     }
                 }
                 DaemonEvent::Shutdown => {
-                    eprintln!("gatekeeper: shutting down");
+                    super::logging::info("shutting down");
                     if let Err(e) = engine.stop_channels() {
                         super::err(format!("state database: {e}"));
                     }
@@ -351,10 +359,10 @@ pub fn run(args: Args) -> Exit {
                             // member's report does not say which of the
                             // pass's failures still stand.
                             for p in &report.problems {
-                                eprintln!("warning: {p}");
+                                super::logging::warn(p);
                             }
                             for f in &report.failures {
-                                eprintln!("error: {f}");
+                                super::logging::error(f);
                             }
                             record(&report, started, false);
                             // A pass cut short for this notification
@@ -371,14 +379,14 @@ pub fn run(args: Args) -> Exit {
                 }
                 DaemonEvent::PolicyChanged => match Team::load(&policy_paths) {
                     Ok(team) => {
-                        eprintln!("gatekeeper: policies reloaded");
+                        super::logging::info("policies reloaded");
                         engine.set_team(team);
                         break;
                     }
                     Err(e) => {
-                        eprint!("{}", e.render(super::use_color()));
-                        eprintln!(
-                            "gatekeeper: keeping the last good policies until the files are fixed"
+                        super::logging::rendered(&e.render(super::use_color()));
+                        super::logging::info(
+                            "keeping the last good policies until the files are fixed",
                         );
                         // Remember the broken state so the same error is
                         // not printed every second.

@@ -180,7 +180,7 @@ pub fn run(args: Args) -> Exit {
 
 fn human(slots: &[Slot]) -> String {
     if slots.is_empty() {
-        return "no free time found: every candidate falls on a meeting-free day\n".into();
+        return "no free time found: every start in the window is busy or on a meeting-free day, or the window ends before the notice period does\n".into();
     }
     let mut out = String::new();
     for (i, s) in slots.iter().enumerate() {

@@ -129,6 +129,11 @@ pub const JUDGED_MINUTES: i64 = JUDGED_DAYS * MINUTES_PER_DAY;
 
 /// The end of the part of `[start, end)` that is judged.
 pub fn judged_end(start: DateTime<Utc>, end: DateTime<Utc>) -> DateTime<Utc> {
+    // The common case first, without date arithmetic: the decision core
+    // asks this for every required member of every invite.
+    if (end - start).num_minutes() <= JUDGED_MINUTES {
+        return end;
+    }
     start
         .checked_add_signed(chrono::Duration::minutes(JUDGED_MINUTES))
         .map_or(end, |cap| end.min(cap))
@@ -240,11 +245,15 @@ pub fn for_each_local_stretch(
     let total = (end - start).num_minutes();
     let mut done = 0;
     while done < total {
-        let at = start + chrono::Duration::minutes(done);
+        let at = if done == 0 {
+            start
+        } else {
+            start + chrono::Duration::minutes(done)
+        };
         let chunk = CHUNK.min(total - done);
         let off = offset_seconds(tz, at);
         let mut len = chunk;
-        if offset_seconds(tz, at + chrono::Duration::minutes(chunk - 1)) != off {
+        if chunk > 1 && offset_seconds(tz, at + chrono::Duration::minutes(chunk - 1)) != off {
             // The first minute with another offset lies in (0, chunk).
             let (mut lo, mut hi) = (0, chunk - 1);
             while hi - lo > 1 {

@@ -103,7 +103,7 @@ pub fn series_figures(invite: &Invite<'_>, policy: &Policy) -> Figures {
     let f = &policy.fairness;
     let mut rows: Vec<(&str, u32)> = Vec::new();
     for a in invite.attendees {
-        if a.is_resource || (!a.role.is_required() && !f.count_optional) {
+        if a.is_resource || !super::ledger::role_counts(a.role, f.count_optional) {
             continue;
         }
         let Some(m) = policy.member(&a.email) else {

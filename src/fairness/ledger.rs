@@ -144,7 +144,7 @@ pub fn ledger_entries(
         let Some(a) = invite.attendees.iter().find(|a| a.email == member) else {
             return Vec::new();
         };
-        if a.is_resource || (!a.role.is_required() && !f.count_optional) {
+        if a.is_resource || !role_counts(a.role, f.count_optional) {
             return Vec::new();
         }
         let own_answer = standing.gatekeeper_partstat != Some(standing.partstat);
@@ -167,6 +167,19 @@ pub fn ledger_entries(
             })
         })
         .collect()
+}
+
+/// Whether an attendee's role makes the meeting count toward their burden:
+/// CHAIR and REQ-PARTICIPANT always, OPT-PARTICIPANT when the policy counts
+/// optional attendees, NON-PARTICIPANT (copied for information, RFC 5545)
+/// never.
+pub fn role_counts(role: crate::calendar::Role, count_optional: bool) -> bool {
+    use crate::calendar::Role;
+    match role {
+        Role::Chair | Role::Required => true,
+        Role::Optional => count_optional,
+        Role::NonParticipant => false,
+    }
 }
 
 pub(crate) fn occurrence_burden(

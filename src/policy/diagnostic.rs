@@ -455,14 +455,21 @@ pub fn time_zone_help(input: &str) -> String {
     let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
     let city = |name: &'static str| name.rsplit('/').next().unwrap_or(name);
     let wanted = input.trim().replace(' ', "_");
-    let by_city = names()
-        .find(|n| n.contains('/') && city(n).eq_ignore_ascii_case(&wanted))
-        .or_else(|| {
-            did_you_mean(&wanted, names().filter(|n| n.contains('/')).map(city))
-                .and_then(|c| names().find(|n| n.contains('/') && city(n) == c))
-        });
-    by_city
-        .or_else(|| did_you_mean(&wanted, names()))
+    let by_city = || {
+        names()
+            .find(|n| n.contains('/') && city(n).eq_ignore_ascii_case(&wanted))
+            .or_else(|| {
+                did_you_mean(&wanted, names().filter(|n| n.contains('/')).map(city))
+                    .and_then(|c| names().find(|n| n.contains('/') && city(n) == c))
+            })
+    };
+    // `Europe/Lisboa` is a near miss of a whole name; `Lisbon` of a city.
+    let found = if wanted.contains('/') {
+        did_you_mean(&wanted, names()).or_else(by_city)
+    } else {
+        by_city().or_else(|| did_you_mean(&wanted, names()))
+    };
+    found
         .map(|c| format!("did you mean `{c}`?"))
         .unwrap_or_else(|| "use an IANA name such as `Europe/Lisbon` or `America/New_York`".into())
 }

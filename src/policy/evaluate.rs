@@ -882,7 +882,7 @@ impl<'a> FairnessInputs<'a> {
             for a in invite.attendees {
                 if a.is_resource
                     || a.partstat == PartStat::Declined
-                    || (!a.role.is_required() && !f.count_optional)
+                    || !crate::fairness::ledger::role_counts(a.role, f.count_optional)
                     || Some(a.email.as_str()) == invite.organizer
                 {
                     continue;

@@ -238,14 +238,32 @@ impl WorkingHours {
     /// cover the midnight between them.
     pub fn covers(&self, from: i64, len: i64) -> bool {
         const WEEK: i64 = 7 * 1440;
+        // `window`, with the times read once: this runs for every judged
+        // stretch of every occurrence of every required member.
+        let start = minute_of_day(self.start);
+        let length = if self.crosses_midnight() {
+            1440 + minute_of_day(self.end) - start
+        } else {
+            minute_of_day(self.end) - start
+        };
+        let days = self.days.0;
+        let window = |d: u8| {
+            (days & (1 << d) != 0).then(|| {
+                let s = i64::from(d) * 1440 + start;
+                (s, s + length)
+            })
+        };
         let mut pos = from.rem_euclid(WEEK);
         let mut left = len;
         while left > 0 {
-            // The window (this week's or, for a shift that wraps, last
-            // week's Sunday one) containing `pos`, and how far it reaches.
-            let reach = (0..7u8)
-                .filter_map(|d| self.window(d))
-                .flat_map(|(s, e)| [(s, e), (s - WEEK, e - WEEK)])
+            // A window is at most a day long, so only the one starting on
+            // `pos`'s day or the day before can hold it (before Monday:
+            // last week's Sunday). How far does it reach?
+            let day = pos.div_euclid(1440) as u8;
+            let (before, shift) = if day == 0 { (6, -WEEK) } else { (day - 1, 0) };
+            let reach = [(day, 0), (before, shift)]
+                .into_iter()
+                .filter_map(|(d, shift)| window(d).map(|(s, e)| (s + shift, e + shift)))
                 .filter(|(s, e)| *s <= pos && pos < *e)
                 .map(|(_, e)| e)
                 .max();

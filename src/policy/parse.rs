@@ -1079,13 +1079,10 @@ impl Walker<'_> {
         if let Ok(tz) = s.parse::<Tz>() {
             return Some(tz);
         }
-        let names = chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
         self.diags.push(
             Diagnostic::error("unknown-time-zone", format!("unknown time zone `{s}`"))
                 .at(span, "not an IANA time zone name")
-                .help_opt(did_you_mean_help(&s, names).or_else(|| {
-                    Some("use an IANA name such as `Europe/Lisbon` or `America/New_York`".into())
-                })),
+                .help(super::diagnostic::time_zone_help(&s)),
         );
         None
     }

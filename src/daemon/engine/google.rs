@@ -1,9 +1,13 @@
 //! The Google Calendar side of a pass: sync each member's calendar
-//! (bounded concurrency, sync tokens, a full resync on 410), remember
-//! protected time and cancellations, screen each batch as it arrives, and
-//! keep push channels open. Google I/O goes through `source::google`.
+//! (bounded concurrency, sync tokens, one full resync when the server
+//! refuses a token), remember protected time and cancellations, screen each
+//! batch as it arrives, answer with writes conditional on the copy screened
+//! (a refused write is read again and decided again), and keep push
+//! channels open. Google I/O goes through `source::google`; a member that
+//! could not be synced or answered ends up in `RunReport::failures`.
 
 use super::*;
+use crate::source::google::SyncWindow;
 
 impl<S: Store> Engine<S> {
     /// Members whose policy names no time zone get their Google calendar's
@@ -88,6 +92,11 @@ impl<S: Store> Engine<S> {
         // large the team, and the rate limiter keeps the whole source under
         // its quotas.
         let (tx, mut rx) = tokio::sync::mpsc::channel(SYNC_CONCURRENCY);
+        // A first (or forced full) sync starts a day back, not at the
+        // beginning of the calendar: nothing older is screened or counted.
+        let window = SyncWindow {
+            time_min: Some(now - Duration::days(1)),
+        };
         let permits = Arc::new(tokio::sync::Semaphore::new(SYNC_CONCURRENCY));
         for m in members {
             let google = Arc::clone(google);
@@ -97,7 +106,7 @@ impl<S: Store> Engine<S> {
                 .cloned();
             // After a policy edit: the screening window read once more,
             // sync token and channel untouched.
-            let window = cursors
+            let rescreen = cursors
                 .contains_key(&(member.clone(), RESCREEN_ITEM.to_string()))
                 .then(|| {
                     (
@@ -111,23 +120,43 @@ impl<S: Store> Engine<S> {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return;
                 };
-                let first = google.sync(&member, token.as_deref()).await;
-                let batch = match first {
-                    // The token expired: sync this calendar in full.
+                let read_from = std::time::Instant::now();
+                let first = google.sync(&member, token.as_deref(), window).await;
+                let (batch, resynced) = match first {
+                    // The server refused the token (410, or a 400 that says
+                    // it is invalid): sync this calendar in full, once.
                     // Invites already decided are recognised by their
                     // screenings and markers, so nothing is redone.
-                    Err(CallError::FullSyncRequired) => google.sync(&member, None).await,
-                    other => other,
+                    Err(CallError::FullSyncRequired) if token.is_some() => {
+                        (google.sync(&member, None, window).await, true)
+                    }
+                    other => (other, false),
                 };
-                let _ = tx.send((member.clone(), batch, false)).await;
-                if let Some((from, to)) = window {
+                let _ = tx
+                    .send((member.clone(), batch, resynced, read_from, false))
+                    .await;
+                if let Some((from, to)) = rescreen {
+                    let read_from = std::time::Instant::now();
                     let batch = google.events_between(&member, from, to).await;
-                    let _ = tx.send((member, batch, true)).await;
+                    let _ = tx.send((member, batch, false, read_from, true)).await;
                 }
             });
         }
         drop(tx);
-        while let Some((member, batch, windowed)) = rt.block_on(rx.recv()) {
+        // When gatekeeper last wrote to each event this pass: every
+        // participant's copy changed then (their attendee lists show the
+        // answer), so a copy read before is stale and its write would only
+        // meet a 412.
+        let mut written: HashMap<String, std::time::Instant> = HashMap::new();
+        while let Some((member, batch, resynced, read_from, windowed)) = rt.block_on(rx.recv()) {
+            if resynced {
+                // The refused token is dropped whatever the full sync
+                // brings: it must never be sent again.
+                tracing::info!(
+                    "source `{name}`: `{member}`: the sync token was refused; synced in full"
+                );
+                self.store.remove_cursor(&name, &member, SYNC_TOKEN_ITEM)?;
+            }
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
@@ -234,28 +263,100 @@ impl<S: Store> Engine<S> {
                     break;
                 }
                 let ids: Vec<String> = group.iter().map(|g| g.id.clone()).collect();
-                let events: Vec<Event> = group.into_iter().map(|g| g.event).collect();
+                let mut etags: Vec<Option<String>> = group.iter().map(|g| g.etag.clone()).collect();
+                let mut events: Vec<Event> = group.into_iter().map(|g| g.event).collect();
                 for (idx, id) in ids.iter().enumerate() {
-                    let google = Arc::clone(google);
-                    let id = id.clone();
-                    let member_email = member.clone();
-                    let mut calls = 0;
-                    let mut responder = |_: &Event, w: &Write| -> Result<(), String> {
-                        let r = rt.block_on(google.respond(&member_email, &id, w));
-                        match r {
-                            Ok(n) => {
-                                calls += n;
-                                Ok(())
+                    if written.get(id).is_some_and(|at| *at > read_from)
+                        && let Ok(Some(fresh)) = rt.block_on(google.event(&member, id))
+                    {
+                        report.api_calls += 1;
+                        etags[idx] = fresh.etag;
+                        events[idx] = fresh.event;
+                    }
+                    // A refused write (the copy changed since it was read)
+                    // is decided again on a fresh copy: a member's own
+                    // answer that arrived meanwhile then wins by the usual
+                    // ownership rules. Bounded: a copy that keeps changing
+                    // is left to the next pass.
+                    let mut rounds = 0;
+                    // The row of a write refused with 412, until a later
+                    // round settles it.
+                    let mut refused: Option<Box<DecisionRecord>> = None;
+                    loop {
+                        rounds += 1;
+                        let google = Arc::clone(google);
+                        let member_email = member.clone();
+                        let etag = etags[idx].clone();
+                        let mut calls = 0;
+                        let mut conflict = false;
+                        let mut landed = false;
+                        let mut responder = |_: &Event, w: &Write| -> Result<(), String> {
+                            let r =
+                                rt.block_on(google.respond(&member_email, id, etag.as_deref(), w));
+                            match r {
+                                Ok(w) => {
+                                    calls += w.calls;
+                                    landed = true;
+                                    Ok(())
+                                }
+                                Err(e) => {
+                                    conflict = e == CallError::Conflict;
+                                    Err(e.to_string())
+                                }
                             }
-                            Err(e) => Err(e.to_string()),
+                        };
+                        let outcome = self.screen_event(
+                            &unit,
+                            &policy,
+                            tz,
+                            &events,
+                            idx,
+                            &mut responder,
+                            now,
+                        )?;
+                        report.api_calls += calls;
+                        if landed {
+                            written.insert(id.clone(), std::time::Instant::now());
                         }
-                    };
-                    let outcome =
-                        self.screen_event(&unit, &policy, tz, &events, idx, &mut responder, now)?;
-                    report.api_calls += calls;
-                    if let Screened::Decided(record) = outcome {
+                        let Screened::Decided(record) = outcome else {
+                            // Decided again and nothing is to be written
+                            // (the member answered meanwhile, or the
+                            // event was deleted): the refused write's row
+                            // says so instead of "failed".
+                            if let Some(r) = refused.take() {
+                                self.settle_refused(&r)?;
+                            }
+                            break;
+                        };
+                        if conflict && rounds < MAX_DECISION_ROUNDS {
+                            match rt.block_on(google.event(&member, id)) {
+                                Ok(Some(fresh)) => {
+                                    tracing::info!(
+                                        "source `{name}`: `{member}`: event `{id}` changed while it was being answered; deciding again"
+                                    );
+                                    etags[idx] = fresh.etag;
+                                    events[idx] = fresh.event;
+                                    refused = Some(record);
+                                    continue;
+                                }
+                                // Deleted meanwhile: nothing left to answer.
+                                Ok(None) => {
+                                    self.settle_refused(&record)?;
+                                    break;
+                                }
+                                Err(e) => {
+                                    report.fail(
+                                        &name,
+                                        Some(&member),
+                                        format!("cannot read event `{id}` again: {e}"),
+                                    );
+                                }
+                            }
+                        }
+                        // `emit` counts a failed write as a failure of the pass.
                         complete &= record.outcome != Outcome::Failed;
                         self.emit(report, *record);
+                        break;
                     }
                 }
             }
@@ -291,22 +392,44 @@ impl<S: Store> Engine<S> {
             let name = cfg.name();
             let cursors = self.store.cursors(name)?;
             for m in members {
-                let existing: Option<WatchChannel> = cursors
+                let stored: Option<WatchChannel> = cursors
                     .get(&(m.clone(), CHANNEL_ITEM.to_string()))
                     .and_then(|c| serde_json::from_str(c).ok());
+                // A channel this process opened is still open even if its
+                // cursor went (cleared state): reuse and record it again
+                // rather than open a second one and leak the first.
+                let existing = match stored {
+                    Some(c) => Some(c),
+                    None => match self.channels.open_channel(name, m) {
+                        Some(c) => {
+                            let json = serde_json::to_string(&c).unwrap_or_default();
+                            self.store.set_cursor(name, m, CHANNEL_ITEM, &json)?;
+                            Some(c)
+                        }
+                        None => None,
+                    },
+                };
                 let fresh = existing.as_ref().filter(|c| {
                     DateTime::from_timestamp_millis(c.expiration_ms)
                         .is_some_and(|exp| exp - now > renew_before)
                 });
                 if let Some(c) = fresh {
-                    self.channels.insert(&c.id, name, m, &c.token);
+                    self.channels.opened(name, m, c);
                     continue;
                 }
                 let id = format!("gatekeeper-{}", crate::source::google::random_token());
                 let token = crate::source::google::random_token();
+                // Google sends the channel's `sync` message as soon as the
+                // channel exists, possibly before `watch` answers: the
+                // listener must know the id and token first.
+                self.channels.insert(&id, name, m, &token);
                 match rt.block_on(source.watch(m, &id, &webhook.public_url, &token, ttl)) {
                     Ok(channel) => {
-                        self.channels.insert(&channel.id, name, m, &channel.token);
+                        if channel.id != id {
+                            self.channels.remove(&id);
+                            self.channels.insert(&channel.id, name, m, &channel.token);
+                        }
+                        self.channels.opened(name, m, &channel);
                         let json = serde_json::to_string(&channel).unwrap_or_default();
                         self.store.set_cursor(name, m, CHANNEL_ITEM, &json)?;
                         if let Some(old) = existing {
@@ -318,13 +441,64 @@ impl<S: Store> Engine<S> {
                             }
                         }
                     }
-                    Err(e) => problems.push(format!(
-                        "source `{name}`: `{m}`: cannot open a push channel: {e}"
-                    )),
+                    Err(e) => {
+                        self.channels.remove(&id);
+                        problems.push(format!(
+                            "source `{name}`: `{m}`: cannot open a push channel: {e}"
+                        ));
+                    }
                 }
             }
         }
         Ok(problems)
+    }
+
+    /// Finish the log row of a write Google refused (412) once deciding
+    /// again on the fresh copy found nothing to write: it is `no_change`
+    /// with the reason, not `failed`, and its screening stays as the
+    /// second decision left it.
+    fn settle_refused(&mut self, record: &DecisionRecord) -> Result<(), StoreError> {
+        let key = ScreeningKey {
+            source: record.source.clone(),
+            calendar: record.calendar.clone(),
+            uid: record.uid.clone(),
+            recurrence_id: record.recurrence_id.clone(),
+            member: record.member.clone(),
+        };
+        let Some(screening) = self.store.screening(&key)? else {
+            return Ok(());
+        };
+        // Only a row the second decision did not take over.
+        if screening.decision_id.is_some_and(|id| id != record.id) || !screening.complete {
+            return Ok(());
+        }
+        self.store.finish_decision(
+            record.id,
+            Outcome::NoChange,
+            Some("the event changed before gatekeeper's answer landed; decided again on the new version, nothing to write"),
+            &screening,
+        )
+    }
+
+    /// Accept notifications for the channels an earlier run left open, from
+    /// before the listener starts: Google keeps posting to them, and a
+    /// refusal would be a false "wrong token" warning and a failed delivery.
+    pub fn register_channels(&mut self) -> Result<(), StoreError> {
+        for (cfg, backend) in &self.sources {
+            let Backend::Google { members, .. } = backend else {
+                continue;
+            };
+            let cursors = self.store.cursors(cfg.name())?;
+            for m in members {
+                if let Some(c) = cursors
+                    .get(&(m.clone(), CHANNEL_ITEM.to_string()))
+                    .and_then(|c| serde_json::from_str::<WatchChannel>(c).ok())
+                {
+                    self.channels.opened(cfg.name(), m, &c);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Stop every open channel (at shutdown).
@@ -341,6 +515,7 @@ impl<S: Store> Engine<S> {
                 let Some(c) = cursors
                     .get(&(m.clone(), CHANNEL_ITEM.to_string()))
                     .and_then(|c| serde_json::from_str::<WatchChannel>(c).ok())
+                    .or_else(|| self.channels.open_channel(cfg.name(), m))
                 else {
                     continue;
                 };
@@ -354,6 +529,10 @@ impl<S: Store> Engine<S> {
         Ok(())
     }
 }
+
+/// How often one invite is decided in a pass when its copy keeps changing
+/// under gatekeeper's conditional writes.
+const MAX_DECISION_ROUNDS: u32 = 3;
 
 /// The cursor item that asks for one windowed re-screen of a member's
 /// calendar after their team's policy changed.

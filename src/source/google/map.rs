@@ -14,6 +14,10 @@ use crate::calendar::{Attendee, Event, EventTime, EventType, PartStat, Recurrenc
 /// The key under the member's `extendedProperties.private` where gatekeeper
 /// records the answer it wrote ("declined", "tentative").
 pub const MARKER_KEY: &str = "gatekeeperResponse";
+/// Next to the marker: the acting rules gatekeeper's answer stands on,
+/// comma-separated, so a fresh store can tell whether a later verdict names
+/// a new problem (the calendar keeps it when the state database is lost).
+pub const RULES_KEY: &str = "gatekeeperRules";
 
 /// A Google event mapped into the domain, with what is needed to act on it.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,6 +183,15 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
         .and_then(|p| p.get(MARKER_KEY))
         .filter(|v| !v.is_empty())
         .map(|v| partstat_from_google(v));
+    // Only next to a marker: without one, the answer is not gatekeeper's.
+    let gatekeeper_rules: Option<Vec<String>> = marker.as_ref().and_then(|_| {
+        private.and_then(|p| p.get(RULES_KEY)).map(|v| {
+            v.split(',')
+                .map(|r| r.trim().to_string())
+                .filter(|r| !r.is_empty())
+                .collect()
+        })
+    });
     let event = Event {
         uid: g.recurring_event_id.clone().unwrap_or_else(|| id.clone()),
         recurrence_id: g.original_start_time.as_ref().and_then(time),
@@ -201,7 +214,7 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
         dtstamp: None,
         gatekeeper_comment: marker.as_ref().and(me.and_then(|a| a.comment.clone())),
         gatekeeper_partstat: marker,
-        gatekeeper_rules: None,
+        gatekeeper_rules,
         event_type: match g.event_type.as_deref() {
             None | Some("default") => EventType::Default,
             Some("focusTime") => EventType::FocusTime,
@@ -216,6 +229,30 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
         etag: g.etag.clone(),
         event,
     })
+}
+
+/// Whether the member's copy already shows gatekeeper's write `w`: their
+/// answer, the comment and the marker all as `w` would leave them. Used
+/// after a write whose answer was lost, to tell "it landed" from "it did
+/// not".
+pub fn shows_write(g: &api::Event, member: &str, w: &crate::daemon::screen::Write) -> bool {
+    let me = g.attendees.iter().flatten().find(|a| {
+        a.self_ == Some(true)
+            || a.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(member))
+    });
+    let Some(me) = me else { return false };
+    let marker = g
+        .extended_properties
+        .as_ref()
+        .and_then(|x| x.private.as_ref())
+        .and_then(|p| p.get(MARKER_KEY))
+        .map_or("", String::as_str);
+    let want_marker = w.marker.as_ref().map_or("", partstat_to_google);
+    me.response_status.as_deref() == Some(partstat_to_google(&w.partstat))
+        && me.comment.as_deref().unwrap_or("") == w.comment.as_deref().unwrap_or("")
+        && marker == want_marker
 }
 
 /// The reader's zone for a member on Google: the policy's, else the
@@ -235,6 +272,57 @@ mod tests {
     }
 
     #[test]
+    fn tells_a_landed_write_from_one_that_did_not_land() {
+        use crate::daemon::screen::Write;
+        let copy = |status: &str, comment: Option<&str>, marker: Option<&str>| {
+            let mut me = serde_json::json!({"email": "ana@example.com", "self": true, "responseStatus": status});
+            if let Some(c) = comment {
+                me["comment"] = c.into();
+            }
+            let mut e = serde_json::json!({"id": "e", "attendees": [{"email": "bo@example.com", "responseStatus": "accepted"}, me]});
+            if let Some(m) = marker {
+                e["extendedProperties"] = serde_json::json!({"private": {MARKER_KEY: m}});
+            }
+            parse(e)
+        };
+        let decline = Write {
+            partstat: PartStat::Declined,
+            comment: Some("no agenda".into()),
+            marker: Some(PartStat::Declined),
+            rules: vec!["agenda".into()],
+        };
+        let withdraw = Write {
+            partstat: PartStat::NeedsAction,
+            comment: None,
+            marker: None,
+            rules: Vec::new(),
+        };
+        let check = |g: &api::Event, w: &Write, expect: bool| {
+            assert_eq!(shows_write(g, "ana@example.com", w), expect, "{g:?} {w:?}");
+        };
+        check(
+            &copy("declined", Some("no agenda"), Some("declined")),
+            &decline,
+            true,
+        );
+        // Ana declined herself: no marker, not gatekeeper's write.
+        check(&copy("declined", Some("no agenda"), None), &decline, false);
+        check(&copy("accepted", None, None), &decline, false);
+        check(
+            &copy("declined", Some("older reason"), Some("declined")),
+            &decline,
+            false,
+        );
+        check(&copy("needsAction", None, None), &withdraw, true);
+        check(&copy("needsAction", Some(""), Some("")), &withdraw, true);
+        check(
+            &copy("needsAction", None, Some("declined")),
+            &withdraw,
+            false,
+        );
+    }
+
+    #[test]
     fn maps_an_invite_with_self_and_marker() {
         let g = parse(serde_json::json!({
             "id": "abc", "status": "confirmed", "summary": "Sync", "etag": "\"1\"",
@@ -247,7 +335,7 @@ mod tests {
                 {"email": "room@resource.calendar.google.com", "resource": true, "responseStatus": "accepted"},
                 {"email": "cy@example.com", "optional": true}
             ],
-            "extendedProperties": {"private": {"gatekeeperResponse": "declined"}},
+            "extendedProperties": {"private": {"gatekeeperResponse": "declined", "gatekeeperRules": "agenda, working_hours"}},
             "visibility": "private", "sequence": 2, "eventType": "default"
         }));
         let m = map_event(&g).unwrap();
@@ -261,6 +349,10 @@ mod tests {
         assert_eq!(e.attendees[3].partstat, PartStat::NeedsAction);
         assert_eq!(e.gatekeeper_partstat, Some(PartStat::Declined));
         assert_eq!(e.gatekeeper_comment.as_deref(), Some("no agenda"));
+        assert_eq!(
+            e.gatekeeper_rules,
+            Some(vec!["agenda".to_string(), "working_hours".to_string()])
+        );
         assert!(e.private);
         match e.start {
             EventTime::Zoned(t) => assert_eq!(t.to_rfc3339(), "2026-12-01T15:00:00+00:00"),

@@ -1,8 +1,15 @@
 //! Google Calendar as a source: sync each member's primary calendar (full,
 //! then incremental with sync tokens), respond by patching only the
 //! member's own attendee entry, watch for push notifications. Every call
-//! goes through `google-calendar3`, the client-side rate limiter, and the
-//! retry policy in `retry`.
+//! goes through the client-side rate limiter and the retry policy in
+//! `retry`; reads and channels through `google-calendar3`, the answer
+//! itself as a raw PATCH on the same HTTP client, because it must carry
+//! `If-Match` and the crate's builders cannot set a header.
+//!
+//! **Invariant:** every PATCH carries `If-Match` with the etag of the copy
+//! the verdict was made on, including every retry; a PATCH whose fate is
+//! unknown (5xx, timeout, dropped connection) is never sent again before
+//! the event was read again.
 //!
 //! This module does I/O; it maps Google's JSON into the domain (`map`) and
 //! decides nothing.
@@ -27,7 +34,7 @@ use yup_oauth2::authenticator::DefaultAuthenticator;
 
 use self::auth::{Credentials, SCOPES};
 use self::limit::RateLimiter;
-use self::map::{GoogleEvent, MARKER_KEY, Skip, map_event, partstat_to_google};
+use self::map::{GoogleEvent, MARKER_KEY, RULES_KEY, Skip, map_event, partstat_to_google};
 use self::retry::{Backoff, Class, Jitter, Seen, classify};
 use crate::daemon::screen::Write;
 
@@ -56,6 +63,14 @@ pub enum CallError {
     /// 412: the event changed since it was read.
     #[error("the event changed while gatekeeper was answering it")]
     Conflict,
+    /// The server may or may not have carried out a write (a 5xx, a
+    /// timeout, a dropped connection): read before writing again.
+    #[error("no answer on whether the write was applied: {0}")]
+    Ambiguous(String),
+    /// A wait too long to sit out inside a pass (`quotaExceeded`, a long
+    /// `Retry-After`): the member is tried again on a later pass.
+    #[error("Google asks to wait {}s ({last}); tried again on a later pass", after.as_secs())]
+    Deferred { after: Duration, last: String },
     /// Credentials, grant or scope problems: the member's sync stops with
     /// this message until someone fixes it.
     #[error("{0}")]
@@ -113,8 +128,40 @@ struct MemberClient {
     auth: DefaultAuthenticator,
 }
 
+/// The HTTP client the hub uses, shared for the raw conditional PATCH: one
+/// connector, one connection pool, one TLS configuration.
+type ApiClient = hyper_util::client::legacy::Client<HttpsConnector<HttpConnector>, common::Body>;
+
+/// The longest a raw PATCH may take before it counts as unanswered (and
+/// therefore as possibly applied).
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+const DEFAULT_API_BASE: &str = "https://www.googleapis.com/calendar/v3/";
+
+/// What a sync asks for besides the token.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncWindow {
+    /// Only for a full sync: events that ended before this are left out.
+    /// Google's sync guide bounds the initial full sync with `timeMin` and
+    /// then syncs incrementally with the token alone (a sync token cannot
+    /// be combined with `timeMin`: 400); the incremental sync reports every
+    /// later change, whatever the event's time.
+    pub time_min: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a conditional write came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// API calls made, retries and re-reads included.
+    pub calls: u32,
+}
+
 pub struct GoogleSource {
     settings: GoogleSettings,
+    /// `https://www.googleapis.com/calendar/v3/` or the configured base,
+    /// ending in `/`.
+    api_base: String,
+    http: Option<ApiClient>,
     limiter: RateLimiter,
     members: HashMap<String, MemberClient>,
     /// Members whose client could not be set up, with why.
@@ -136,14 +183,33 @@ impl common::Delegate for Capture {
         _err: Option<&serde_json::Value>,
     ) -> common::Retry {
         self.seen.status = Some(response.status().as_u16());
-        self.seen.retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        self.seen.retry_after = retry_after_of(response.headers());
         common::Retry::Abort
     }
+}
+
+fn retry_after_of(headers: &hyper::HeaderMap) -> Option<Duration> {
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| retry::parse_retry_after(v, std::time::SystemTime::now()))
+}
+
+/// Whether a failure leaves it unknown if the server carried out a write:
+/// a 5xx or no answer at all. A 429 or 403 rate limit says it was not.
+fn is_ambiguous(seen: &Seen, err: &common::Error) -> bool {
+    match err {
+        common::Error::HttpError(_) | common::Error::Io(_) => true,
+        _ => seen.status.is_some_and(|s| s >= 500),
+    }
+}
+
+/// Whether ambiguous failures are retried inside `call` (safe for reads)
+/// or handed back (writes: the caller re-reads first).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnAmbiguous {
+    Retry,
+    Return,
 }
 
 fn describe(e: &common::Error) -> (Option<serde_json::Value>, String) {
@@ -189,6 +255,12 @@ impl GoogleSource {
     pub async fn connect(settings: GoogleSettings, members: &[String]) -> GoogleSource {
         let mut clients = HashMap::new();
         let mut broken = HashMap::new();
+        let mut http = None;
+        let api_base = match &settings.api_base {
+            Some(b) if b.ends_with('/') => b.clone(),
+            Some(b) => format!("{b}/"),
+            None => DEFAULT_API_BASE.to_string(),
+        };
         // One connector, one API client and one token client for all
         // members: each would otherwise parse the root certificates and keep
         // its own connection pool.
@@ -198,6 +270,7 @@ impl GoogleSource {
                     hyper_util::rt::TokioExecutor::new(),
                 )
                 .build(connector.clone());
+                http = Some(api.clone());
                 let tokens = auth::auth_client(connector);
                 for m in members {
                     match auth::authenticator(&settings.credentials, m, tokens.clone()).await {
@@ -233,6 +306,8 @@ impl GoogleSource {
             }
         }
         GoogleSource {
+            api_base,
+            http,
             limiter: RateLimiter::per_minute(
                 settings.rate_per_user_per_minute,
                 settings.rate_per_project_per_minute,
@@ -273,6 +348,21 @@ impl GoogleSource {
         &'c self,
         member: &str,
         calls: &mut u32,
+        attempt_once: F,
+    ) -> Result<T, CallError>
+    where
+        F: FnMut(&'c MemberClient) -> Fut,
+        Fut: Future<Output = (Result<T, common::Error>, Seen)>,
+    {
+        self.call_with(member, calls, OnAmbiguous::Retry, attempt_once)
+            .await
+    }
+
+    async fn call_with<'c, T, F, Fut>(
+        &'c self,
+        member: &str,
+        calls: &mut u32,
+        on_ambiguous: OnAmbiguous,
         mut attempt_once: F,
     ) -> Result<T, CallError>
     where
@@ -283,9 +373,15 @@ impl GoogleSource {
         let mut refreshed = false;
         let mut attempt = 0u32;
         loop {
-            self.limiter.acquire(member).await;
+            // The token first, then the slot: signing and fetching a token
+            // can take a while, and a slot taken before it would let
+            // requests bunch up at the server beyond the rate. An error
+            // here comes back from the attempt itself.
+            let _ = client.auth.token(&SCOPES).await;
+            let slot = self.limiter.acquire(member).await;
             *calls += 1;
             let (result, seen) = attempt_once(client).await;
+            drop(slot);
             let err = match result {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
@@ -299,7 +395,14 @@ impl GoogleSource {
                 )));
             }
             let (body, message) = describe(&err);
-            match classify(&seen, body.as_ref()) {
+            let class = classify(&seen, body.as_ref());
+            if on_ambiguous == OnAmbiguous::Return
+                && matches!(class, Class::Retry { .. })
+                && is_ambiguous(&seen, &err)
+            {
+                return Err(CallError::Ambiguous(message));
+            }
+            match class {
                 Class::FullSync => return Err(CallError::FullSyncRequired),
                 Class::Conflict => return Err(CallError::Conflict),
                 Class::Permanent => {
@@ -338,12 +441,22 @@ impl GoogleSource {
                         last: message,
                     });
                 }
+                // The project's or the member's quota is spent: waiting
+                // inside the pass would hold up every other member, and
+                // hammering would not help. A later pass tries again.
                 Class::LongBackoff => {
-                    attempt += 1;
-                    tokio::time::sleep(self.settings.backoff.long).await;
+                    return Err(CallError::Deferred {
+                        after: self.settings.backoff.long,
+                        last: message,
+                    });
                 }
                 Class::Retry { after } => {
-                    let wait = self.settings.backoff.delay(attempt, after, self.unit());
+                    let Some(wait) = self.settings.backoff.wait(attempt, after, self.unit()) else {
+                        return Err(CallError::Deferred {
+                            after: after.unwrap_or(self.settings.backoff.max_wait),
+                            last: message,
+                        });
+                    };
                     tracing::debug!("{member}: {message}; retrying in {wait:?}");
                     attempt += 1;
                     tokio::time::sleep(wait).await;
@@ -358,6 +471,7 @@ impl GoogleSource {
         &self,
         member: &str,
         sync_token: Option<&str>,
+        window: SyncWindow,
     ) -> Result<SyncBatch, CallError> {
         let mut batch = SyncBatch {
             full: sync_token.is_none(),
@@ -379,8 +493,10 @@ impl GoogleSource {
                             .list("primary")
                             .max_results(size)
                             .single_events(false);
-                        if let Some(t) = &token {
-                            req = req.sync_token(t);
+                        match (&token, window.time_min) {
+                            (Some(t), _) => req = req.sync_token(t),
+                            (None, Some(min)) => req = req.time_min(min),
+                            (None, None) => {}
                         }
                         if let Some(p) = &page_token {
                             req = req.page_token(p);
@@ -448,44 +564,110 @@ impl GoogleSource {
 
     /// Answer for the member: patch only their own attendee entry (with
     /// `attendeesOmitted`), and record gatekeeper's answer in their private
-    /// extended properties (empty when the answer is withdrawn).
-    pub async fn respond(&self, member: &str, event_id: &str, w: &Write) -> Result<u32, CallError> {
+    /// extended properties (empty when the answer is withdrawn), on
+    /// condition that their copy still has `etag`, the version the verdict
+    /// was made on.
+    ///
+    /// `Conflict` means the copy changed (a person answered, the organizer
+    /// edited it): read it again and decide again. A 429 or rate-limit
+    /// retry carries the same `If-Match`, so an answer given during the
+    /// backoff makes the retry fail with 412 instead of being overwritten.
+    /// When an attempt's fate is unknown (a 5xx, a timeout, a dropped
+    /// connection), the event is read before anything is sent again: if the
+    /// write landed it is done, if the copy changed otherwise it is a
+    /// `Conflict`, and only an unchanged copy is patched again.
+    pub async fn respond(
+        &self,
+        member: &str,
+        event_id: &str,
+        etag: Option<&str>,
+        w: &Write,
+    ) -> Result<Written, CallError> {
         let mut calls = 0;
-        let attendee = api::EventAttendee {
-            email: Some(member.to_string()),
-            response_status: Some(partstat_to_google(&w.partstat).to_string()),
-            comment: Some(w.comment.clone().unwrap_or_default()),
-            ..Default::default()
+        let Some(etag) = etag else {
+            // Without a version there is nothing to make the write
+            // conditional on, and an unconditional write could overwrite a
+            // person's answer.
+            return Err(CallError::Permanent(format!(
+                "event `{event_id}` came without an etag; not answered"
+            )));
         };
-        let marker = w
-            .marker
+        let http = self
+            .http
             .as_ref()
-            .map(|m| partstat_to_google(m).to_string())
-            .unwrap_or_default();
-        let body = api::Event {
-            attendees: Some(vec![attendee]),
-            attendees_omitted: Some(true),
-            extended_properties: Some(api::EventExtendedProperties {
-                private: Some(HashMap::from([(MARKER_KEY.to_string(), marker)])),
-                shared: None,
-            }),
-            ..Default::default()
-        };
-        let send_updates = self.settings.send_updates.clone();
-        self.call(member, &mut calls, |c| {
-            let body = body.clone();
-            let send_updates = send_updates.clone();
-            async move {
-                attempt!(
-                    c.hub
-                        .events()
-                        .patch(body, "primary", event_id)
-                        .send_updates(&send_updates)
-                )
+            .ok_or_else(|| CallError::Auth("no HTTP client could be set up".into()))?;
+        let body = bytes::Bytes::from(patch_body(member, w).to_string());
+        let url = format!(
+            "{}calendars/primary/events/{}?sendUpdates={}",
+            self.api_base,
+            path_segment(event_id),
+            path_segment(&self.settings.send_updates)
+        );
+        let mut unknown = 0u32;
+        loop {
+            let sent = self
+                .call_with(member, &mut calls, OnAmbiguous::Return, |c| {
+                    conditional_patch(http, c, &url, etag, body.clone())
+                })
+                .await;
+            let last = match sent {
+                Ok(()) => return Ok(Written { calls }),
+                Err(CallError::Ambiguous(last)) => last,
+                Err(e) => return Err(e),
+            };
+            unknown += 1;
+            let fresh = self.read_event(member, event_id, &mut calls).await?;
+            if map::shows_write(&fresh, member, w) {
+                // The write landed before the answer was lost.
+                return Ok(Written { calls });
             }
-        })
-        .await?;
-        Ok(calls)
+            if fresh.etag.as_deref() != Some(etag) {
+                return Err(CallError::Conflict);
+            }
+            if unknown >= self.settings.backoff.max_attempts {
+                return Err(CallError::GaveUp {
+                    attempts: unknown,
+                    last,
+                });
+            }
+            // Not applied and nothing changed: the same conditional write
+            // may go again after a backoff.
+            let wait = self.settings.backoff.delay(unknown - 1, None, self.unit());
+            tracing::debug!("{member}: {last}; not applied, retrying in {wait:?}");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn read_event(
+        &self,
+        member: &str,
+        event_id: &str,
+        calls: &mut u32,
+    ) -> Result<api::Event, CallError> {
+        let (_, ev) = self
+            .call(member, calls, |c| async move {
+                attempt!(c.hub.events().get("primary", event_id))
+            })
+            .await?;
+        Ok(ev)
+    }
+
+    /// The member's current copy of one event, mapped (`None` when it was
+    /// deleted): what a refused write is decided again on.
+    pub async fn event(
+        &self,
+        member: &str,
+        event_id: &str,
+    ) -> Result<Option<GoogleEvent>, CallError> {
+        let mut calls = 0;
+        let ev = self.read_event(member, event_id, &mut calls).await?;
+        match map_event(&ev) {
+            Ok(e) => Ok(Some(e)),
+            Err(Skip::Cancelled(_)) => Ok(None),
+            Err(Skip::Unmappable { id, reason }) => Err(CallError::Permanent(format!(
+                "event `{id}` cannot be read: {reason}"
+            ))),
+        }
     }
 
     /// The calendar's own time zone setting.
@@ -553,6 +735,124 @@ impl GoogleSource {
     }
 }
 
+/// The PATCH body: only the member's own attendee entry (the rest of the
+/// list is omitted, so nobody else's answer can be touched) and
+/// gatekeeper's marker in their private extended properties.
+fn patch_body(member: &str, w: &Write) -> serde_json::Value {
+    let marker = w
+        .marker
+        .as_ref()
+        .map(|m| partstat_to_google(m).to_string())
+        .unwrap_or_default();
+    // The rules go with the marker: none when the answer is withdrawn.
+    let rules = if w.marker.is_some() {
+        w.rules.join(",")
+    } else {
+        String::new()
+    };
+    serde_json::json!({
+        "attendees": [{
+            "email": member,
+            "responseStatus": partstat_to_google(&w.partstat),
+            "comment": w.comment.clone().unwrap_or_default(),
+        }],
+        "attendeesOmitted": true,
+        "extendedProperties": {"private": {MARKER_KEY: marker, RULES_KEY: rules}},
+    })
+}
+
+/// Percent-encode one path segment or query value (RFC 3986 unreserved
+/// characters stay as they are).
+fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One attempt of the conditional PATCH, reported the way a
+/// `google-calendar3` call reports, so `call_with` classifies it the same.
+async fn conditional_patch(
+    http: &ApiClient,
+    client: &MemberClient,
+    url: &str,
+    etag: &str,
+    body: bytes::Bytes,
+) -> (Result<(), common::Error>, Seen) {
+    use http_body_util::BodyExt;
+    let token = match client.auth.token(&SCOPES).await {
+        Ok(t) => t,
+        Err(e) => {
+            return (
+                Err(common::Error::MissingToken(Box::new(e))),
+                Seen::default(),
+            );
+        }
+    };
+    let Some(token) = token.token() else {
+        return (
+            Err(common::Error::MissingToken(
+                "the token endpoint answered without an access token".into(),
+            )),
+            Seen::default(),
+        );
+    };
+    let request = hyper::Request::builder()
+        .method(hyper::Method::PATCH)
+        .uri(url)
+        .header(hyper::header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(hyper::header::IF_MATCH, etag)
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::USER_AGENT, "gatekeeper")
+        .body(common::to_body(Some(body)));
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            let v = serde_json::json!({"error": {"code": 400, "message": format!("cannot build the request: {e}")}});
+            return (Err(common::Error::BadRequest(v)), Seen::default());
+        }
+    };
+    let timed_out = || {
+        common::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("no answer within {}s", WRITE_TIMEOUT.as_secs()),
+        ))
+    };
+    let response = match tokio::time::timeout(WRITE_TIMEOUT, http.request(request)).await {
+        Err(_) => return (Err(timed_out()), Seen::default()),
+        Ok(Err(e)) => return (Err(common::Error::HttpError(e)), Seen::default()),
+        Ok(Ok(r)) => r,
+    };
+    let status = response.status();
+    let seen = Seen {
+        status: Some(status.as_u16()),
+        retry_after: retry_after_of(response.headers()),
+    };
+    let bytes = match tokio::time::timeout(WRITE_TIMEOUT, response.into_body().collect()).await {
+        Ok(Ok(b)) => b.to_bytes(),
+        // The status came but the body did not: for a success that is
+        // still a success; otherwise the fate is as unknown as a timeout.
+        _ if status.is_success() => bytes::Bytes::new(),
+        Ok(Err(e)) => return (Err(common::Error::Io(std::io::Error::other(e))), seen),
+        Err(_) => return (Err(timed_out()), seen),
+    };
+    if status.is_success() {
+        return (Ok(()), seen);
+    }
+    let json = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(|v| v.get("error").is_some())
+        .unwrap_or_else(|| {
+            serde_json::json!({"error": {"code": status.as_u16(), "message": format!("HTTP {status}")}})
+        });
+    (Err(common::Error::BadRequest(json)), seen)
+}
+
 /// Ids of the Google source's state in the store's cursor table: the sync
 /// token, and the open watch channel.
 pub const SYNC_TOKEN_ITEM: &str = "";
@@ -574,34 +874,96 @@ pub fn random_token() -> String {
 }
 
 /// Shared between the webhook listener and the daemon: which channel id
-/// belongs to which source and member, and its token.
+/// belongs to which source and member, and its token; and the channel each
+/// member has open, so a channel is never opened twice or forgotten.
 #[derive(Clone, Default)]
-pub struct ChannelRegistry(Arc<Mutex<HashMap<String, ChannelOwner>>>);
+pub struct ChannelRegistry(Arc<Mutex<Channels>>);
+
+#[derive(Default)]
+struct Channels {
+    by_id: HashMap<String, ChannelOwner>,
+    /// (source, member) → the channel open for them.
+    open: HashMap<(String, String), WatchChannel>,
+    /// Channels this process stopped, with their tokens (the latest few):
+    /// Google may still deliver a message it sent before the stop.
+    retired: std::collections::VecDeque<(String, String)>,
+}
+
+/// How many stopped channels are remembered.
+const RETIRED_CHANNELS: usize = 1024;
 
 /// Whose channel it is: (source, member, token).
 type ChannelOwner = (String, String, String);
 
 impl ChannelRegistry {
-    pub fn insert(&self, channel_id: &str, source: &str, member: &str, token: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            m.insert(
-                channel_id.to_string(),
-                (source.to_string(), member.to_string(), token.to_string()),
-            );
-        }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Channels> {
+        // A panic while holding the lock leaves two plain maps behind,
+        // still consistent enough to check tokens against.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Accept notifications for `channel_id` with `token` from now on: call
+    /// before `events.watch`, whose `sync` message may arrive first.
+    pub fn insert(&self, channel_id: &str, source: &str, member: &str, token: &str) {
+        self.lock().by_id.insert(
+            channel_id.to_string(),
+            (source.to_string(), member.to_string(), token.to_string()),
+        );
+    }
+
+    /// Forget a channel (stopped, or its watch failed). A late message on
+    /// it with its token is still recognised as gatekeeper's own (see
+    /// `is_retired`), so it does not read as a forged one.
     pub fn remove(&self, channel_id: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            m.remove(channel_id);
+        let mut m = self.lock();
+        if let Some((_, _, token)) = m.by_id.remove(channel_id) {
+            if m.retired.len() >= RETIRED_CHANNELS {
+                m.retired.pop_front();
+            }
+            m.retired.push_back((channel_id.to_string(), token));
         }
+        m.open.retain(|_, c| c.id != channel_id);
+    }
+
+    /// Whether `channel_id` is a channel this process stopped, and `token`
+    /// its token: a late message to be acknowledged and ignored.
+    pub fn is_retired(&self, channel_id: &str, token: &str) -> bool {
+        self.lock()
+            .retired
+            .iter()
+            .any(|(id, t)| id == channel_id && constant_time_eq(t.as_bytes(), token.as_bytes()))
+    }
+
+    /// Record the channel now open for `member` of `source` (and accept
+    /// notifications for it).
+    pub fn opened(&self, source: &str, member: &str, channel: &WatchChannel) {
+        let mut m = self.lock();
+        m.by_id.insert(
+            channel.id.clone(),
+            (
+                source.to_string(),
+                member.to_string(),
+                channel.token.clone(),
+            ),
+        );
+        m.open
+            .insert((source.to_string(), member.to_string()), channel.clone());
+    }
+
+    /// The channel open for `member` of `source`, if this process opened or
+    /// registered one.
+    pub fn open_channel(&self, source: &str, member: &str) -> Option<WatchChannel> {
+        self.lock()
+            .open
+            .get(&(source.to_string(), member.to_string()))
+            .cloned()
     }
 
     /// The (source, member) a notification is for, if its channel is known
     /// and its token matches (compared in constant time).
     pub fn check(&self, channel_id: &str, token: &str) -> Option<(String, String)> {
-        let m = self.0.lock().ok()?;
-        let (source, member, expected) = m.get(channel_id)?;
+        let m = self.lock();
+        let (source, member, expected) = m.by_id.get(channel_id)?;
         let matches = constant_time_eq(expected.as_bytes(), token.as_bytes());
         matches.then(|| (source.clone(), member.clone()))
     }

@@ -2,7 +2,10 @@
 //! back off exponentially with jitter on rate limits and server errors
 //! (honouring `Retry-After`), refresh the token once on 401, resync on 410,
 //! and give up at once on permanent errors so nothing retries in a loop.
-//! Pure apart from the injected random source.
+//! A wait longer than `Backoff::max_wait` (a long `Retry-After`, a
+//! `quotaExceeded`) is not waited out inside a pass: the member is deferred
+//! to a later pass so the others are not held up.
+//! Pure apart from the injected random source; the clock is a parameter.
 
 use std::time::Duration;
 
@@ -22,7 +25,8 @@ pub enum Class {
     LongBackoff,
     /// 401: the token may have expired; refresh once.
     RefreshToken,
-    /// 410 `fullSyncRequired`.
+    /// 410 `fullSyncRequired`, or a 400 that says the sync token is
+    /// invalid: either way the calendar must be synced in full.
     FullSync,
     /// 412: the event changed since it was read.
     Conflict,
@@ -41,7 +45,12 @@ pub fn classify(seen: &Seen, body: Option<&serde_json::Value>) -> Class {
         .and_then(|b| b.pointer("/error/errors/0/reason"))
         .and_then(serde_json::Value::as_str)
         .unwrap_or("");
+    let message = body
+        .and_then(|b| b.pointer("/error/message"))
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
     match (code, reason) {
+        (Some(400), _) if refuses_sync_token(message) => Class::FullSync,
         (Some(403), "rateLimitExceeded" | "userRateLimitExceeded") | (Some(429), _) => {
             Class::Retry {
                 after: seen.retry_after,
@@ -59,14 +68,38 @@ pub fn classify(seen: &Seen, body: Option<&serde_json::Value>) -> Class {
     }
 }
 
+/// Whether a 400's message says the sync token is invalid ("Invalid sync
+/// token value.", "Sync token is no longer valid, a full sync is
+/// required."): a calendar must never stay stuck on a token the server
+/// refuses.
+fn refuses_sync_token(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("sync token") && (m.contains("invalid") || m.contains("no longer valid"))
+}
+
+/// A `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110
+/// section 10.2.3), read against `now`. A date in the past means "now".
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 /// Exponential backoff with "full jitter" between half and all of the step.
 #[derive(Debug, Clone)]
 pub struct Backoff {
     pub base: Duration,
     pub max: Duration,
     pub max_attempts: u32,
-    /// Waits for `quotaExceeded`.
+    /// How long the next pass should wait after a `quotaExceeded`: it is
+    /// never waited out inside a pass.
     pub long: Duration,
+    /// The longest wait (a `Retry-After`, a backoff step) a request sits
+    /// out inside a pass; a longer one defers the member to a later pass.
+    pub max_wait: Duration,
 }
 
 impl Default for Backoff {
@@ -76,6 +109,7 @@ impl Default for Backoff {
             max: Duration::from_secs(32),
             max_attempts: 6,
             long: Duration::from_secs(300),
+            max_wait: Duration::from_secs(60),
         }
     }
 }
@@ -90,6 +124,13 @@ impl Backoff {
             .min(self.max);
         let jittered = step.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0));
         retry_after.map_or(jittered, |r| r.max(jittered))
+    }
+
+    /// The wait before retry number `attempt`, or `None` when it is longer
+    /// than `max_wait` and the request should be given up for this pass.
+    pub fn wait(&self, attempt: u32, retry_after: Option<Duration>, unit: f64) -> Option<Duration> {
+        let wait = self.delay(attempt, retry_after, unit);
+        (wait <= self.max_wait).then_some(wait)
     }
 }
 
@@ -212,6 +253,21 @@ mod tests {
                 Some(body(400, "invalid")),
                 Class::Permanent,
             ),
+            // A sync token the server refuses with a 400: sync in full.
+            (
+                Seen::default(),
+                Some(
+                    json!({"error": {"code": 400, "message": "Invalid sync token value.", "errors": [{"domain": "global", "reason": "invalid", "message": "Invalid sync token value."}]}}),
+                ),
+                Class::FullSync,
+            ),
+            (
+                Seen::default(),
+                Some(
+                    json!({"error": {"code": 400, "message": "Invalid page token value.", "errors": [{"domain": "global", "reason": "invalid", "message": "Invalid page token value."}]}}),
+                ),
+                Class::Permanent,
+            ),
             // No status and no body: the connection failed.
             (Seen::default(), None, Class::Retry { after: None }),
         ];
@@ -235,6 +291,39 @@ mod tests {
             b.delay(8, Some(Duration::from_secs(1)), 1.0),
             Duration::from_secs(32)
         );
+    }
+
+    #[test]
+    fn retry_after_in_seconds_and_as_an_http_date() {
+        // Sun, 29 Nov 2026 12:00:00 GMT.
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_795_953_600);
+        let check = |value: &str, expect: Option<u64>| {
+            assert_eq!(
+                parse_retry_after(value, now),
+                expect.map(Duration::from_secs),
+                "{value}"
+            );
+        };
+        check("7", Some(7));
+        check(" 120 ", Some(120));
+        check("Sun, 29 Nov 2026 12:01:30 GMT", Some(90));
+        // The obsolete forms an HTTP/1.1 recipient must still read.
+        check("Sunday, 29-Nov-26 12:00:10 GMT", Some(10));
+        check("Sun Nov 29 12:00:05 2026", Some(5));
+        // A date already past: retry now.
+        check("Sun, 29 Nov 2026 11:00:00 GMT", Some(0));
+        check("soon", None);
+        check("-3", None);
+    }
+
+    #[test]
+    fn waits_past_the_cap_defer_the_request() {
+        let b = Backoff::default();
+        let secs = |s| Some(Duration::from_secs(s));
+        assert_eq!(b.wait(0, secs(60), 1.0), Some(Duration::from_secs(60)));
+        assert_eq!(b.wait(0, secs(61), 1.0), None);
+        assert_eq!(b.wait(20, None, 1.0), Some(Duration::from_secs(32)));
+        assert_eq!(b.wait(0, secs(86_400), 0.0), None);
     }
 
     #[test]

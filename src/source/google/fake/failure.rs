@@ -70,14 +70,29 @@ pub enum FailureKind {
     ServiceUnavailable,
     /// Wait, then answer normally.
     Slow(Duration),
+    /// Carry the request out at once, then wait before answering: a
+    /// `sync` notification of a new channel reaches the listener before
+    /// the `events.watch` answer reaches the caller.
+    SlowAnswer(Duration),
+    /// Carry the request out, then answer 500 `backendError` anyway: the
+    /// client cannot tell whether its write was applied.
+    BackendErrorAfterApplying,
+    /// Carry the request out, then close the connection without an answer.
+    DropConnectionAfterApplying,
     /// Lose one push notification of the matching user's calendar.
     DropNotification,
 }
 
 /// What an injected failure does to one request.
 pub(crate) enum Outcome {
+    /// Answer with this error instead of carrying the request out.
     Fail(FailureKind),
+    /// Wait, then carry the request out.
     Delay(Duration),
+    /// Carry the request out, then wait before answering.
+    DelayAnswer(Duration),
+    /// Carry the request out, then answer with this error.
+    FailAfter(FailureKind),
 }
 
 impl FailureKind {
@@ -91,7 +106,12 @@ impl FailureKind {
             FailureKind::QuotaExceeded => ApiError::quota_exceeded(),
             FailureKind::BackendError => ApiError::backend_error(),
             FailureKind::ServiceUnavailable => ApiError::service_unavailable(),
-            FailureKind::Slow(_) | FailureKind::DropNotification => return None,
+            FailureKind::BackendErrorAfterApplying | FailureKind::DropConnectionAfterApplying => {
+                ApiError::backend_error()
+            }
+            FailureKind::Slow(_) | FailureKind::SlowAnswer(_) | FailureKind::DropNotification => {
+                return None;
+            }
         })
     }
 
@@ -179,6 +199,9 @@ impl Failures {
                 self.retire_spent();
                 return Some(match kind {
                     FailureKind::Slow(d) => Outcome::Delay(d),
+                    FailureKind::SlowAnswer(d) => Outcome::DelayAnswer(d),
+                    FailureKind::BackendErrorAfterApplying
+                    | FailureKind::DropConnectionAfterApplying => Outcome::FailAfter(kind),
                     other => Outcome::Fail(other),
                 });
             }

@@ -50,7 +50,12 @@ pub(crate) struct State {
     channels: watch::Channels,
     failures: failure::Failures,
     stats: stats::Recorder,
+    /// Run once on the next request of a method, before it is answered.
+    hooks: Vec<(String, Hook)>,
 }
+
+/// Something a test has happen while a request is in flight.
+pub type Hook = Box<dyn FnOnce(&FakeGoogle) + Send>;
 
 impl State {
     fn now(&self) -> (Instant, DateTime<Utc>) {
@@ -75,11 +80,27 @@ impl State {
         self.channels.notify(touched, &mut self.failures, now);
     }
 
+    fn take_hook(&mut self, method: &str) -> Option<Hook> {
+        let i = self.hooks.iter().position(|(m, _)| m == method)?;
+        Some(self.hooks.remove(i).1)
+    }
+
     fn is_active_user(&self, email: &str) -> bool {
         self.users
             .get(&email.to_ascii_lowercase())
             .is_some_and(|u| !u.revoked)
     }
+}
+
+/// A number that differs between lives of the fake, so sync tokens of an
+/// earlier life are unknown to a later one.
+fn new_epoch() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNT: AtomicU64 = AtomicU64::new(1);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (nanos ^ COUNT.fetch_add(1, Ordering::Relaxed).rotate_left(40)) | 1
 }
 
 /// The fake. Cheap to clone: clones share one state.
@@ -99,10 +120,11 @@ impl FakeGoogle {
                 clock_offset: Duration::ZERO,
                 users: BTreeMap::new(),
                 auth: auth::Auth::new(public_key_der),
-                store: store::Store::default(),
+                store: store::Store::new(new_epoch()),
                 channels: watch::Channels::default(),
                 failures: failure::Failures::default(),
                 stats: stats::Recorder::default(),
+                hooks: Vec::new(),
             })),
         }
     }
@@ -267,6 +289,26 @@ impl FakeGoogle {
         self.lock().store.expire_sync_tokens(user);
     }
 
+    /// The next incremental sync of `user`'s calendar answers 400 "Invalid
+    /// sync token value.", the other form a refused token takes.
+    pub fn refuse_sync_tokens(&self, user: &str) {
+        self.lock().store.refuse_sync_tokens(user);
+    }
+
+    /// Every sync token issued so far becomes unknown (410), as after the
+    /// fake's process restarted: calendars and channels stay.
+    pub fn forget_sync_tokens(&self) {
+        self.lock().store.epoch = new_epoch();
+    }
+
+    /// Runs `hook` once, on the next request of `method`, after the request
+    /// arrived and before it is answered (an injected failure for the same
+    /// request still applies): "a member answers while gatekeeper's write
+    /// is in flight" without racing a clock.
+    pub fn on_request(&self, method: &str, hook: impl FnOnce(&FakeGoogle) + Send + 'static) {
+        self.lock().hooks.push((method.to_string(), Box::new(hook)));
+    }
+
     pub fn inject(&self, f: Failure) {
         self.lock().failures.push(f);
     }
@@ -276,7 +318,10 @@ impl FakeGoogle {
     }
 
     pub fn stats(&self) -> Stats {
-        self.lock().stats.snapshot()
+        let s = self.lock();
+        let mut stats = s.stats.snapshot();
+        stats.deliveries = s.channels.deliveries();
+        stats
     }
 
     /// `{"users":[{"email","time_zone"}], "events":[{"organizer","event":{..}}]}`.

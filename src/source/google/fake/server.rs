@@ -4,8 +4,6 @@
 //! method itself). Handlers hold the state lock only while computing an
 //! answer, never across an `await`.
 
-use std::convert::Infallible;
-
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -15,7 +13,7 @@ use serde_json::{Value, json};
 use super::FakeGoogle;
 use super::auth::{parse_form, percent_decode, unverified_subject};
 use super::error::{ApiError, TokenError};
-use super::failure::Outcome;
+use super::failure::{FailureKind, Outcome};
 use super::patch::patch_as;
 use super::sync::{ListQuery, list};
 
@@ -32,10 +30,15 @@ pub(crate) async fn serve(fake: FakeGoogle, listener: tokio::net::TcpListener) {
                 // killed daemon's in-flight patch still lands), so the
                 // handling runs on its own task, not the connection's.
                 async move {
-                    let answer = tokio::spawn(handle(fake, req)).await;
-                    Ok::<_, Infallible>(
-                        answer.unwrap_or_else(|_| api_error(&ApiError::backend_error())),
-                    )
+                    let answer = tokio::spawn(answer_and_count(fake, req))
+                        .await
+                        .unwrap_or_else(|_| api_error(&ApiError::backend_error()));
+                    // An error from the service makes hyper close the
+                    // connection without answering.
+                    if answer.headers().contains_key(DROP_CONNECTION) {
+                        return Err(DroppedConnection);
+                    }
+                    Ok(answer)
                 }
             });
             let io = hyper_util::rt::TokioIo::new(stream);
@@ -50,6 +53,21 @@ pub(crate) async fn serve(fake: FakeGoogle, listener: tokio::net::TcpListener) {
 }
 
 type Answer = Response<Full<Bytes>>;
+
+/// Internal marker on an answer that must not be sent: the connection is
+/// closed instead (`FailureKind::DropConnectionAfterApplying`).
+const DROP_CONNECTION: &str = "x-fake-drop-connection";
+
+#[derive(Debug)]
+struct DroppedConnection;
+
+impl std::fmt::Display for DroppedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the fake dropped the connection on purpose")
+    }
+}
+
+impl std::error::Error for DroppedConnection {}
 
 fn json_answer(status: u16, body: &Value) -> Answer {
     let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
@@ -133,6 +151,24 @@ fn route(method: &Method, path: &str) -> Route {
     }
 }
 
+/// Handles a request and counts its answer's status per method.
+async fn answer_and_count(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
+    let name = if req.method() == Method::POST && req.uri().path() == "/token" {
+        "token"
+    } else {
+        route(req.method(), req.uri().path()).name()
+    };
+    let answer = handle(fake.clone(), req).await;
+    // A dropped connection answers nothing: counted as status 0.
+    let status = if answer.headers().contains_key(DROP_CONNECTION) {
+        0
+    } else {
+        answer.status().as_u16()
+    };
+    fake.lock().stats.answered(name, status);
+    answer
+}
+
 async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -161,13 +197,22 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
     }
     let route = route(&method, &path);
     let name = route.name();
-    let outcome = {
+    let (outcome, hook) = {
         let mut s = fake.lock();
         let (now, _) = s.now();
         let subject = s.auth.subject_of(authorization.as_deref());
         s.stats.record(subject.as_deref().unwrap_or(""), name, now);
-        s.failures.for_request(name, subject.as_deref())
+        (
+            s.failures.for_request(name, subject.as_deref()),
+            s.take_hook(name),
+        )
     };
+    // A test's "meanwhile": runs after the request arrived, before it is
+    // answered, outside the lock.
+    if let Some(hook) = hook {
+        hook(&fake);
+    }
+    let mut after = None;
     match outcome {
         Some(Outcome::Fail(kind)) => {
             if let Some(e) = kind.api_error() {
@@ -175,8 +220,42 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
             }
         }
         Some(Outcome::Delay(d)) => tokio::time::sleep(d).await,
+        Some(o @ (Outcome::DelayAnswer(_) | Outcome::FailAfter(_))) => after = Some(o),
         None => {}
     }
+    let answer = carry_out(&fake, &route, &query, authorization, if_match, &body);
+    match after {
+        Some(Outcome::DelayAnswer(d)) => {
+            tokio::time::sleep(d).await;
+            answer
+        }
+        Some(Outcome::FailAfter(FailureKind::DropConnectionAfterApplying)) => {
+            let mut r = answer;
+            r.headers_mut().insert(
+                DROP_CONNECTION,
+                hyper::header::HeaderValue::from_static("1"),
+            );
+            r
+        }
+        Some(Outcome::FailAfter(kind)) => match kind.api_error() {
+            Some(e) => api_error(&e),
+            None => answer,
+        },
+        _ => answer,
+    }
+}
+
+/// The request itself, after injected failures: authentication, scope,
+/// then the method.
+fn carry_out(
+    fake: &FakeGoogle,
+    route: &Route,
+    query: &[(String, String)],
+    authorization: Option<String>,
+    if_match: Option<String>,
+    body: &Bytes,
+) -> Answer {
+    let name = route.name();
 
     let mut s = fake.lock();
     let (now, now_utc) = s.now();
@@ -191,15 +270,15 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
         if body.is_empty() {
             return Ok(json!({}));
         }
-        serde_json::from_slice(&body).map_err(|_| ApiError::invalid("Parse Error"))
+        serde_json::from_slice(body).map_err(|_| ApiError::invalid("Parse Error"))
     };
     // `primary` and the member's own address name the member's calendar;
     // gatekeeper never reads anyone else's.
     let own = |cal: &str| cal == "primary" || cal.eq_ignore_ascii_case(&subject);
 
-    let result: Result<Answer, ApiError> = (|| match &route {
+    let result: Result<Answer, ApiError> = (|| match route {
         Route::List(cal) if own(cal) => {
-            let q = ListQuery::from_pairs(&query)?;
+            let q = ListQuery::from_pairs(query)?;
             Ok(json_answer(200, &list(&s.store, &subject, &q)?))
         }
         Route::Get(cal, id) if own(cal) => {
@@ -322,7 +401,14 @@ async fn token(fake: FakeGoogle, body: &Bytes) -> Answer {
                 return token_error(&e);
             }
         }
-        Some(Outcome::Delay(d)) => tokio::time::sleep(d).await,
+        // The token endpoint has nothing to apply: a late answer is a
+        // delay, an error after applying is an error.
+        Some(Outcome::Delay(d) | Outcome::DelayAnswer(d)) => tokio::time::sleep(d).await,
+        Some(Outcome::FailAfter(kind)) => {
+            if let Some(e) = kind.token_error() {
+                return token_error(&e);
+            }
+        }
         None => {}
     }
     let mut s = fake.lock();

@@ -19,6 +19,12 @@ pub struct Stats {
     pub max_per_minute_by_user: BTreeMap<String, u64>,
     /// The most Calendar API requests the whole project made in a 60-second window.
     pub max_per_minute_project: u64,
+    /// Answers per (method name, HTTP status): how many patches answered
+    /// 200, how many 412.
+    pub answers: BTreeMap<(String, u16), u64>,
+    /// Push notifications per (resource state such as `sync` or `exists`,
+    /// the listener's HTTP status; 0 when it did not answer).
+    pub deliveries: BTreeMap<(String, u16), u64>,
 }
 
 impl Stats {
@@ -28,6 +34,31 @@ impl Stats {
             .get(&(user.to_string(), method.to_string()))
             .copied()
             .unwrap_or(0)
+    }
+
+    /// Answers to `method` with `status`, all members together.
+    pub fn answered(&self, method: &str, status: u16) -> u64 {
+        self.answers
+            .get(&(method.to_string(), status))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Notifications in `state` the listener answered with `status`.
+    pub fn delivered(&self, state: &str, status: u16) -> u64 {
+        self.deliveries
+            .get(&(state.to_string(), status))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Notifications the listener refused or did not answer.
+    pub fn undelivered(&self) -> u64 {
+        self.deliveries
+            .iter()
+            .filter(|((_, status), _)| !(200..300).contains(status))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Requests of `method`, all members together.
@@ -77,6 +108,14 @@ impl Recorder {
         *max = (*max).max(n);
         let n = slide(&mut self.project_window, now);
         self.stats.max_per_minute_project = self.stats.max_per_minute_project.max(n);
+    }
+
+    pub fn answered(&mut self, method: &str, status: u16) {
+        *self
+            .stats
+            .answers
+            .entry((method.to_string(), status))
+            .or_default() += 1;
     }
 
     pub fn snapshot(&self) -> Stats {

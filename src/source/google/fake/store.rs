@@ -50,6 +50,9 @@ pub(crate) struct Calendar {
     pub copies: BTreeMap<String, Copy>,
     /// Sync tokens older than this position answer 410.
     pub valid_from: u64,
+    /// Sync tokens older than this position answer 400 "Invalid sync
+    /// token value." (the form some servers use instead of 410).
+    pub refused_before: u64,
 }
 
 #[derive(Default)]
@@ -58,6 +61,8 @@ pub(crate) struct Store {
     pub calendars: BTreeMap<String, Calendar>,
     /// The last change-log position handed out (shared by all calendars).
     pub seq: u64,
+    /// This life of the fake: tokens from another one are unknown.
+    pub epoch: u64,
     next_id: u64,
 }
 
@@ -90,6 +95,13 @@ pub fn merge(target: &mut Map<String, Value>, patch: &Map<String, Value>) {
 }
 
 impl Store {
+    pub fn new(epoch: u64) -> Store {
+        Store {
+            epoch,
+            ..Store::default()
+        }
+    }
+
     pub fn add_calendar(&mut self, email: &str, time_zone: &str) {
         let key = email.to_ascii_lowercase();
         self.calendars
@@ -100,6 +112,7 @@ impl Store {
                 time_zone: time_zone.to_string(),
                 copies: BTreeMap::new(),
                 valid_from: 0,
+                refused_before: 0,
             });
     }
 
@@ -110,6 +123,14 @@ impl Store {
         let seq = self.seq;
         if let Some(c) = self.calendars.get_mut(&owner.to_ascii_lowercase()) {
             c.valid_from = seq;
+        }
+    }
+
+    pub fn refuse_sync_tokens(&mut self, owner: &str) {
+        self.seq += 1;
+        let seq = self.seq;
+        if let Some(c) = self.calendars.get_mut(&owner.to_ascii_lowercase()) {
+            c.refused_before = seq;
         }
     }
 

@@ -3,7 +3,11 @@
 //! token, cancelled ones reduced to their id), both paged. A listing is a
 //! snapshot at the change-log position of its first page: later changes
 //! wait for the next sync token. Tokens are opaque base64 of a small JSON
-//! record; clients must not read them.
+//! record; clients must not read them. A token the fake did not issue in
+//! this life (it restarted, so it does not know the token) answers 410
+//! `fullSyncRequired`, as Google answers for a token it no longer knows;
+//! one that is not a token at all, or that a test marked refused, answers
+//! 400 "Invalid sync token value.".
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -68,6 +72,9 @@ struct SyncToken {
     c: String,
     s: u64,
     e: bool,
+    /// The fake's life the token was issued in.
+    #[serde(default)]
+    g: u64,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -253,8 +260,14 @@ pub(crate) fn list(store: &Store, owner: &str, q: &ListQuery) -> Result<Value, A
             let lo = match &q.sync_token {
                 Some(s) => {
                     let t: SyncToken = decode("S", s)
-                        .filter(|t: &SyncToken| t.c == cal.owner && t.s <= store.seq)
+                        .filter(|t: &SyncToken| t.c == cal.owner)
                         .ok_or_else(|| ApiError::invalid("Invalid sync token value."))?;
+                    if t.g != store.epoch || t.s > store.seq {
+                        return Err(ApiError::full_sync_required());
+                    }
+                    if t.s < cal.refused_before {
+                        return Err(ApiError::invalid("Invalid sync token value."));
+                    }
                     if t.e != q.single_events {
                         return Err(ApiError::invalid(
                             "singleEvents must be the same as in the sync that issued the sync token",
@@ -337,7 +350,8 @@ pub(crate) fn list(store: &Store, owner: &str, q: &ListQuery) -> Result<Value, A
             &SyncToken {
                 c: cal.owner.clone(),
                 s: hi,
-                e: q.single_events
+                e: q.single_events,
+                g: store.epoch,
             }
         ));
     }

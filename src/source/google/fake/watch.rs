@@ -5,7 +5,8 @@
 //! Google only posts to `https` addresses; the fake also accepts plain
 //! `http` on the loopback interface so tests can listen without TLS.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -37,9 +38,13 @@ pub(crate) struct Channel {
     queue: mpsc::UnboundedSender<Notification>,
 }
 
+/// Delivered notifications per (resource state, the listener's status).
+type Deliveries = Arc<Mutex<BTreeMap<(String, u16), u64>>>;
+
 #[derive(Default)]
 pub(crate) struct Channels {
     by_id: HashMap<String, Channel>,
+    deliveries: Deliveries,
 }
 
 /// The same calendar always has the same resource id, as at Google.
@@ -126,7 +131,7 @@ impl Channels {
         };
         let expiration = now + chrono::Duration::seconds(ttl);
         let (queue, rx) = mpsc::unbounded_channel();
-        runtime.spawn(deliver(rx));
+        runtime.spawn(deliver(rx, Arc::clone(&self.deliveries)));
         let mut channel = Channel {
             id: id.to_string(),
             resource_id: resource_id(owner),
@@ -149,6 +154,13 @@ impl Channels {
         });
         self.by_id.insert(channel.id.clone(), channel);
         Ok(answer)
+    }
+
+    pub fn deliveries(&self) -> BTreeMap<(String, u16), u64> {
+        self.deliveries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// `channels.stop`: only the member who opened a channel may stop it.
@@ -184,7 +196,7 @@ impl Channels {
     }
 }
 
-async fn deliver(mut rx: mpsc::UnboundedReceiver<Notification>) {
+async fn deliver(mut rx: mpsc::UnboundedReceiver<Notification>, deliveries: Deliveries) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Empty<Bytes>>();
     while let Some(n) = rx.recv().await {
@@ -195,10 +207,25 @@ async fn deliver(mut rx: mpsc::UnboundedReceiver<Notification>) {
         let Ok(req) = req.body(Empty::new()) else {
             continue;
         };
+        let state = n
+            .headers
+            .iter()
+            .find(|(k, _)| *k == "X-Goog-Resource-State")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default();
         // Google does not retry a failed delivery in a way clients can rely
         // on; neither does the fake.
-        if let Err(e) = client.request(req).await {
-            tracing::debug!("google fake: notification to {} failed: {e}", n.address);
-        }
+        let status = match client.request(req).await {
+            Ok(r) => r.status().as_u16(),
+            Err(e) => {
+                tracing::debug!("google fake: notification to {} failed: {e}", n.address);
+                0
+            }
+        };
+        *deliveries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((state, status))
+            .or_default() += 1;
     }
 }
