@@ -49,12 +49,15 @@ fn measure(name: &str, new_protocol: bool) {
         let items = source.list().unwrap();
         let texts: Vec<String> = items
             .iter()
-            .map(|i| source.read(i).unwrap().replace("NEEDS-ACTION", "DECLINED"))
+            .map(|i| {
+                String::from_utf8_lossy(&source.read(i).unwrap())
+                    .replace("NEEDS-ACTION", "DECLINED")
+            })
             .collect();
         let start = Instant::now();
         for (item, text) in items.iter().zip(&texts) {
             if new_protocol {
-                source.write(item, text).unwrap();
+                source.write(item, text.as_bytes()).unwrap();
             } else {
                 old_write(dir.path(), item, text);
             }

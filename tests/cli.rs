@@ -253,15 +253,27 @@ fn events_lists_occurrences_with_recurrences_expanded() {
     let v: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
     let starts: Vec<&str> = v.iter().map(|o| o["start"].as_str().unwrap()).collect();
     // Mondays 09:00 Berlin; 9 March excluded; the RDATE on the 12th; the
-    // 16th moved to the 17th at 14:00; the 23rd cancelled; the 30th after
-    // the DST change is still 09:00 local (+02:00).
+    // 16th moved to the 17th at 14:00; the 23rd cancelled (listed, with its
+    // status); the 30th after the DST change is still 09:00 local (+02:00).
     assert_eq!(
         starts,
         [
             "2026-03-02T09:00:00+01:00",
             "2026-03-12T15:00:00+01:00",
             "2026-03-17T14:00:00+01:00",
+            "2026-03-23T09:00:00+01:00",
             "2026-03-30T09:00:00+02:00",
+        ]
+    );
+    let statuses: Vec<&str> = v.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "confirmed",
+            "confirmed",
+            "confirmed",
+            "cancelled",
+            "confirmed"
         ]
     );
     assert_eq!(v[2]["summary"], "Weekly sync (moved)");
@@ -629,11 +641,21 @@ struct Running {
 
 impl Running {
     fn start(args: &[&str]) -> Running {
+        Running::start_logging(args, None)
+    }
+
+    /// Like `start`, with `GATEKEEPER_LOG` set to `level` when given, so a
+    /// test can wait for what the daemon logs.
+    fn start_logging(args: &[&str], level: Option<&str>) -> Running {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"));
+        command.env_remove("GATEKEEPER_LOG");
+        if let Some(level) = level {
+            command.env("GATEKEEPER_LOG", level);
+        }
+        let mut child = command
             .args(args)
             .env("NO_COLOR", "1")
-            .env_remove("GATEKEEPER_LOG")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -750,14 +772,21 @@ fn google_walkthrough_works_from_any_folder_and_an_added_invite_is_pushed() {
     )
     .unwrap();
     let config = dir.path().join("gatekeeper.toml");
-    let daemon = Running::start(&[
-        "run",
-        "--config",
-        config.to_str().unwrap(),
-        "--now",
-        "2026-03-01T08:00:00Z",
-    ]);
+    let daemon = Running::start_logging(
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--now",
+            "2026-03-01T08:00:00Z",
+        ],
+        Some("gatekeeper=info"),
+    );
     daemon.wait_for("Weekly standup");
+    // Channels are opened after the first pass: an invite added before
+    // the attendees' channels exist would wait for the hourly poll.
+    daemon.wait_for_err("`ana@example.com`: push channel open");
+    daemon.wait_for_err("`chen@example.com`: push channel open");
     let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
         .args(["google-fake", "invite", "--fake", &fake_url])
         .args([

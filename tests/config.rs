@@ -246,6 +246,7 @@ fn the_key_table_knows_exactly_the_keys_serde_does() {
         ("[webhook]", format!("{base}[webhook]\nzz_unknown = 1\n")),
         ("[report]", format!("{base}[report]\nzz_unknown = 1\n")),
         ("[metrics]", format!("{base}[metrics]\nzz_unknown = 1\n")),
+        ("[limits]", format!("{base}[limits]\nzz_unknown = 1\n")),
         (
             "[[source]] kind = \"vdir\"",
             format!("{base}[[source]]\nkind = \"vdir\"\nzz_unknown = 1\n"),
@@ -321,5 +322,34 @@ proptest::proptest! {
                 }
             }
         }
+    }
+}
+
+/// A config that is not UTF-8 gets the error a policy gets: file, line and
+/// column, from `config check` and `run` alike (issue 9).
+#[test]
+fn a_config_that_is_not_utf8_is_an_error_with_its_place_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples/demo"), dir.path());
+    let config = dir.path().join("gatekeeper.toml");
+    let mut bytes = std::fs::read(&config).unwrap();
+    let line = bytes.iter().filter(|&&b| b == b'\n').count() + 1;
+    bytes.extend_from_slice(b"# caf\xe9\n");
+    std::fs::write(&config, bytes).unwrap();
+    let place = format!("gatekeeper.toml:{line}:6");
+    for args in [
+        &["config", "check"][..],
+        &["run", "--once", "--now", "2026-11-30T08:00:00Z"][..],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--config", "gatekeeper.toml"]);
+        let out = in_dir(dir.path(), &all);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {err}");
+        assert!(err.contains("not UTF-8"), "{args:?}: {err}");
+        assert!(
+            err.contains(&place),
+            "{args:?} should point at {place}: {err}"
+        );
     }
 }

@@ -105,8 +105,11 @@ fn google_invite() {
             ),
         ]
     );
-    // X-WR-TIMEZONE does not turn floating times into zoned ones.
-    assert!(matches!(p.events[1].start, EventTime::Floating(_)));
+    // X-WR-TIMEZONE is the zone of the calendar's floating times, as
+    // Google Calendar and Apple Calendar read them.
+    assert!(
+        matches!(p.events[1].start, EventTime::Zoned(t) if t.timezone() == chrono_tz::Europe::Berlin)
+    );
 }
 
 #[test]

@@ -71,15 +71,16 @@ fn race(how: ClientWrite, rounds: usize) -> (Vec<String>, usize, usize) {
                 let _round = Round(&rounds_done);
                 let Ok(items) = source.list() else { continue };
                 let Some(item) = items.first() else { continue };
-                let Ok(text) = source.read(item) else {
+                let Ok(bytes) = source.read(item) else {
                     continue;
                 };
+                let text = String::from_utf8_lossy(&bytes);
                 // Answer client versions only (as gatekeeper answers an
                 // invite once): "client N" becomes "answer to client N".
                 let Some(version) = text.strip_prefix("client ") else {
                     continue;
                 };
-                match source.write(item, &format!("answer to client {version}")) {
+                match source.write(item, format!("answer to client {version}").as_bytes()) {
                     Ok(_) => landed += 1,
                     Err(SourceError::Conflict { .. }) => refused += 1,
                     Err(e) => panic!("unexpected write error: {e}"),

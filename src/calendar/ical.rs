@@ -1,16 +1,25 @@
-//! Parsing of one iCalendar (.ics) text into domain [`Event`]s.
+//! Parsing of one iCalendar (.ics) item into domain [`Event`]s.
 //!
 //! This module owns the content-line grammar (unfolding, parameters with
 //! quoted values, TEXT escapes), the component structure, and the mapping of
-//! VEVENT properties to the domain model. The lexer keeps the raw byte range
-//! of every logical line so that `edit` can rewrite single lines and leave
-//! every other byte of a file as it was; that is why it does not use the
-//! `icalendar` crate's parser, which discards positions.
+//! VEVENT properties to the domain model. It works on bytes: a file may be
+//! Latin-1, broken UTF-8, or fold in the middle of a UTF-8 character, and
+//! values are decoded lossily only for evaluation and display. The lexer
+//! keeps the byte range of every logical line so that `edit` can rewrite
+//! single lines and leave every other byte of a file as it was; that is why
+//! it does not use the `icalendar` crate's parser, which discards positions.
+//!
+//! It salvages rather than drops: a bad value (a DTEND, one EXDATE, a
+//! DURATION) is dropped with a problem naming its line and property and the
+//! event stays; an unknown TZID is read as floating; a mismatched `END:`
+//! closes the component it meets; components nested deeper than
+//! [`Limits::max_depth`] are skipped. Only an item that is not an iCalendar
+//! object at all, or that is over one of the [`Limits`], fails as a whole,
+//! with a typed [`IcsError`] the caller reports once and does not retry.
 //!
 //! It must not read files, talk to a network or read the clock, and it must
-//! not expand recurrences (that is `recurrence`). A VEVENT that cannot be
-//! mapped is reported in [`ParsedCalendar::problems`] and skipped; only a text
-//! that is not an iCalendar object at all fails as a whole.
+//! not expand recurrences (that is `recurrence`). Nothing in it recurses on
+//! input structure, so no input can overflow the stack.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -21,54 +30,107 @@ use chrono_tz::Tz;
 use super::tz::{self, VTimezoneInfo};
 use super::{Attendee, Event, EventTime, PartStat, Recurrence, Role, Status, local_to_utc};
 
+/// Bounds on what one item may cost. The defaults (one place:
+/// [`Limits::DEFAULT`]) are far above anything a calendar client writes
+/// and low enough that a hostile item costs milliseconds and a small
+/// multiple of its size in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest item, in bytes; a larger one fails with [`IcsError::TooLarge`].
+    pub max_item_bytes: usize,
+    /// Most logical (unfolded) lines, i.e. properties plus BEGIN/END lines,
+    /// in one item; more fail with [`IcsError::TooManyLines`].
+    pub max_lines: usize,
+    /// Longest logical line, in bytes; a longer one is ignored with a problem.
+    pub max_line_bytes: usize,
+    /// Deepest component nesting (VCALENDAR is 1, VEVENT 2, VALARM 3); a
+    /// component deeper than this is skipped, with everything inside it, with
+    /// a problem. Capped at [`HARD_MAX_DEPTH`] whatever is asked.
+    pub max_depth: usize,
+}
+
+/// The nesting depth no configuration can raise: the component tree is
+/// dropped and cloned recursively, and 256 levels are far from any stack
+/// limit.
+pub const HARD_MAX_DEPTH: usize = 256;
+
+impl Limits {
+    pub const DEFAULT: Limits = Limits {
+        max_item_bytes: 32 * 1024 * 1024,
+        max_lines: 1_000_000,
+        max_line_bytes: 4 * 1024 * 1024,
+        max_depth: 16,
+    };
+
+    fn depth(&self) -> usize {
+        self.max_depth.clamp(1, HARD_MAX_DEPTH)
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits::DEFAULT
+    }
+}
+
 /// The events of one iCalendar text and what could not be mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedCalendar {
     /// Every VEVENT that could be mapped, in file order (masters and
-    /// overrides alike).
+    /// overrides alike). A VEVENT without UID has `uid` "".
     pub events: Vec<Event>,
-    /// One human-readable line per skipped VEVENT or ignored line, with the
-    /// line number and the UID/SUMMARY when known.
+    /// One human-readable line per skipped VEVENT, dropped value or ignored
+    /// line, starting with the line number and naming the property and the
+    /// UID/SUMMARY when known. The caller adds the file name.
     pub problems: Vec<String>,
     /// The calendar's `X-WR-TIMEZONE` (Google and Apple exports), when it
-    /// names a known zone. Floating times are NOT converted with it: RFC 5545
-    /// says a floating time stays floating, so events keep
-    /// [`EventTime::Floating`] and a caller that wants the exporter's view can
-    /// pass this zone as the reader zone.
+    /// names a known zone. Floating times of the calendar are read in this
+    /// zone (they come out as [`EventTime::Zoned`]), as the calendar apps
+    /// that write it read them.
     pub default_tz: Option<Tz>,
 }
 
-/// A text that is not a usable iCalendar object as a whole.
+/// An item that is not a usable iCalendar object as a whole, or is over a
+/// limit. Either way the caller skips the item with one warning and need
+/// not read it again until it changes.
 #[derive(thiserror::Error, Debug, Clone, PartialEq, Eq)]
 pub enum IcsError {
     #[error("not an iCalendar file: line {line} is {found:?}, expected BEGIN:VCALENDAR")]
     NotICalendar { line: usize, found: String },
     #[error("not an iCalendar file: it contains no BEGIN:VCALENDAR")]
     Empty,
-    #[error(
-        "line {line}: END:{found} closes a component that is not open (expected END:{expected})"
-    )]
-    MismatchedEnd {
-        line: usize,
-        expected: String,
-        found: String,
-    },
-    #[error("line {line}: BEGIN:{component} is never closed (file truncated?)")]
-    Unterminated { line: usize, component: String },
+    #[error("item is {bytes} bytes, over the limit of {limit} bytes; skipped")]
+    TooLarge { bytes: usize, limit: usize },
+    #[error("item has more than {limit} lines; skipped")]
+    TooManyLines { limit: usize },
 }
 
-/// Parse an iCalendar text. See the module documentation for what is
-/// tolerated and how problems are reported.
+impl IcsError {
+    /// Whether the item was refused for its size rather than its content.
+    pub fn is_over_limit(&self) -> bool {
+        matches!(
+            self,
+            IcsError::TooLarge { .. } | IcsError::TooManyLines { .. }
+        )
+    }
+}
+
+/// Parse an iCalendar text with the default [`Limits`]. A thin wrapper of
+/// [`parse_ics_bytes`], kept for callers that hold a `&str`.
 pub fn parse_ics(text: &str) -> Result<ParsedCalendar, IcsError> {
-    parse_lines(lex(text.as_bytes()))
+    parse_ics_bytes_with(text.as_bytes(), &Limits::DEFAULT)
 }
 
-/// Parse iCalendar bytes. Unlike [`parse_ics`] this also accepts files whose
-/// folding splits a multi-byte UTF-8 character across two physical lines
-/// (such bytes are not valid UTF-8 until unfolded); invalid UTF-8 that
-/// remains after unfolding is replaced by U+FFFD.
+/// Parse iCalendar bytes with the default [`Limits`]. Any encoding is
+/// accepted: folds are removed on bytes (a fold inside a UTF-8 character
+/// heals) and what is not UTF-8 after unfolding is decoded lossily.
 pub fn parse_ics_bytes(bytes: &[u8]) -> Result<ParsedCalendar, IcsError> {
-    parse_lines(lex(bytes))
+    parse_ics_bytes_with(bytes, &Limits::DEFAULT)
+}
+
+/// Parse iCalendar bytes within `limits`.
+pub fn parse_ics_bytes_with(bytes: &[u8], limits: &Limits) -> Result<ParsedCalendar, IcsError> {
+    parse_lines(&document(bytes, limits)?)
 }
 
 // ---------------------------------------------------------------------------
@@ -84,36 +146,85 @@ pub(crate) struct RawLine {
     pub has_eol: bool,
     /// 1-based number of its first physical line.
     pub line_no: usize,
-    /// The unfolded text.
-    pub text: String,
+    /// Where the content of the first physical line ends (before its line
+    /// break). For a line that is not folded, `range.start..content_end` is
+    /// the whole logical line, borrowed from the source without a copy.
+    pub content_end: usize,
+    /// Made of more than one physical line: its content must be unfolded.
+    pub folded: bool,
+    /// Longer than [`Limits::max_line_bytes`]: not parsed.
+    pub oversized: bool,
+}
+
+impl RawLine {
+    /// The unfolded bytes of the line: borrowed when it is not folded.
+    pub fn content<'a>(&self, src: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        if self.folded {
+            std::borrow::Cow::Owned(unfold(&src[self.range.clone()]))
+        } else {
+            std::borrow::Cow::Borrowed(&src[self.range.start..self.content_end])
+        }
+    }
+}
+
+/// The unfolded bytes of a source range: every line break followed by a
+/// space or tab is removed, and the final line break.
+pub(crate) fn unfold(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        let after_break = match (b, raw.get(i + 1)) {
+            (b'\r', Some(b'\n')) => Some(i + 2),
+            (b'\n', _) => Some(i + 1),
+            _ => None,
+        };
+        match after_break {
+            Some(next) if matches!(raw.get(next), Some(b' ' | b'\t')) => i = next + 1,
+            Some(_) => break,
+            None => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Split the source into logical lines. A physical line that starts with a
 /// space or a tab continues the previous one (RFC 5545 §3.1); folds are
 /// removed on bytes before decoding so a fold inside a UTF-8 sequence heals.
-pub(crate) fn lex(src: &[u8]) -> Vec<RawLine> {
+/// Nothing is copied: a line is its byte range, and its content is read
+/// from the source when it is needed.
+pub(crate) fn lex(src: &[u8], limits: &Limits) -> Result<Vec<RawLine>, IcsError> {
+    if src.len() > limits.max_item_bytes {
+        return Err(IcsError::TooLarge {
+            bytes: src.len(),
+            limit: limits.max_item_bytes,
+        });
+    }
     let start = if src.starts_with(&[0xEF, 0xBB, 0xBF]) {
         3
     } else {
         0
     };
-    let mut out = Vec::new();
-    // The logical line being built: start offset, first line number, bytes.
-    let mut current: Option<(usize, usize, Vec<u8>)> = None;
-    let mut last_end = (start, false);
+    let mut out: Vec<RawLine> = Vec::new();
+    // The logical line being built.
+    let mut current: Option<RawLine> = None;
+    // Its unfolded length so far.
+    let mut length = 0usize;
     let mut pos = start;
     let mut line_no = 0;
-    let flush = |current: &mut Option<(usize, usize, Vec<u8>)>,
-                 out: &mut Vec<RawLine>,
-                 end: (usize, bool)| {
-        if let Some((begin, no, bytes)) = current.take() {
-            out.push(RawLine {
-                range: begin..end.0,
-                has_eol: end.1,
-                line_no: no,
-                text: String::from_utf8_lossy(&bytes).into_owned(),
-            });
+    let flush = |current: &mut Option<RawLine>, out: &mut Vec<RawLine>| {
+        if let Some(line) = current.take() {
+            if out.len() >= limits.max_lines {
+                return Err(IcsError::TooManyLines {
+                    limit: limits.max_lines,
+                });
+            }
+            out.push(line);
         }
+        Ok(())
     };
     while pos < src.len() {
         line_no += 1;
@@ -129,28 +240,38 @@ pub(crate) fn lex(src: &[u8]) -> Vec<RawLine> {
             }
             None => (src.len(), src.len(), false),
         };
-        let content = &src[pos..content_end];
-        match content.first() {
+        match src[pos..content_end].first() {
             Some(b' ' | b'\t') if current.is_some() => {
-                if let Some((_, _, bytes)) = current.as_mut() {
-                    bytes.extend_from_slice(&content[1..]);
+                if let Some(line) = current.as_mut() {
+                    length += content_end - pos - 1;
+                    line.folded = true;
+                    line.oversized |= length > limits.max_line_bytes;
+                    line.range.end = next;
+                    line.has_eol = has_eol;
                 }
             }
             None => {
                 // A blank line is not allowed by the RFC but some exporters
                 // write one; it ends the current logical line.
-                flush(&mut current, &mut out, last_end);
+                flush(&mut current, &mut out)?;
             }
             _ => {
-                flush(&mut current, &mut out, last_end);
-                current = Some((pos, line_no, content.to_vec()));
+                flush(&mut current, &mut out)?;
+                length = content_end - pos;
+                current = Some(RawLine {
+                    range: pos..next,
+                    has_eol,
+                    line_no,
+                    content_end,
+                    folded: false,
+                    oversized: length > limits.max_line_bytes,
+                });
             }
         }
-        last_end = (next, has_eol);
         pos = next;
     }
-    flush(&mut current, &mut out, last_end);
-    out
+    flush(&mut current, &mut out)?;
+    Ok(out)
 }
 
 /// One parameter of a content line.
@@ -158,9 +279,9 @@ pub(crate) fn lex(src: &[u8]) -> Vec<RawLine> {
 pub(crate) struct Param {
     /// Upper-cased name.
     pub key: String,
-    /// Values with surrounding quotes removed.
+    /// Values with surrounding quotes removed, decoded lossily.
     pub values: Vec<String>,
-    /// Byte range of `KEY=value,...` in the unfolded line text, quotes kept.
+    /// Byte range of `KEY=value,...` in the unfolded line, quotes kept.
     pub raw: Range<usize>,
 }
 
@@ -174,7 +295,10 @@ pub(crate) struct Prop {
     pub params: Vec<Param>,
     /// Byte offset of the first value byte (after the `:`).
     pub value_start: usize,
+    /// The value, decoded lossily.
     pub value: String,
+    /// 1-based line number of the line (0 when parsed outside a document).
+    pub line_no: usize,
 }
 
 impl Prop {
@@ -187,15 +311,22 @@ impl Prop {
     }
 }
 
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// Split one unfolded line. `None` when it has no `:` outside quotes or no
-/// name, i.e. it is not a content line.
-pub(crate) fn parse_prop(line: &str) -> Option<Prop> {
-    let bytes = line.as_bytes();
+/// name, i.e. it is not a content line. The ranges index `line`: `edit`
+/// parses the raw unfolded bytes of a line to copy its parameters byte for
+/// byte, the document parses the lossy text. Every delimiter is ASCII, and
+/// lossy decoding never produces ASCII, so both see the same structure.
+pub(crate) fn parse_prop(line: &[u8]) -> Option<Prop> {
+    let bytes = line;
     let name_end = bytes.iter().position(|b| *b == b';' || *b == b':')?;
     if name_end == 0 {
         return None;
     }
-    let name = line[..name_end].trim().to_ascii_uppercase();
+    let name = lossy(&line[..name_end]).trim().to_ascii_uppercase();
     let mut params = Vec::new();
     let mut i = name_end;
     while bytes.get(i) == Some(&b';') {
@@ -204,14 +335,14 @@ pub(crate) fn parse_prop(line: &str) -> Option<Prop> {
         while i < bytes.len() && !matches!(bytes[i], b'=' | b';' | b':') {
             i += 1;
         }
-        let key = line[key_start..i].trim().to_ascii_uppercase();
+        let key = lossy(&line[key_start..i]).trim().to_ascii_uppercase();
         let mut values = Vec::new();
         if bytes.get(i) == Some(&b'=') {
             i += 1;
             loop {
                 if bytes.get(i) == Some(&b'"') {
                     let close = bytes[i + 1..].iter().position(|b| *b == b'"')? + i + 1;
-                    values.push(line[i + 1..close].to_string());
+                    values.push(lossy(&line[i + 1..close]));
                     i = close + 1;
                     // Tolerate junk between a closing quote and the next
                     // delimiter by skipping it.
@@ -223,7 +354,7 @@ pub(crate) fn parse_prop(line: &str) -> Option<Prop> {
                     while i < bytes.len() && !matches!(bytes[i], b',' | b';' | b':') {
                         i += 1;
                     }
-                    values.push(line[v_start..i].to_string());
+                    values.push(lossy(&line[v_start..i]));
                 }
                 if bytes.get(i) == Some(&b',') {
                     i += 1;
@@ -246,7 +377,8 @@ pub(crate) fn parse_prop(line: &str) -> Option<Prop> {
         name_raw: 0..name_end,
         params,
         value_start: i + 1,
-        value: line[i + 1..].to_string(),
+        value: lossy(&line[i + 1..]),
+        line_no: 0,
     })
 }
 
@@ -254,45 +386,108 @@ pub(crate) fn parse_prop(line: &str) -> Option<Prop> {
 // Component tree.
 
 /// A component: its own properties (indices into the line list) and its
-/// sub-components.
+/// sub-components. Its depth is at most [`HARD_MAX_DEPTH`].
 #[derive(Debug, Clone)]
 pub(crate) struct Comp {
     pub name: String,
     /// Index of the BEGIN line.
     pub begin: usize,
-    /// Index of the END line.
+    /// Index of the line that closed it: its END line, or the line that
+    /// closed it implicitly; `lines.len()` when the file ended first.
     pub end: usize,
+    /// Closed by an END line of its own (possibly misspelt). A component
+    /// closed because an outer one ended, or by the end of the file, is
+    /// not intact: its content may be cut short.
+    pub intact: bool,
     pub props: Vec<usize>,
     pub children: Vec<Comp>,
 }
 
-/// The lexed file: lines, their parsed form, and the VCALENDAR components.
-pub(crate) struct Document {
+/// The lexed file: the source, its lines, and the VCALENDAR components.
+/// A property is parsed the first time it is asked for, so finding one
+/// VEVENT to edit in a large item costs a scan of its bytes, not a parse
+/// of every line.
+pub(crate) struct Document<'a> {
+    pub src: &'a [u8],
     pub lines: Vec<RawLine>,
-    pub props: Vec<Option<Prop>>,
+    /// The parsed property of each line, filled in on first use.
+    props: Vec<std::cell::OnceCell<Option<Box<Prop>>>>,
     pub calendars: Vec<Comp>,
-    /// Lines inside a component that are not content lines.
-    pub bad_lines: Vec<usize>,
+    /// Structural problems (bad lines, mismatched or missing END, nesting
+    /// too deep), in line order.
+    pub problems: Vec<String>,
 }
 
-impl Document {
+impl Document<'_> {
+    /// The property on line `index`; `None` when it is not a content line.
     pub fn prop(&self, index: usize) -> Option<&Prop> {
-        self.props.get(index).and_then(Option::as_ref)
+        let line = self.lines.get(index)?;
+        self.props
+            .get(index)?
+            .get_or_init(|| {
+                if line.oversized {
+                    return None;
+                }
+                parse_prop(&line.content(self.src)).map(|mut p| {
+                    p.line_no = line.line_no;
+                    Box::new(p)
+                })
+            })
+            .as_deref()
+    }
+
+    /// Every property named `name` among a component's own properties,
+    /// parsed afresh and not kept: for ATTENDEE lines, which can be most of
+    /// a large invite, so their parse is not held beside their mapping.
+    pub fn each_uncached<'s>(
+        &'s self,
+        comp: &'s Comp,
+        name: &'s str,
+    ) -> impl Iterator<Item = (usize, Prop)> + 's {
+        comp.props
+            .iter()
+            .filter(move |i| self.is_named(**i, name))
+            .filter_map(move |&i| {
+                let line = &self.lines[i];
+                if line.oversized {
+                    return None;
+                }
+                let mut p = parse_prop(&line.content(self.src))?;
+                p.line_no = line.line_no;
+                (p.name == name).then_some((i, p))
+            })
+    }
+
+    /// Whether line `index` is a property named `name` (upper case), read
+    /// from the bytes without parsing the line.
+    pub fn is_named(&self, index: usize, name: &str) -> bool {
+        let Some(line) = self.lines.get(index) else {
+            return false;
+        };
+        let content = line.content(self.src);
+        let end = content
+            .iter()
+            .position(|b| *b == b';' || *b == b':')
+            .unwrap_or(content.len());
+        content[..end]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes())
     }
 
     /// The first property named `name` among a component's own properties.
-    pub fn first<'a>(&'a self, comp: &'a Comp, name: &'a str) -> Option<&'a Prop> {
+    pub fn first<'s>(&'s self, comp: &'s Comp, name: &'s str) -> Option<&'s Prop> {
         self.all(comp, name).next()
     }
 
-    pub fn all<'a>(&'a self, comp: &'a Comp, name: &'a str) -> impl Iterator<Item = &'a Prop> + 'a {
+    pub fn all<'s>(&'s self, comp: &'s Comp, name: &'s str) -> impl Iterator<Item = &'s Prop> + 's {
         comp.props
             .iter()
+            .filter(move |i| self.is_named(**i, name))
             .filter_map(|i| self.prop(*i))
             .filter(move |p| p.name == name)
     }
 
-    /// Every VEVENT of every calendar.
+    /// Every VEVENT of every calendar, intact or not.
     pub fn vevents(&self) -> impl Iterator<Item = &Comp> {
         self.calendars
             .iter()
@@ -300,9 +495,17 @@ impl Document {
             .filter(|c| c.name == "VEVENT")
     }
 
-    /// The VTIMEZONE definitions of all calendars, keyed by TZID as written.
-    pub fn vtimezones(&self) -> HashMap<String, VTimezoneInfo> {
-        let mut map = HashMap::new();
+    /// The byte offset where a component's END line starts (or would be).
+    pub fn end_offset(&self, comp: &Comp) -> usize {
+        self.lines
+            .get(comp.end)
+            .map_or(self.src.len(), |l| l.range.start)
+    }
+
+    /// The time zones of the calendars: their VTIMEZONE definitions keyed
+    /// by TZID as written, and the `X-WR-TIMEZONE` for floating times.
+    pub fn zones(&self) -> Zones {
+        let mut vtimezones = HashMap::new();
         for vtz in self
             .calendars
             .iter()
@@ -312,6 +515,35 @@ impl Document {
             let Some(tzid) = self.first(vtz, "TZID") else {
                 continue;
             };
+            let observances = vtz
+                .children
+                .iter()
+                .filter(|c| c.name == "STANDARD" || c.name == "DAYLIGHT")
+                .filter_map(|c| {
+                    let offset = |name| {
+                        self.first(c, name)
+                            .and_then(|p| tz::parse_utc_offset(&p.value))
+                    };
+                    let start = self.first(c, "DTSTART").and_then(|p| {
+                        NaiveDateTime::parse_from_str(p.value.trim(), "%Y%m%dT%H%M%S").ok()
+                    })?;
+                    Some(tz::Observance {
+                        start,
+                        offset_from: offset("TZOFFSETFROM")?,
+                        offset_to: offset("TZOFFSETTO")?,
+                        rrule: self.first(c, "RRULE").map(|p| p.value.trim().to_string()),
+                        rdates: self
+                            .all(c, "RDATE")
+                            .flat_map(|p| {
+                                p.value.split(',').map(str::to_string).collect::<Vec<_>>()
+                            })
+                            .filter_map(|v| {
+                                NaiveDateTime::parse_from_str(v.trim(), "%Y%m%dT%H%M%S").ok()
+                            })
+                            .collect(),
+                    })
+                })
+                .collect();
             let info = VTimezoneInfo {
                 lic_location: self
                     .first(vtz, "X-LIC-LOCATION")
@@ -323,109 +555,288 @@ impl Document {
                     .filter_map(|c| self.first(c, "TZOFFSETTO"))
                     .filter_map(|p| tz::parse_utc_offset(&p.value))
                     .collect(),
+                observances,
             };
-            map.insert(tzid.value.trim().to_string(), info);
+            vtimezones.insert(tzid.value.trim().to_string(), info);
         }
-        map
+        let floating = self
+            .calendars
+            .iter()
+            .find_map(|c| self.first(c, "X-WR-TIMEZONE"))
+            .and_then(|p| tz::resolve_name(&p.value));
+        Zones {
+            vtimezones,
+            floating,
+            resolved: std::cell::RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+/// What time values of one file are read with.
+pub(crate) struct Zones {
+    pub vtimezones: HashMap<String, VTimezoneInfo>,
+    /// `X-WR-TIMEZONE`: the zone of floating times (and of unknown TZIDs).
+    pub floating: Option<Tz>,
+    /// TZID → zone, memoized: a file names the same few zones thousands of
+    /// times, and resolving a custom VTIMEZONE compares it with every zone.
+    resolved: std::cell::RefCell<HashMap<String, Option<Tz>>>,
+}
+
+/// At most this many distinct TZIDs are resolved per item; a hostile item
+/// with thousands of custom VTIMEZONEs cannot make each comparison with
+/// every IANA zone. Later ones are unknown (read as floating, with a
+/// warning).
+const MAX_TZIDS_PER_ITEM: usize = 64;
+
+impl Zones {
+    /// The zone a TZID parameter names; `None` when it is unknown.
+    pub fn resolve(&self, tzid: &str) -> Option<Tz> {
+        let key = tzid.trim();
+        if let Some(hit) = self.resolved.borrow().get(key) {
+            return *hit;
+        }
+        if self.resolved.borrow().len() >= MAX_TZIDS_PER_ITEM {
+            return None;
+        }
+        let tz = tz::resolve_tzid(key, self.vtimezones.get(key));
+        self.resolved.borrow_mut().insert(key.to_string(), tz);
+        tz
     }
 }
 
 /// Lex and build the component tree.
-pub(crate) fn document(src: &[u8]) -> Result<Document, IcsError> {
-    build(lex(src))
+pub(crate) fn document<'a>(src: &'a [u8], limits: &Limits) -> Result<Document<'a>, IcsError> {
+    build(src, lex(src, limits)?, limits)
 }
 
-fn build(lines: Vec<RawLine>) -> Result<Document, IcsError> {
-    let props: Vec<Option<Prop>> = lines.iter().map(|l| parse_prop(&l.text)).collect();
+/// Where a content line's name ends and its value starts, following the
+/// grammar of [`parse_prop`] without building anything; `None` when it is
+/// not a content line.
+fn shape(line: &[u8]) -> Option<(usize, usize)> {
+    let name_end = line.iter().position(|b| *b == b';' || *b == b':')?;
+    if name_end == 0 {
+        return None;
+    }
+    let mut i = name_end;
+    while line.get(i) == Some(&b';') {
+        i += 1;
+        while i < line.len() && !matches!(line[i], b'=' | b';' | b':') {
+            i += 1;
+        }
+        if line.get(i) == Some(&b'=') {
+            i += 1;
+            loop {
+                if line.get(i) == Some(&b'"') {
+                    i = line[i + 1..].iter().position(|b| *b == b'"')? + i + 2;
+                    while i < line.len() && !matches!(line[i], b',' | b';' | b':') {
+                        i += 1;
+                    }
+                } else {
+                    while i < line.len() && !matches!(line[i], b',' | b';' | b':') {
+                        i += 1;
+                    }
+                }
+                if line.get(i) == Some(&b',') {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+    (line.get(i) == Some(&b':')).then_some((name_end, i + 1))
+}
+
+fn build<'a>(
+    src: &'a [u8],
+    lines: Vec<RawLine>,
+    limits: &Limits,
+) -> Result<Document<'a>, IcsError> {
     let mut calendars = Vec::new();
-    let mut bad_lines = Vec::new();
+    let mut problems = Vec::new();
     let mut stack: Vec<Comp> = Vec::new();
-    for (index, prop) in props.iter().enumerate() {
-        let line_no = lines[index].line_no;
-        let Some(prop) = prop else {
+    // While > 0, lines belong to a component nested too deep: BEGIN and END
+    // are only counted.
+    let mut skipping = 0usize;
+    let max_depth = limits.depth();
+    for (index, line) in lines.iter().enumerate() {
+        let line_no = line.line_no;
+        let content = line.content(src);
+        // For messages only: at most 60 characters are shown.
+        let text = || String::from_utf8_lossy(&content[..content.len().min(240)]).into_owned();
+        let shaped = if line.oversized {
+            None
+        } else {
+            shape(&content)
+        };
+        let Some((name_end, value_start)) = shaped else {
             if stack.is_empty() && calendars.is_empty() {
                 return Err(IcsError::NotICalendar {
                     line: line_no,
-                    found: truncate(&lines[index].text),
+                    found: truncate(&text()),
                 });
             }
-            if !stack.is_empty() {
-                bad_lines.push(index);
+            if !stack.is_empty() && skipping == 0 {
+                problems.push(if line.oversized {
+                    format!(
+                        "line {line_no}: line longer than {} bytes, ignored: {:?}",
+                        limits.max_line_bytes,
+                        truncate(&text())
+                    )
+                } else {
+                    format!(
+                        "line {line_no}: not a content line, ignored: {:?}",
+                        truncate(&text())
+                    )
+                });
             }
             continue;
         };
-        match prop.name.as_str() {
+        let name = content[..name_end].trim_ascii();
+        let kind = if name.eq_ignore_ascii_case(b"BEGIN") {
+            "BEGIN"
+        } else if name.eq_ignore_ascii_case(b"END") {
+            "END"
+        } else {
+            ""
+        };
+        let value = if kind.is_empty() {
+            String::new()
+        } else {
+            String::from_utf8_lossy(content[value_start..].trim_ascii()).to_ascii_uppercase()
+        };
+        match kind {
             "BEGIN" => {
-                let name = prop.value.trim().to_ascii_uppercase();
-                if stack.is_empty() && name != "VCALENDAR" {
+                if stack.is_empty() && value != "VCALENDAR" {
                     if calendars.is_empty() {
                         return Err(IcsError::NotICalendar {
                             line: line_no,
-                            found: truncate(&lines[index].text),
+                            found: truncate(&text()),
                         });
                     }
                     // Text after the calendar is left alone.
                     continue;
                 }
+                if skipping > 0 || stack.len() >= max_depth {
+                    if skipping == 0 {
+                        problems.push(format!(
+                            "line {line_no}: BEGIN:{value} is nested deeper than {max_depth} components; it is ignored with everything inside it"
+                        ));
+                    }
+                    skipping += 1;
+                    continue;
+                }
                 stack.push(Comp {
-                    name,
+                    name: value,
                     begin: index,
                     end: index,
+                    intact: false,
                     props: Vec::new(),
                     children: Vec::new(),
                 });
             }
             "END" => {
-                let name = prop.value.trim().to_ascii_uppercase();
-                let Some(mut comp) = stack.pop() else {
+                if skipping > 0 {
+                    skipping -= 1;
+                    continue;
+                }
+                if stack.is_empty() {
                     if calendars.is_empty() {
                         return Err(IcsError::NotICalendar {
                             line: line_no,
-                            found: truncate(&lines[index].text),
+                            found: truncate(&text()),
                         });
                     }
                     continue;
-                };
-                if comp.name != name {
-                    return Err(IcsError::MismatchedEnd {
-                        line: line_no,
-                        expected: comp.name,
-                        found: name,
-                    });
                 }
-                comp.end = index;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(comp),
-                    None => calendars.push(comp),
+                // An END for a component further out closes the ones inside
+                // it first (they were never closed); an END that names no
+                // open component closes the innermost one.
+                let target = stack
+                    .iter()
+                    .rposition(|c| c.name == value)
+                    .unwrap_or(stack.len() - 1);
+                while stack.len() > target + 1 {
+                    if let Some(mut open) = stack.pop() {
+                        problems.push(format!(
+                            "line {line_no}: BEGIN:{} at line {} is not closed before END:{value}; it is closed here and skipped",
+                            open.name, lines[open.begin].line_no
+                        ));
+                        open.end = index;
+                        attach(&mut stack, &mut calendars, open);
+                    }
+                }
+                if let Some(mut comp) = stack.pop() {
+                    if comp.name != value {
+                        problems.push(format!(
+                            "line {line_no}: END:{value} does not match BEGIN:{} at line {}; read as END:{}",
+                            comp.name, lines[comp.begin].line_no, comp.name
+                        ));
+                    }
+                    comp.end = index;
+                    comp.intact = true;
+                    attach(&mut stack, &mut calendars, comp);
                 }
             }
-            _ => match stack.last_mut() {
-                Some(comp) => comp.props.push(index),
-                None if calendars.is_empty() => {
-                    return Err(IcsError::NotICalendar {
-                        line: line_no,
-                        found: truncate(&lines[index].text),
-                    });
+            _ => {
+                if skipping > 0 {
+                    continue;
                 }
-                None => {}
-            },
+                match stack.last_mut() {
+                    Some(comp) => comp.props.push(index),
+                    None if calendars.is_empty() => {
+                        return Err(IcsError::NotICalendar {
+                            line: line_no,
+                            found: truncate(&text()),
+                        });
+                    }
+                    None => {}
+                }
+            }
         }
     }
-    if let Some(open) = stack.into_iter().next_back() {
-        return Err(IcsError::Unterminated {
-            line: lines[open.begin].line_no,
-            component: open.name,
+    // One problem for a truncated file, however many components it cuts:
+    // the innermost names what is lost.
+    if let Some(innermost) = stack.last() {
+        problems.push(if stack.len() == 1 {
+            format!(
+                "line {}: BEGIN:{} is never closed (file truncated?); every component closed before the end is read",
+                lines[innermost.begin].line_no, innermost.name
+            )
+        } else {
+            format!(
+                "line {}: BEGIN:{} is never closed (file truncated?); it is skipped",
+                lines[innermost.begin].line_no, innermost.name
+            )
         });
+    }
+    while let Some(mut open) = stack.pop() {
+        open.end = lines.len();
+        // The outermost VCALENDAR of a truncated file still holds every
+        // event that was closed before the cut.
+        open.intact = stack.is_empty() && open.name == "VCALENDAR";
+        attach(&mut stack, &mut calendars, open);
     }
     if calendars.is_empty() {
         return Err(IcsError::Empty);
     }
+    let props = std::iter::repeat_with(std::cell::OnceCell::new)
+        .take(lines.len())
+        .collect();
     Ok(Document {
+        src,
         lines,
         props,
         calendars,
-        bad_lines,
+        problems,
     })
+}
+
+fn attach(stack: &mut [Comp], calendars: &mut Vec<Comp>, comp: Comp) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(comp),
+        None => calendars.push(comp),
+    }
 }
 
 fn truncate(s: &str) -> String {
@@ -435,89 +846,123 @@ fn truncate(s: &str) -> String {
 // ---------------------------------------------------------------------------
 // Mapping to domain events.
 
-fn parse_lines(lines: Vec<RawLine>) -> Result<ParsedCalendar, IcsError> {
-    let doc = build(lines)?;
-    let zones = doc.vtimezones();
-    let mut problems: Vec<String> = doc
-        .bad_lines
-        .iter()
-        .map(|i| {
-            format!(
-                "line {}: not a content line, ignored: {:?}",
-                doc.lines[*i].line_no,
-                truncate(&doc.lines[*i].text)
-            )
-        })
-        .collect();
-    let default_tz = doc
-        .calendars
-        .iter()
-        .find_map(|c| doc.first(c, "X-WR-TIMEZONE"))
-        .and_then(|p| {
-            let tz = tz::resolve_name(&p.value);
-            if tz.is_none() {
-                problems.push(format!(
-                    "X-WR-TIMEZONE {:?} is not a known time zone, ignored",
-                    p.value
-                ));
-            }
-            tz
-        });
+fn parse_lines(doc: &Document) -> Result<ParsedCalendar, IcsError> {
+    let zones = doc.zones();
+    let mut problems = doc.problems.clone();
+    if zones.floating.is_none()
+        && let Some(p) = doc
+            .calendars
+            .iter()
+            .find_map(|c| doc.first(c, "X-WR-TIMEZONE"))
+    {
+        problems.push(format!(
+            "line {}: X-WR-TIMEZONE {:?} is not a known time zone, ignored",
+            p.line_no, p.value
+        ));
+    }
     let mut events = Vec::new();
     for vevent in doc.vevents() {
-        match map_event(&doc, vevent, &zones) {
-            Ok(event) => events.push(event),
-            Err(why) => {
-                let uid = doc.first(vevent, "UID").map(|p| p.value.trim().to_string());
-                let summary = doc
-                    .first(vevent, "SUMMARY")
-                    .map(|p| unescape_text(&p.value));
-                let mut who = String::new();
-                if let Some(uid) = uid {
-                    who.push_str(&format!(" UID {uid:?}"));
-                }
-                if let Some(summary) = summary {
-                    who.push_str(&format!(" SUMMARY {summary:?}"));
-                }
-                problems.push(format!(
-                    "line {}: VEVENT{who} skipped: {why}",
-                    doc.lines[vevent.begin].line_no
-                ));
-            }
+        let who = describe_vevent(doc, vevent);
+        let line_no = doc.lines[vevent.begin].line_no;
+        if !vevent.intact {
+            // Already reported where the structure broke.
+            continue;
         }
+        let mut warnings = Vec::new();
+        match map_event(doc, vevent, &zones, &mut warnings) {
+            Ok(event) => events.push(event),
+            Err(why) => problems.push(format!("line {line_no}: VEVENT{who} skipped: {why}")),
+        }
+        problems.extend(
+            warnings
+                .into_iter()
+                .map(|(line, what)| format!("line {line}: VEVENT{who}: {what}")),
+        );
     }
     Ok(ParsedCalendar {
         events,
         problems,
-        default_tz,
+        default_tz: zones.floating,
     })
 }
+
+/// ` UID "x" SUMMARY "y"` for a problem message, as far as known.
+fn describe_vevent(doc: &Document, vevent: &Comp) -> String {
+    let mut who = String::new();
+    if let Some(uid) = doc.first(vevent, "UID") {
+        who.push_str(&format!(" UID {:?}", truncate(uid.value.trim())));
+    }
+    if let Some(summary) = doc.first(vevent, "SUMMARY") {
+        who.push_str(&format!(
+            " SUMMARY {:?}",
+            truncate(&unescape_text(&summary.value))
+        ));
+    }
+    who
+}
+
+/// A warning about one property: its line and what was done.
+type Warning = (usize, String);
 
 fn map_event(
     doc: &Document,
     ev: &Comp,
-    zones: &HashMap<String, VTimezoneInfo>,
+    zones: &Zones,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Event, String> {
+    // RFC 5545 requires a UID, but exports from scripts and some old
+    // clients have none; such an event is still an event (it is never
+    // grouped with another one, see `recurrence::group_by_uid`).
     let uid = doc
         .first(ev, "UID")
         .map(|p| p.value.trim().to_string())
-        .filter(|u| !u.is_empty())
-        .ok_or("no UID")?;
+        .unwrap_or_default();
     let dtstart = doc.first(ev, "DTSTART").ok_or("no DTSTART")?;
-    let start = parse_time_prop(dtstart, zones).map_err(|e| format!("DTSTART: {e}"))?;
-    let end = if let Some(dtend) = doc.first(ev, "DTEND") {
-        parse_time_prop(dtend, zones).map_err(|e| format!("DTEND: {e}"))?
-    } else if let Some(duration) = doc.first(ev, "DURATION") {
-        let d = parse_duration(&duration.value)
-            .ok_or_else(|| format!("DURATION {:?} is not a duration", duration.value))?;
-        add_duration(start, &d)
-            .ok_or_else(|| format!("DURATION {:?} is out of range", duration.value))?
-    } else {
-        default_end(start).ok_or("DTSTART is out of range")?
+    let start = time_prop(dtstart, zones, warnings).map_err(|e| format!("DTSTART: {e}"))?;
+
+    let default = default_end(start).ok_or("DTSTART is out of range")?;
+    let mut end = None;
+    if let Some(dtend) = doc.first(ev, "DTEND") {
+        match time_prop(dtend, zones, warnings) {
+            Ok(t) => end = Some((t, "DTEND")),
+            Err(e) => warnings.push((dtend.line_no, format!("DTEND dropped: {e}"))),
+        }
+    }
+    if end.is_none()
+        && let Some(duration) = doc.first(ev, "DURATION")
+    {
+        match parse_duration(&duration.value).map(|d| add_duration(start, &d)) {
+            Some(Some(t)) => end = Some((t, "DURATION")),
+            Some(None) => warnings.push((
+                duration.line_no,
+                format!("DURATION {:?} dropped: out of range", duration.value),
+            )),
+            None => warnings.push((
+                duration.line_no,
+                format!("DURATION {:?} dropped: not a duration", duration.value),
+            )),
+        }
+    }
+    // An end before the start is read as the default length (one day for
+    // a date, none for a date-time), as if the end were not there.
+    let end = match end {
+        Some((t, name)) if t.to_utc(chrono_tz::UTC) < start.to_utc(chrono_tz::UTC) => {
+            let line = doc.first(ev, name).map_or(0, |p| p.line_no);
+            warnings.push((
+                line,
+                format!(
+                    "{name} ends before DTSTART; read as DTSTART plus the default length ({})",
+                    if start.is_date() { "one day" } else { "none" }
+                ),
+            ));
+            default
+        }
+        Some((t, _)) => t,
+        None => default,
     };
     let recurrence_id = doc
         .first(ev, "RECURRENCE-ID")
-        .map(|p| parse_time_prop(p, zones).map_err(|e| format!("RECURRENCE-ID: {e}")))
+        .map(|p| time_prop(p, zones, warnings).map_err(|e| format!("RECURRENCE-ID: {e}")))
         .transpose()?;
 
     let mut recurrence = Recurrence {
@@ -525,19 +970,38 @@ fn map_event(
             .all(ev, "RRULE")
             .map(|p| p.value.trim().to_string())
             .collect(),
+        this_and_future: doc.first(ev, "RECURRENCE-ID").is_some_and(|p| {
+            p.param("RANGE")
+                .is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"))
+        }),
         ..Recurrence::default()
     };
-    for (name, list) in [
-        ("RDATE", &mut recurrence.rdates),
-        ("EXDATE", &mut recurrence.exdates),
-    ] {
-        for prop in doc.all(ev, name) {
-            let times = parse_time_list(prop, zones).map_err(|e| format!("{name}: {e}"))?;
-            list.extend(times);
+    for prop in doc.all(ev, "RDATE") {
+        for (raw, parsed) in time_values(prop, zones, warnings) {
+            match parsed {
+                Ok((t, period_end)) => {
+                    recurrence.rdates.push(t);
+                    if let Some(e) = period_end {
+                        recurrence.periods.push((t, e));
+                    }
+                }
+                Err(e) => warnings.push((prop.line_no, format!("RDATE {raw:?} dropped: {e}"))),
+            }
+        }
+    }
+    for prop in doc.all(ev, "EXDATE") {
+        for (raw, parsed) in time_values(prop, zones, warnings) {
+            match parsed {
+                Ok((t, _)) => recurrence.exdates.push(t),
+                Err(e) => warnings.push((prop.line_no, format!("EXDATE {raw:?} dropped: {e}"))),
+            }
         }
     }
 
-    let attendees = doc.all(ev, "ATTENDEE").map(map_attendee).collect();
+    let attendees = doc
+        .each_uncached(ev, "ATTENDEE")
+        .map(|(_, p)| map_attendee(&p))
+        .collect();
     let text = |name: &str| doc.first(ev, name).map(|p| unescape_text(&p.value));
     let upper = |name: &str| {
         doc.first(ev, name)
@@ -545,7 +1009,7 @@ fn map_event(
     };
     let stamp = |name: &str| {
         doc.first(ev, name)
-            .and_then(|p| parse_time_prop(p, zones).ok())
+            .and_then(|p| time_prop(p, zones, &mut Vec::new()).ok())
             .map(|t| stamp_utc(&t))
     };
 
@@ -676,43 +1140,84 @@ fn stamp_utc(t: &EventTime) -> DateTime<Utc> {
     t.to_utc(chrono_tz::UTC)
 }
 
-/// Parse a DTSTART-like property: value type, TZID and the value.
-pub(crate) fn parse_time_prop(
-    prop: &Prop,
-    zones: &HashMap<String, VTimezoneInfo>,
-) -> Result<EventTime, String> {
-    let mut list = parse_time_list(prop, zones)?;
-    if list.len() != 1 {
-        return Err(format!("expected one value, found {:?}", prop.value));
+/// The zone of a property's TZID parameter. An unknown TZID is read as
+/// floating (then in the calendar's X-WR-TIMEZONE, when it has one), with a
+/// warning.
+fn zone_for(prop: &Prop, zones: &Zones, warnings: &mut Vec<Warning>) -> Option<Tz> {
+    match prop.param("TZID") {
+        Some(tzid) => match zones.resolve(tzid) {
+            Some(tz) => Some(tz),
+            None => {
+                warnings.push((
+                    prop.line_no,
+                    format!(
+                        "{}: unknown TZID {tzid:?} without a usable VTIMEZONE; read as floating",
+                        prop.name
+                    ),
+                ));
+                zones.floating
+            }
+        },
+        None => zones.floating,
     }
-    list.pop().ok_or_else(|| "empty value".to_string())
+}
+
+/// Parse a DTSTART-like property with exactly one value.
+fn time_prop(prop: &Prop, zones: &Zones, warnings: &mut Vec<Warning>) -> Result<EventTime, String> {
+    let mut values = time_values(prop, zones, warnings);
+    if values.len() != 1 {
+        return Err(format!(
+            "expected one value, found {:?}",
+            truncate(&prop.value)
+        ));
+    }
+    match values.pop() {
+        Some((_, Ok((t, _)))) => Ok(t),
+        Some((_, Err(e))) => Err(e),
+        None => Err("empty value".to_string()),
+    }
+}
+
+/// Parse a DTSTART-like property (used by `edit` to match RECURRENCE-ID the
+/// way the parser reads it).
+pub(crate) fn parse_time_prop(prop: &Prop, zones: &Zones) -> Result<EventTime, String> {
+    time_prop(prop, zones, &mut Vec::new())
 }
 
 /// Parse a comma-separated list of date, date-time or period values sharing
-/// the property's TZID and VALUE parameters. A period contributes its start.
-pub(crate) fn parse_time_list(
+/// the property's TZID and VALUE parameters, each on its own: one bad value
+/// does not lose the others. A period gives its start and its end.
+#[allow(clippy::type_complexity)]
+fn time_values(
     prop: &Prop,
-    zones: &HashMap<String, VTimezoneInfo>,
-) -> Result<Vec<EventTime>, String> {
-    let value_type = prop.param("VALUE").map(str::to_ascii_uppercase);
-    let zone = match prop.param("TZID") {
-        Some(tzid) => {
-            let key = tzid.trim();
-            Some(
-                tz::resolve_tzid(key, zones.get(key))
-                    .ok_or_else(|| format!("unknown TZID {tzid:?}"))?,
-            )
-        }
-        None => None,
-    };
+    zones: &Zones,
+    warnings: &mut Vec<Warning>,
+) -> Vec<(String, Result<(EventTime, Option<EventTime>), String>)> {
+    let is_date = prop
+        .param("VALUE")
+        .is_some_and(|v| v.eq_ignore_ascii_case("DATE"));
+    let zone = zone_for(prop, zones, warnings);
     prop.value
         .split(',')
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(|v| {
             // VALUE=PERIOD (RDATE only): `start/end` or `start/duration`.
-            let v = v.split('/').next().unwrap_or(v);
-            parse_time_value(v, value_type.as_deref() == Some("DATE"), zone)
+            let parsed = match v.split_once('/') {
+                None => parse_time_value(v, is_date, zone).map(|t| (t, None)),
+                Some((s, e)) => parse_time_value(s, is_date, zone).and_then(|start| {
+                    let end = match parse_duration(e) {
+                        Some(d) => add_duration(start, &d)
+                            .ok_or_else(|| format!("period {v:?} is out of range"))?,
+                        None => parse_time_value(e, is_date, zone)?,
+                    };
+                    if end.to_utc(chrono_tz::UTC) < start.to_utc(chrono_tz::UTC) {
+                        return Err(format!("period {v:?} ends before it starts"));
+                    }
+                    Ok((start, Some(end)))
+                }),
+            };
+            (truncate(v), parsed)
         })
         .collect()
 }
@@ -1079,28 +1584,219 @@ mod tests {
     }
 
     #[test]
-    fn malformed_vevents_are_skipped_with_a_problem() {
+    fn malformed_vevents_are_skipped_or_salvaged_with_a_problem() {
         let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:no-start\r\nSUMMARY:Broken\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:bad-date\r\nDTSTART:20261399T250000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:bad-zone\r\nDTSTART;TZID=Mars/Olympus:20260302T090000\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:No uid\r\nDTSTART:20260302T090000Z\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:good\r\nDTSTART:20260302T090000Z\r\nthis line has no colon\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
         let parsed = parse_ics(text).expect("parses");
         assert_eq!(
             parsed
                 .events
                 .iter()
-                .map(|e| e.uid.as_str())
+                .map(|e| (e.uid.as_str(), e.start.to_display_string()))
                 .collect::<Vec<_>>(),
-            vec!["good"]
+            vec![
+                ("bad-zone", "2026-03-02T09:00:00".to_string()),
+                ("", "2026-03-02T09:00:00Z".to_string()),
+                ("good", "2026-03-02T09:00:00Z".to_string()),
+            ]
         );
         let expect = [
+            "line 21: not a content line, ignored: \"this line has no colon\"",
             "line 2: VEVENT UID \"no-start\" SUMMARY \"Broken\" skipped: no DTSTART",
             "line 6: VEVENT UID \"bad-date\" skipped: DTSTART: bad date-time \"20261399T250000Z\"",
-            "line 10: VEVENT UID \"bad-zone\" skipped: DTSTART: unknown TZID \"Mars/Olympus\"",
-            "line 14: VEVENT SUMMARY \"No uid\" skipped: no UID",
+            "line 12: VEVENT UID \"bad-zone\": DTSTART: unknown TZID \"Mars/Olympus\" without a usable VTIMEZONE; read as floating",
         ];
-        assert_eq!(
-            parsed.problems[0],
-            "line 21: not a content line, ignored: \"this line has no colon\""
+        assert_eq!(parsed.problems, expect);
+    }
+
+    #[test]
+    fn bad_values_are_dropped_and_the_event_stays() {
+        fn check(body: &str, end: &str, exdates: usize, problems: &[&str]) {
+            let parsed = parse_ics(&wrap(body)).expect("parses");
+            assert_eq!(parsed.problems, problems, "{body}");
+            let e = &parsed.events[0];
+            assert_eq!(e.end.to_display_string(), end, "{body}");
+            assert_eq!(e.recurrence.exdates.len(), exdates, "{body}");
+        }
+        // Lines: 1 VCALENDAR, 2 VERSION, 3 PRODID, 4 BEGIN:VEVENT, 5 UID, 6...
+        check(
+            "DTSTART:20260302T090000Z\r\nDTEND:2026030\r\n",
+            "2026-03-02T09:00:00Z",
+            0,
+            &["line 7: VEVENT UID \"u1\": DTEND dropped: bad date-time \"2026030\""],
         );
-        assert_eq!(&parsed.problems[1..], &expect);
+        check(
+            "DTSTART:20260302T090000Z\r\nDTEND:nonsense\r\nDURATION:PT1H\r\n",
+            "2026-03-02T10:00:00Z",
+            0,
+            &["line 7: VEVENT UID \"u1\": DTEND dropped: bad date-time \"nonsense\""],
+        );
+        check(
+            "DTSTART:20260302T090000Z\r\nDURATION:1 hour\r\n",
+            "2026-03-02T09:00:00Z",
+            0,
+            &["line 7: VEVENT UID \"u1\": DURATION \"1 hour\" dropped: not a duration"],
+        );
+        check(
+            "DTSTART:20260302T090000Z\r\nDTEND:20260301T090000Z\r\n",
+            "2026-03-02T09:00:00Z",
+            0,
+            &[
+                "line 7: VEVENT UID \"u1\": DTEND ends before DTSTART; read as DTSTART plus the default length (none)",
+            ],
+        );
+        check(
+            "DTSTART;VALUE=DATE:20260302\r\nDURATION:-P2D\r\n",
+            "2026-03-03",
+            0,
+            &[
+                "line 7: VEVENT UID \"u1\": DURATION ends before DTSTART; read as DTSTART plus the default length (one day)",
+            ],
+        );
+        check(
+            "DTSTART:20260302T090000Z\r\nRRULE:FREQ=DAILY\r\nEXDATE:20260303T090000Z,garbage,20260304T090000Z\r\nEXDATE;TZID=Nowhere/Land:20260305T090000\r\n",
+            "2026-03-02T09:00:00Z",
+            3,
+            &[
+                "line 8: VEVENT UID \"u1\": EXDATE \"garbage\" dropped: bad date-time \"garbage\"",
+                "line 9: VEVENT UID \"u1\": EXDATE: unknown TZID \"Nowhere/Land\" without a usable VTIMEZONE; read as floating",
+            ],
+        );
+    }
+
+    #[test]
+    fn custom_vtimezone_rules_are_used_when_the_name_is_unknown() {
+        // An RRULE-based and an RDATE-based definition of central European
+        // time under names no table knows.
+        let rrule_based = "BEGIN:VTIMEZONE\r\nTZID:My Office Time\r\nBEGIN:STANDARD\r\nDTSTART:16011028T030000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:16010325T020000\r\nRRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n";
+        let mut rdates = String::from("BEGIN:VTIMEZONE\r\nTZID:Listed\r\n");
+        for year in 2016..=2036 {
+            // Last Sundays of March and October.
+            let last_sunday = |month: u32| {
+                let mut d = NaiveDate::from_ymd_opt(year, month, 31).expect("valid");
+                while chrono::Datelike::weekday(&d) != chrono::Weekday::Sun {
+                    d = d.pred_opt().expect("valid");
+                }
+                d.format("%Y%m%d").to_string()
+            };
+            rdates.push_str(&format!(
+                "BEGIN:DAYLIGHT\r\nDTSTART:{0}T020000\r\nRDATE:{0}T020000\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\nDTSTART:{1}T030000\r\nRDATE:{1}T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\n",
+                last_sunday(3),
+                last_sunday(10)
+            ));
+        }
+        rdates.push_str("END:VTIMEZONE\r\n");
+        for (vtz, name) in [(rrule_based, "My Office Time"), (rdates.as_str(), "Listed")] {
+            let text = format!(
+                "BEGIN:VCALENDAR\r\n{vtz}BEGIN:VEVENT\r\nUID:u\r\nDTSTART;TZID=\"{name}\":20260710T090000\r\nDTEND;TZID=\"{name}\":20260110T090000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            );
+            let parsed = parse_ics(&text).expect("parses");
+            let e = &parsed.events[0];
+            // Summer: UTC+2; the (bad) DTEND in winter would be UTC+1.
+            assert_eq!(
+                e.start.to_utc(chrono_tz::UTC),
+                Utc.with_ymd_and_hms(2026, 7, 10, 7, 0, 0)
+                    .single()
+                    .expect("valid"),
+                "{name}"
+            );
+            assert!(matches!(e.start, EventTime::Zoned(_)), "{name}");
+        }
+    }
+
+    #[test]
+    fn structure_is_salvaged() {
+        fn check(text: &str, uids: &[&str], problems: &[&str]) {
+            let parsed = parse_ics(text).expect("parses");
+            let got: Vec<&str> = parsed.events.iter().map(|e| e.uid.as_str()).collect();
+            assert_eq!(got, uids, "{text:?}");
+            assert_eq!(parsed.problems, problems, "{text:?}");
+        }
+        check(
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTART:20260302T090000Z\nEND:VCALENDAR\n",
+            &[],
+            &[
+                "line 5: BEGIN:VEVENT at line 2 is not closed before END:VCALENDAR; it is closed here and skipped",
+            ],
+        );
+        check(
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20260302T090000Z\nEND:VEVENT\nBEGIN:VEVENT\nUID:x\n",
+            &["a"],
+            &["line 6: BEGIN:VEVENT is never closed (file truncated?); it is skipped"],
+        );
+        check(
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20260302T090000Z\nBEGIN:VALARM\nEND:VALRM\nEND:VEVENT\nEND:VCALENDAR\n",
+            &["a"],
+            &["line 6: END:VALRM does not match BEGIN:VALARM at line 5; read as END:VALARM"],
+        );
+    }
+
+    #[test]
+    fn a_calendar_cut_after_its_last_event_keeps_every_event() {
+        let parsed = parse_ics(
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20260302T090000Z\nEND:VEVENT\n",
+        )
+        .expect("parses");
+        assert_eq!(parsed.events.len(), 1);
+        assert_eq!(
+            parsed.problems,
+            [
+                "line 1: BEGIN:VCALENDAR is never closed (file truncated?); every component closed before the end is read"
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_are_typed_errors_and_depth_is_a_warning() {
+        let limits = Limits {
+            max_item_bytes: 100,
+            ..Limits::DEFAULT
+        };
+        let big = wrap(&"X-PAD:0123456789\r\n".repeat(10));
+        assert_eq!(
+            parse_ics_bytes_with(big.as_bytes(), &limits),
+            Err(IcsError::TooLarge {
+                bytes: big.len(),
+                limit: 100
+            })
+        );
+        let limits = Limits {
+            max_lines: 8,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(
+            parse_ics_bytes_with(big.as_bytes(), &limits),
+            Err(IcsError::TooManyLines { limit: 8 })
+        );
+        assert!(IcsError::TooManyLines { limit: 8 }.is_over_limit());
+        let limits = Limits {
+            max_line_bytes: 40,
+            ..Limits::DEFAULT
+        };
+        let long = wrap(&format!(
+            "DTSTART:20260302T090000Z\r\nDESCRIPTION:{}\r\n",
+            "x".repeat(50)
+        ));
+        let parsed = parse_ics_bytes_with(long.as_bytes(), &limits).expect("parses");
+        assert_eq!(parsed.events.len(), 1);
+        assert_eq!(parsed.events[0].description, "");
+        assert!(parsed.problems[0].starts_with("line 7: line longer than 40 bytes, ignored"));
+
+        // Deep nesting: the inner components are skipped, the event after
+        // them is read, and nothing recurses.
+        let depth = 300_000;
+        let text = format!(
+            "BEGIN:VCALENDAR\n{}{}BEGIN:VEVENT\nUID:after\nDTSTART:20260302T090000Z\nEND:VEVENT\nEND:VCALENDAR\n",
+            "BEGIN:X-NEST\n".repeat(depth),
+            "END:X-NEST\n".repeat(depth)
+        );
+        let parsed = parse_ics(&text).expect("parses");
+        assert_eq!(parsed.events.len(), 1);
+        assert_eq!(
+            parsed.problems,
+            [
+                "line 17: BEGIN:X-NEST is nested deeper than 16 components; it is ignored with everything inside it"
+            ]
+        );
     }
 
     #[test]
@@ -1109,42 +1805,61 @@ mod tests {
             let err = parse_ics(text).expect_err("must fail");
             assert_eq!(err.to_string(), expect, "{text:?}");
         }
+        check(
+            "BEGIN:VCARD\nFN:x\nEND:VCARD\n",
+            "not an iCalendar file: line 1 is \"BEGIN:VCARD\", expected BEGIN:VCALENDAR",
+        );
         check("", "not an iCalendar file: it contains no BEGIN:VCALENDAR");
         check(
             "<html><body>404</body></html>\n",
             "not an iCalendar file: line 1 is \"<html><body>404</body></html>\", expected BEGIN:VCALENDAR",
         );
-        check(
-            "BEGIN:VCARD\nFN:x\nEND:VCARD\n",
-            "not an iCalendar file: line 1 is \"BEGIN:VCARD\", expected BEGIN:VCALENDAR",
-        );
-        check(
-            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nEND:VCALENDAR\n",
-            "line 4: END:VCALENDAR closes a component that is not open (expected END:VEVENT)",
-        );
-        check(
-            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\n",
-            "line 2: BEGIN:VEVENT is never closed (file truncated?)",
-        );
     }
 
     #[test]
-    fn x_wr_timezone_is_reported_not_applied() {
-        let text = "BEGIN:VCALENDAR\nX-WR-TIMEZONE:America/New_York\nBEGIN:VEVENT\nUID:u\nDTSTART:20260302T090000\nEND:VEVENT\nEND:VCALENDAR\n";
+    fn x_wr_timezone_is_the_zone_of_floating_times() {
+        let text = "BEGIN:VCALENDAR\nX-WR-TIMEZONE:America/New_York\nBEGIN:VEVENT\nUID:u\nDTSTART:20260302T090000\nDTEND;TZID=Europe/Berlin:20260302T160000\nRDATE;VALUE=DATE:20260310\nEND:VEVENT\nBEGIN:VEVENT\nUID:v\nDTSTART;TZID=Unknown:20260302T090000\nEND:VEVENT\nEND:VCALENDAR\n";
         let parsed = parse_ics(text).expect("parses");
         assert_eq!(parsed.default_tz, Some(chrono_tz::America::New_York));
-        assert!(matches!(parsed.events[0].start, EventTime::Floating(_)));
+        let ny = |h| {
+            EventTime::Zoned(
+                chrono_tz::America::New_York
+                    .with_ymd_and_hms(2026, 3, 2, h, 0, 0)
+                    .single()
+                    .expect("valid"),
+            )
+        };
+        assert_eq!(parsed.events[0].start, ny(9));
+        assert_eq!(parsed.events[0].end, berlin(2026, 3, 2, 16, 0));
+        assert!(
+            parsed.events[0].recurrence.rdates[0].is_date(),
+            "dates stay dates"
+        );
+        // An unknown TZID is floating, so it is read in X-WR-TIMEZONE too.
+        assert_eq!(parsed.events[1].start, ny(9));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+        /// The document finds content lines with `shape` and parses them
+        /// later with `parse_prop`: both must read the same grammar.
+        #[test]
+        fn shape_agrees_with_parse_prop(line in "[A-Za-z;:=,\"\\- \u{e9}]{0,30}") {
+            let got = shape(line.as_bytes());
+            let full = parse_prop(line.as_bytes()).map(|p| (p.name_raw.end, p.value_start));
+            proptest::prop_assert_eq!(got, full);
+        }
     }
 
     #[test]
     fn lexer_ranges_cover_the_source() {
         let text = "BEGIN:VCALENDAR\r\nSUMMARY:a\r\n b\r\nEND:VCALENDAR";
-        let lines = lex(text.as_bytes());
+        let lines = lex(text.as_bytes(), &Limits::DEFAULT).expect("lexes");
         let texts: Vec<_> = lines
             .iter()
             .map(|l| {
                 (
-                    l.text.as_str(),
+                    String::from_utf8_lossy(&l.content(text.as_bytes())).into_owned(),
                     &text[l.range.clone()],
                     l.has_eol,
                     l.line_no,
@@ -1154,9 +1869,14 @@ mod tests {
         assert_eq!(
             texts,
             vec![
-                ("BEGIN:VCALENDAR", "BEGIN:VCALENDAR\r\n", true, 1),
-                ("SUMMARY:ab", "SUMMARY:a\r\n b\r\n", true, 2),
-                ("END:VCALENDAR", "END:VCALENDAR", false, 4),
+                (
+                    "BEGIN:VCALENDAR".to_string(),
+                    "BEGIN:VCALENDAR\r\n",
+                    true,
+                    1
+                ),
+                ("SUMMARY:ab".to_string(), "SUMMARY:a\r\n b\r\n", true, 2),
+                ("END:VCALENDAR".to_string(), "END:VCALENDAR", false, 4),
             ]
         );
     }

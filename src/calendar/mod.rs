@@ -173,6 +173,12 @@ pub struct Recurrence {
     pub rrules: Vec<String>,
     pub rdates: Vec<EventTime>,
     pub exdates: Vec<EventTime>,
+    /// `RDATE;VALUE=PERIOD` values as (start, end): an instance starting at
+    /// one of these starts has this end instead of the master's length.
+    pub periods: Vec<(EventTime, EventTime)>,
+    /// On an override: its RECURRENCE-ID has `RANGE=THISANDFUTURE`, so it
+    /// also moves every later instance of the series (RFC 5545 §3.8.4.4).
+    pub this_and_future: bool,
 }
 
 impl Recurrence {

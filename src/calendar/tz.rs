@@ -4,10 +4,14 @@
 //! names in any letter case, the `X-LIC-LOCATION` hint of Thunderbird and
 //! Evolution, vendor prefixes such as `/mozilla.org/20050126_1/Europe/Berlin`,
 //! Windows zone names written by Outlook and Exchange (CLDR windowsZones
-//! data), the UTC spellings, and as a last resort a fixed offset taken from the
-//! VTIMEZONE definition. It must not do date arithmetic of its own or guess a
-//! zone from the wall-clock offsets of a VTIMEZONE that observes daylight
-//! saving time; it is pure (no I/O, no clock).
+//! data), the UTC spellings, then the VTIMEZONE definition itself: a zone
+//! that never changes offset maps to a fixed-offset zone, and a custom zone
+//! with daylight saving time (an unknown name with STANDARD/DAYLIGHT rules,
+//! RRULE- or RDATE-based) maps to the IANA zone whose every transition and
+//! offset over [`EQUIVALENCE_YEARS`] is the one the VTIMEZONE's own rules
+//! give. It must not guess a zone from offsets alone (two zones with the same
+//! offsets but other transition dates are different zones); it is pure (no
+//! I/O, no clock).
 
 use std::str::FromStr;
 
@@ -22,7 +26,28 @@ pub struct VTimezoneInfo {
     /// Every `TZOFFSETTO` of the STANDARD and DAYLIGHT sub-components, in
     /// seconds east of UTC, in file order.
     pub offsets_to: Vec<i32>,
+    /// The STANDARD and DAYLIGHT sub-components with their rules.
+    pub observances: Vec<Observance>,
 }
+
+/// One STANDARD or DAYLIGHT sub-component of a VTIMEZONE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observance {
+    /// DTSTART: the local time (in the offset before it) of the first onset.
+    pub start: chrono::NaiveDateTime,
+    pub offset_from: i32,
+    pub offset_to: i32,
+    /// The RRULE value giving later onsets, if any.
+    pub rrule: Option<String>,
+    /// RDATE onsets (local times), if any.
+    pub rdates: Vec<chrono::NaiveDateTime>,
+}
+
+/// The years over which a custom VTIMEZONE must agree with an IANA zone to
+/// be read as that zone. Custom definitions carry the current rules only
+/// (Outlook starts them in 1601), so history before this span is not
+/// compared.
+pub const EQUIVALENCE_YEARS: std::ops::RangeInclusive<i32> = 2016..=2036;
 
 impl VTimezoneInfo {
     /// The offset of a zone that never changes: every observance lands on
@@ -46,7 +71,100 @@ pub fn resolve_tzid(tzid: &str, vtimezone: Option<&VTimezoneInfo>) -> Option<Tz>
     if let Some(tz) = vtimezone.lic_location.as_deref().and_then(resolve_name) {
         return Some(tz);
     }
-    vtimezone.fixed_offset().and_then(etc_zone_for_offset)
+    if let Some(tz) = vtimezone.fixed_offset().and_then(etc_zone_for_offset) {
+        return Some(tz);
+    }
+    equivalent_zone(&vtimezone.observances)
+}
+
+/// The UTC instants (seconds) at which a VTIMEZONE's observances begin in
+/// [`EQUIVALENCE_YEARS`], with the offset in force from then on. Bounded:
+/// at most a few hundred onsets are drawn from each rule.
+fn transitions(observances: &[Observance]) -> Vec<(i64, i32)> {
+    use chrono::Datelike;
+    let first = *EQUIVALENCE_YEARS.start();
+    let last = *EQUIVALENCE_YEARS.end();
+    let mut out = Vec::new();
+    for o in observances {
+        let mut onsets: Vec<chrono::NaiveDateTime> = o.rdates.clone();
+        onsets.push(o.start);
+        // The `rrule` crate panics on some non-ASCII BYDAY values; a rule
+        // is ASCII anyway.
+        if let Some(rule) = o.rrule.as_ref().filter(|r| r.is_ascii()) {
+            // Expand in a zone without DST (UTC) so wall-clock onsets stay
+            // wall-clock; UNTIL in these rules is UTC, which is close enough
+            // for choosing the years a rule applies to.
+            let rule = rule
+                .split(';')
+                .filter(|p| !p.trim().is_empty())
+                .collect::<Vec<_>>()
+                .join(";");
+            // Start the rule late in the past so a 1601 DTSTART does not cost
+            // four centuries of onsets, keeping its time of day and month.
+            let dtstart = if o.start.year() < first - 1 {
+                o.start.with_year(first - 1).unwrap_or(o.start)
+            } else {
+                o.start
+            };
+            if let Ok(parsed) = rule.parse::<rrule::RRule<rrule::Unvalidated>>() {
+                let start = dtstart.and_utc().with_timezone(&rrule::Tz::UTC);
+                if let Ok(valid) = parsed.validate(start) {
+                    let set = rrule::RRuleSet::new(start).rrule(valid);
+                    for t in set.into_iter().take(400) {
+                        if t.year() > last {
+                            break;
+                        }
+                        onsets.push(t.naive_utc());
+                    }
+                }
+            }
+        }
+        for onset in onsets {
+            if (first..=last).contains(&onset.year()) {
+                out.push((
+                    onset.and_utc().timestamp() - i64::from(o.offset_from),
+                    o.offset_to,
+                ));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The first IANA zone (in chrono-tz's order) that has the offsets of
+/// these observances before and after every onset in
+/// [`EQUIVALENCE_YEARS`] and in the middle of every stretch between
+/// onsets. `None` when no zone agrees or there is nothing to compare.
+fn equivalent_zone(observances: &[Observance]) -> Option<Tz> {
+    use chrono::{Offset, TimeZone};
+    let trans = transitions(observances);
+    if trans.len() < 2 {
+        return None;
+    }
+    // Probe instants with the offset the VTIMEZONE gives there: just after
+    // each onset, and halfway to the next one.
+    let mut probes: Vec<(i64, i32)> = Vec::with_capacity(trans.len() * 2);
+    for (i, &(at, offset)) in trans.iter().enumerate() {
+        probes.push((at + 60, offset));
+        if let Some(&(next, _)) = trans.get(i + 1) {
+            probes.push(((at + next) / 2, offset));
+        }
+        if i > 0 {
+            probes.push((at - 60, trans[i - 1].1));
+        }
+    }
+    chrono_tz::TZ_VARIANTS.iter().copied().find(|tz| {
+        probes.iter().all(|&(at, offset)| {
+            chrono::DateTime::from_timestamp(at, 0).is_some_and(|t| {
+                tz.offset_from_utc_datetime(&t.naive_utc())
+                    .fix()
+                    .local_minus_utc()
+                    == offset
+            })
+        })
+    })
 }
 
 /// Resolve a zone name without any VTIMEZONE help. Also used for the
@@ -292,6 +410,7 @@ mod tests {
         VTimezoneInfo {
             lic_location: lic.map(str::to_string),
             offsets_to: offsets.to_vec(),
+            observances: Vec::new(),
         }
     }
 

@@ -1,5 +1,7 @@
 //! `gatekeeper events`: the event occurrences gatekeeper sees in a file or
 //! folder, recurrences expanded, for checking what it makes of a calendar.
+//! Files are read as bytes (any encoding); every occurrence is listed with
+//! its status, cancelled ones too, so a user can tell what was cancelled.
 
 use std::path::{Path, PathBuf};
 
@@ -8,7 +10,8 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::{Exit, Format};
-use crate::calendar::ical::parse_ics;
+use crate::calendar::Status;
+use crate::calendar::ical::parse_ics_bytes;
 use crate::calendar::local_to_utc;
 use crate::calendar::recurrence::{expand, group_by_uid};
 use crate::calendar::{EventTime, Occurrence};
@@ -109,15 +112,15 @@ pub fn run(args: Args) -> Exit {
     let mut rows: Vec<Row> = Vec::new();
     let mut bad = 0;
     for f in &files {
-        let text = match super::read_file(f) {
+        let bytes = match std::fs::read(f) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("warning: {e}; skipped");
+                eprintln!("warning: cannot read `{}`: {e}; skipped", f.display());
                 bad += 1;
                 continue;
             }
         };
-        let parsed = match parse_ics(&text) {
+        let parsed = match parse_ics_bytes(&bytes) {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("warning: {}: {e}; skipped", f.display());
@@ -141,9 +144,16 @@ pub fn run(args: Args) -> Exit {
                     group[0].uid
                 );
             }
-            for o in expansion.occurrences {
+            let listed = expansion.occurrences.into_iter().map(|o| (o, false));
+            let cancelled = expansion.cancelled.into_iter().map(|o| (o, true));
+            for (o, cancelled) in listed.chain(cancelled) {
                 let e = &group[o.event_index];
-                rows.push(Row::new(&o, &e.summary, &calendar, tz));
+                let status = match (cancelled, e.status) {
+                    (true, _) | (_, Status::Cancelled) => "cancelled",
+                    (_, Status::Tentative) => "tentative",
+                    (_, Status::Confirmed) => "confirmed",
+                };
+                rows.push(Row::new(&o, &e.summary, &calendar, status, tz));
             }
         }
     }
@@ -175,7 +185,9 @@ struct Row {
 }
 
 impl Row {
-    fn new(o: &Occurrence, summary: &str, calendar: &str, tz: Tz) -> Row {
+    /// `status`: `confirmed`, `tentative` or `cancelled` (listed so a
+    /// user can tell what was cancelled).
+    fn new(o: &Occurrence, summary: &str, calendar: &str, status: &str, tz: Tz) -> Row {
         let mut json = json!({
             "uid": o.uid,
             "calendar": calendar,
@@ -185,9 +197,17 @@ impl Row {
             "local_start": in_zone(&o.start, tz),
             "local_end": in_zone(&o.end, tz),
             "all_day": o.start.is_date(),
+            "status": status,
         });
         if let Some(r) = &o.recurrence_id {
             json["recurrence_id"] = json!(r.to_display_string());
+        }
+        let mut note = o
+            .recurrence_id
+            .map(|r| format!("  (occurrence of {})", in_zone(&r, tz)))
+            .unwrap_or_default();
+        if status != "confirmed" {
+            note.push_str(&format!("  [{status}]"));
         }
         Row {
             instant: o.start.to_utc(tz),
@@ -196,10 +216,7 @@ impl Row {
             start: in_zone(&o.start, tz),
             end: in_zone(&o.end, tz),
             summary: summary.to_string(),
-            note: o
-                .recurrence_id
-                .map(|r| format!("  (occurrence of {})", in_zone(&r, tz)))
-                .unwrap_or_default(),
+            note,
             json,
         }
     }

@@ -109,6 +109,7 @@ pub const STORE: &str = "[store]";
 pub const WEBHOOK: &str = "[webhook]";
 pub const REPORT: &str = "[report]";
 pub const METRICS: &str = "[metrics]";
+pub const LIMITS: &str = "[limits]";
 pub const VDIR: &str = "[[source]] kind = \"vdir\"";
 pub const GOOGLE: &str = "[[source]] kind = \"google\"";
 
@@ -214,6 +215,14 @@ pub const KEYS: &[Key] = &[
         "the `[metrics]` table",
     ),
     key(
+        TOP,
+        "limits",
+        KeyType::Table,
+        false,
+        "",
+        "the `[limits]` table",
+    ),
+    key(
         STORE,
         "sqlite",
         KeyType::Path,
@@ -252,6 +261,38 @@ pub const KEYS: &[Key] = &[
         true,
         "",
         "address serving /metrics, /healthz and /readyz",
+    ),
+    key(
+        LIMITS,
+        "max_item_bytes",
+        KeyType::Int(1_024, 1_073_741_824),
+        false,
+        "33554432",
+        "largest calendar item (file, invite) read, in bytes",
+    ),
+    key(
+        LIMITS,
+        "max_lines",
+        KeyType::Int(16, 100_000_000),
+        false,
+        "1000000",
+        "most lines in one calendar item",
+    ),
+    key(
+        LIMITS,
+        "max_line_bytes",
+        KeyType::Int(1_024, 1_073_741_824),
+        false,
+        "4194304",
+        "longest unfolded line kept, in bytes",
+    ),
+    key(
+        LIMITS,
+        "max_depth",
+        KeyType::Int(2, 256),
+        false,
+        "16",
+        "deepest component nesting (VCALENDAR is 1)",
     ),
     key(
         REPORT,
@@ -520,6 +561,7 @@ impl Walker<'_> {
             ("webhook", WEBHOOK),
             ("report", REPORT),
             ("metrics", METRICS),
+            ("limits", LIMITS),
         ] {
             if let Some(v) = lookup(&root, name) {
                 match v.get_ref().as_table() {

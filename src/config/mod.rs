@@ -42,6 +42,50 @@ pub struct Config {
     /// Prometheus metrics and health checks on their own address.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
+    /// Bounds on one calendar item (a file, an invite).
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// The `[limits]` section: the bounds an item read from a calendar must
+/// keep. An item over one is skipped with a warning, and its version is
+/// remembered so later passes do not trip on it again. The defaults are
+/// `calendar::ical::Limits::DEFAULT`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest item, in bytes.
+    pub max_item_bytes: usize,
+    /// Most lines (properties and BEGIN/END) in one item.
+    pub max_lines: usize,
+    /// Longest unfolded line, in bytes; a longer one is dropped.
+    pub max_line_bytes: usize,
+    /// Deepest component nesting (VCALENDAR is 1, VEVENT 2, VALARM 3).
+    pub max_depth: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> LimitsConfig {
+        let d = crate::calendar::ical::Limits::DEFAULT;
+        LimitsConfig {
+            max_item_bytes: d.max_item_bytes,
+            max_lines: d.max_lines,
+            max_line_bytes: d.max_line_bytes,
+            max_depth: d.max_depth,
+        }
+    }
+}
+
+impl LimitsConfig {
+    /// The limits the iCalendar reader takes.
+    pub fn ical(&self) -> crate::calendar::ical::Limits {
+        crate::calendar::ical::Limits {
+            max_item_bytes: self.max_item_bytes,
+            max_lines: self.max_lines,
+            max_line_bytes: self.max_line_bytes,
+            max_depth: self.max_depth,
+        }
+    }
 }
 
 /// The `[metrics]` section: where `/metrics`, `/healthz` and `/readyz` are
@@ -373,14 +417,27 @@ impl Config {
     /// to the file's folder. Paths the file names (policies, vdir folders)
     /// must exist.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.display().to_string(),
             source,
         })?;
+        let file = path.display().to_string();
         let base = path.parent().unwrap_or(Path::new(""));
-        let mut config = Config::parse_checked(&text, &path.display().to_string(), &|p| {
-            base.join(p).exists()
-        })?;
+        let exists = |p: &Path| base.join(p).exists();
+        // Bytes, not text: a config that is not UTF-8 is an error with its
+        // line and column, as a policy is, and the rest is still checked.
+        let (text, not_utf8) = crate::policy::parse::decode_utf8(bytes, &file, "config");
+        if let Some(d) = not_utf8 {
+            let mut diagnostics = lint::lint(&text, &file, &exists);
+            diagnostics.push(d);
+            diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
+            return Err(ConfigError::Invalid {
+                path: file,
+                text,
+                diagnostics,
+            });
+        }
+        let mut config = Config::parse_checked(&text, &file, &exists)?;
         config.policies = config.policies.iter().map(|p| base.join(p)).collect();
         config.store.sqlite = base.join(&config.store.sqlite);
         if let Some(r) = &mut config.report {

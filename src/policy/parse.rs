@@ -114,6 +114,12 @@ pub fn parse_policy(source: &str, file: &str) -> (Option<Policy>, Vec<Diagnostic
 /// the text read lossily, so that the place can be shown and the rest of
 /// the file still linted.
 pub fn decode_policy(bytes: Vec<u8>, file: &str) -> (String, Option<Diagnostic>) {
+    decode_utf8(bytes, file, "policy")
+}
+
+/// `decode_policy` for any file gatekeeper reads as TOML (`what` names it
+/// in the help line): the config file is decoded the same way.
+pub fn decode_utf8(bytes: Vec<u8>, file: &str, what: &str) -> (String, Option<Diagnostic>) {
     match String::from_utf8(bytes) {
         Ok(text) => (text, None),
         Err(e) => {
@@ -131,7 +137,9 @@ pub fn decode_policy(bytes: Vec<u8>, file: &str) -> (String, Option<Diagnostic>)
                 format!("the file is not UTF-8: byte `{}` cannot be read", bad.join(" ")),
             )
             .at(at..at + '\u{FFFD}'.len_utf8(), "not UTF-8")
-            .help("save the policy as UTF-8 (a Latin-1 `é` is the byte 0xE9; in UTF-8 it is 0xC3 0xA9)");
+            .help(format!(
+                "save the {what} as UTF-8 (a Latin-1 `é` is the byte 0xE9; in UTF-8 it is 0xC3 0xA9)"
+            ));
             d.file = file.to_string();
             (text, Some(d))
         }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use super::stats::{self, IsoWeek, MemberCalendar, Settings, TREND_WEEKS};
-use crate::calendar::ical::parse_ics;
+use crate::calendar::ical::{Limits, parse_ics_bytes_with};
 use crate::calendar::recurrence::group_by_uid;
 use crate::config::{Config, SourceConfig};
 use crate::fairness::Burden;
@@ -97,7 +97,7 @@ pub fn read_calendars(
     let parsed: Vec<(String, FileSeries)> = files
         .par_iter()
         .map(|(member, path)| {
-            let r = read_one(path);
+            let r = read_one(path, &config.limits.ical());
             bar.inc(1);
             (member.clone(), r)
         })
@@ -129,10 +129,20 @@ pub fn read_calendars(
     (calendars, problems)
 }
 
-fn read_one(path: &Path) -> FileSeries {
+fn read_one(path: &Path, limits: &Limits) -> FileSeries {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("{}: {e}; skipped", path.display()))?
+        .len();
+    if size > limits.max_item_bytes as u64 {
+        return Err(format!(
+            "{}: {size} bytes, over the limit of {} (`[limits] max_item_bytes`); skipped",
+            path.display(),
+            limits.max_item_bytes
+        ));
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}; skipped", path.display()))?;
-    let text = String::from_utf8_lossy(&bytes);
-    let parsed = parse_ics(&text).map_err(|e| format!("{}: {e}; skipped", path.display()))?;
+    let parsed = parse_ics_bytes_with(&bytes, limits)
+        .map_err(|e| format!("{}: {e}; skipped", path.display()))?;
     Ok(group_by_uid(parsed.events))
 }
 

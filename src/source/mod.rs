@@ -25,13 +25,19 @@ pub enum SourceError {
     },
     #[error("{path} changed while gatekeeper was answering it; it will be read again")]
     Conflict { path: String },
+    /// The item is larger than the configured `[limits] max_item_bytes`:
+    /// it is skipped without being read into memory.
+    #[error("{path}: {size} bytes, over the limit of {max} (`[limits] max_item_bytes`)")]
+    TooLarge { path: String, size: u64, max: u64 },
 }
 
 pub trait CalendarSource {
     /// Every item of every calendar, with etags. Cheap: no content is read.
     fn list(&mut self) -> Result<Vec<ItemRef>, SourceError>;
-    fn read(&mut self, item: &ItemRef) -> Result<String, SourceError>;
+    /// The item's bytes as stored: calendars are not always UTF-8, and an
+    /// answer must leave every byte it does not own as it was.
+    fn read(&mut self, item: &ItemRef) -> Result<Vec<u8>, SourceError>;
     /// Replace an item's content if it still has `item.etag`; returns the
     /// new etag.
-    fn write(&mut self, item: &ItemRef, text: &str) -> Result<String, SourceError>;
+    fn write(&mut self, item: &ItemRef, bytes: &[u8]) -> Result<String, SourceError>;
 }

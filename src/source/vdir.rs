@@ -35,6 +35,8 @@ pub struct VdirSource {
     /// The content hash of each item as last read (or written) at a given
     /// etag: a replace is accepted only over exactly that version.
     read_hashes: HashMap<PathBuf, (String, String)>,
+    /// Larger items are refused before they are read.
+    max_item_bytes: u64,
 }
 
 impl VdirSource {
@@ -42,7 +44,14 @@ impl VdirSource {
         VdirSource {
             root,
             read_hashes: HashMap::new(),
+            max_item_bytes: crate::calendar::ical::Limits::DEFAULT.max_item_bytes as u64,
         }
+    }
+
+    /// Refuse items larger than `max` bytes ([`SourceError::TooLarge`]).
+    pub fn with_max_item_bytes(mut self, max: usize) -> VdirSource {
+        self.max_item_bytes = max as u64;
+        self
     }
 
     fn path_of(&self, item: &ItemRef) -> PathBuf {
@@ -251,15 +260,30 @@ impl CalendarSource for VdirSource {
         Ok(items)
     }
 
-    fn read(&mut self, item: &ItemRef) -> Result<String, SourceError> {
+    fn read(&mut self, item: &ItemRef) -> Result<Vec<u8>, SourceError> {
+        use std::io::Read as _;
         let path = self.path_of(item);
-        let bytes = std::fs::read(&path).map_err(io(&path))?;
+        let file = std::fs::File::open(&path).map_err(io(&path))?;
+        // Bounded even if the file grows between the size check and the
+        // read: at most one byte past the limit is ever taken in.
+        let mut bytes = Vec::new();
+        file.take(self.max_item_bytes + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io(&path))?;
+        if bytes.len() as u64 > self.max_item_bytes {
+            let size = std::fs::metadata(&path).map_or(bytes.len() as u64, |m| m.len());
+            return Err(SourceError::TooLarge {
+                path: path.display().to_string(),
+                size,
+                max: self.max_item_bytes,
+            });
+        }
         // The etag the caller holds may be older than what was just read
         // (a client wrote in between); a later write then finds a different
         // file and is refused, which is what must happen.
         self.read_hashes
             .insert(path, (item.etag.clone(), content_hash(&bytes)));
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        Ok(bytes)
     }
 
     /// Replace the item if it is still the version read at `item.etag`.
@@ -282,7 +306,7 @@ impl CalendarSource for VdirSource {
     /// exchanged (not Linux, or a file system without it) this falls back
     /// to check-then-rename, which has a short window between the check and
     /// the rename.
-    fn write(&mut self, item: &ItemRef, text: &str) -> Result<String, SourceError> {
+    fn write(&mut self, item: &ItemRef, text: &[u8]) -> Result<String, SourceError> {
         let path = self.path_of(item);
         let conflict = || SourceError::Conflict {
             path: path.display().to_string(),
@@ -349,7 +373,7 @@ impl CalendarSource for VdirSource {
                     }
                 };
                 if !is_expected(&tmp) {
-                    let ours = (ours_identity, content_hash(text.as_bytes()));
+                    let ours = (ours_identity, content_hash(text));
                     self.undo_exchange(&tmp, &path, ours);
                     return Err(conflict());
                 }
@@ -358,7 +382,7 @@ impl CalendarSource for VdirSource {
                 // opened it before the exchange may still write into it in
                 // place: what lands before the unlink is caught here, and
                 // put back.
-                let ours = (ours_identity, content_hash(text.as_bytes()));
+                let ours = (ours_identity, content_hash(text));
                 if let Some(late) = unlink_checked(&tmp, expected_hash.as_deref()) {
                     let back = tmp.with_file_name(format!(
                         "{TEMP_PREFIX}{}.{}.{}",
@@ -382,7 +406,7 @@ impl CalendarSource for VdirSource {
         }
         let new_etag = etag(&new_meta);
         self.read_hashes
-            .insert(path, (new_etag.clone(), content_hash(text.as_bytes())));
+            .insert(path, (new_etag.clone(), content_hash(text)));
         Ok(new_etag)
     }
 }
@@ -495,9 +519,9 @@ mod tests {
             (items[0].calendar.as_str(), items[0].href.as_str()),
             ("work", "a.ics")
         );
-        assert_eq!(src.read(&items[0]).unwrap(), "A");
+        assert_eq!(src.read(&items[0]).unwrap(), b"A");
 
-        let new_etag = src.write(&items[0], "A2").unwrap();
+        let new_etag = src.write(&items[0], b"A2").unwrap();
         assert_ne!(new_etag, items[0].etag);
         assert_eq!(
             std::fs::read_to_string(dir.path().join("work/a.ics")).unwrap(),
@@ -505,7 +529,7 @@ mod tests {
         );
         // The old etag is stale now: a second write with it must not clobber.
         assert!(matches!(
-            src.write(&items[0], "A3"),
+            src.write(&items[0], b"A3"),
             Err(SourceError::Conflict { .. })
         ));
         assert_eq!(

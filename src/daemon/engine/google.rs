@@ -430,6 +430,7 @@ impl<S: Store> Engine<S> {
                             self.channels.insert(&channel.id, name, m, &channel.token);
                         }
                         self.channels.opened(name, m, &channel);
+                        tracing::info!("source `{name}`: `{m}`: push channel open");
                         let json = serde_json::to_string(&channel).unwrap_or_default();
                         self.store.set_cursor(name, m, CHANNEL_ITEM, &json)?;
                         if let Some(old) = existing {

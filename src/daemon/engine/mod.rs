@@ -18,8 +18,8 @@ use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
 use super::team::Team;
-use crate::calendar::edit::{ResponseEdit, set_response};
-use crate::calendar::ical::parse_ics;
+use crate::calendar::edit::{ItemEditor, ResponseEdit};
+use crate::calendar::ical::parse_ics_bytes_with;
 use crate::calendar::recurrence::{expand, group_by_uid};
 use crate::calendar::{Event, EventTime, EventType, PartStat, Status};
 use crate::config::{Config, Mode, SourceConfig};
@@ -175,7 +175,8 @@ impl<S: Store> Engine<S> {
         for s in &config.sources {
             let backend = match s {
                 SourceConfig::Vdir { path, .. } => {
-                    let source = VdirSource::new(path.clone());
+                    let source = VdirSource::new(path.clone())
+                        .with_max_item_bytes(config.limits.max_item_bytes);
                     // Temporary files of gatekeeper processes that died
                     // mid-write are not anyone's calendar.
                     for f in source.clean_stale_temps() {
@@ -514,11 +515,13 @@ impl<S: Store> Engine<S> {
                     member: owner,
                     path,
                 } if owner == member => {
-                    let mut b = VdirSource::new(path.clone());
+                    let limits = self.config.limits.ical();
+                    let mut b =
+                        VdirSource::new(path.clone()).with_max_item_bytes(limits.max_item_bytes);
                     let Ok(items) = b.list() else { continue };
                     for item in &items {
-                        if let Ok(text) = b.read(item)
-                            && let Ok(parsed) = parse_ics(&text)
+                        if let Ok(bytes) = b.read(item)
+                            && let Ok(parsed) = parse_ics_bytes_with(&bytes, &limits)
                         {
                             groups.extend(group_by_uid(parsed.events));
                         }

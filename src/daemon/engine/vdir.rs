@@ -112,7 +112,7 @@ impl<S: Store> Engine<S> {
             let Ok(text) = backend.read(item) else {
                 continue;
             };
-            let Ok(parsed) = parse_ics(&text) else {
+            let Ok(parsed) = parse_ics_bytes_with(&text, &self.config.limits.ical()) else {
                 continue;
             };
             let unit = Unit {
@@ -142,13 +142,19 @@ impl<S: Store> Engine<S> {
         let path = item_path(unit);
         let text = match backend.read(unit.item) {
             Ok(t) => t,
+            Err(e @ crate::source::SourceError::TooLarge { .. }) => {
+                report.problems.push(format!("{path}: {e}; skipped"));
+                // Remember the etag: the file is looked at again only when
+                // it changes, so later passes do not trip on it.
+                return Ok(Some(VdirCursor::new(unit.item.etag.clone())));
+            }
             Err(e) => {
                 report.fail(unit.source, Some(unit.member), e.to_string());
                 return Ok(None);
             }
         };
         report.items_read += 1;
-        let parsed = match parse_ics(&text) {
+        let parsed = match parse_ics_bytes_with(&text, &self.config.limits.ical()) {
             Ok(p) => p,
             Err(e) => {
                 report.problems.push(format!("{path}: {e}; skipped"));
@@ -164,8 +170,16 @@ impl<S: Store> Engine<S> {
         };
         let tz = policy.member(unit.member).map_or(Tz::UTC, |m| m.tz);
 
+        // One parse of the item for all the answers written into it.
+        let editor = match ItemEditor::new(&text) {
+            Ok(e) => e,
+            Err(e) => {
+                report.problems.push(format!("{path}: {e}; skipped"));
+                return Ok(Some(VdirCursor::new(unit.item.etag.clone())));
+            }
+        };
         let mut current = CurrentItem {
-            text,
+            editor,
             item: unit.item.clone(),
         };
         let mut complete = true;
@@ -248,14 +262,14 @@ impl std::fmt::Display for VdirCursor {
     }
 }
 
-/// The item's text and etag as they stand after gatekeeper's own writes.
-pub(super) struct CurrentItem {
-    text: String,
+/// The item's bytes and etag as they stand after gatekeeper's own writes.
+pub(super) struct CurrentItem<'a> {
+    editor: ItemEditor<'a>,
     item: ItemRef,
 }
 
 pub(super) fn apply(
-    current: &mut CurrentItem,
+    current: &mut CurrentItem<'_>,
     backend: &mut dyn CalendarSource,
     event: &Event,
     member: &str,
@@ -270,11 +284,12 @@ pub(super) fn apply(
         marker: w.marker.clone(),
         marker_rules: &w.rules,
     };
-    let new_text = set_response(&current.text, &edit).map_err(|e| e.to_string())?;
+    let pending = current.editor.edit(&edit).map_err(|e| e.to_string())?;
     let etag = backend
-        .write(&current.item, &new_text)
+        .write(&current.item, pending.bytes())
         .map_err(|e| e.to_string())?;
-    current.text = new_text;
+    // Only a written answer becomes the editor's state.
+    current.editor.commit(pending);
     current.item.etag = etag;
     Ok(())
 }
