@@ -882,3 +882,24 @@ fn a_database_locked_by_another_process_is_waited_out_with_a_message() {
             .any(|r| r["uid"] == "sync-9@example.com" && r["outcome"] == "applied")
     );
 }
+
+// ---------------------------------------------------------------------------
+// Failures are visible.
+
+#[test]
+fn a_source_that_cannot_be_read_fails_the_run_by_name_and_the_others_go_on() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    // Bo's calendar "folder" is a file (a broken mount, a mix-up): it
+    // cannot be listed.
+    std::fs::remove_dir_all(dir.path().join("calendars/bo")).unwrap();
+    std::fs::write(dir.path().join("calendars/bo"), "not a folder").unwrap();
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 6, "{err}");
+    assert!(
+        err.contains("error: source `bo-local`: `bo@example.com`:"),
+        "names the source and member: {err}"
+    );
+    // Ana's calendar was screened all the same.
+    assert!(out.contains("ana@example.com  \"Sync\""), "{out}");
+}
