@@ -1068,3 +1068,33 @@ fn a_policy_edit_rescreens_google_members_with_one_windowed_read() {
     engine.run_once(now()).unwrap();
     assert_eq!(lists(&w) - before, per_pass);
 }
+
+/// `config check` signs in as every member of a Google source and reads
+/// their calendar's zone: a refused grant fails the check, naming the
+/// member, and the others are still reported reachable.
+#[test]
+fn config_check_reaches_every_google_member_and_names_a_refused_one() {
+    let w = World::new(&["ana@example.com", "dev@example.com"], "");
+    let check = || {
+        common::gatekeeper()
+            .args(["config", "check", "--config"])
+            .arg(w.config())
+            .output()
+            .unwrap()
+    };
+    let out = check();
+    let stdout = common::stdout_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr_of(&out));
+    for m in ["ana@example.com", "dev@example.com"] {
+        assert!(stdout.contains(&format!("`{m}`: reachable")), "{stdout}");
+    }
+    w.fake.revoke("dev@example.com");
+    let out = check();
+    let (stdout, stderr) = (common::stdout_of(&out), common::stderr_of(&out));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("`ana@example.com`: reachable"), "{stdout}");
+    assert!(
+        stderr.contains("`dev@example.com`") && stderr.contains("domain-wide delegation"),
+        "{stderr}"
+    );
+}

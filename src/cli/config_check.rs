@@ -1,7 +1,8 @@
 //! `gatekeeper config check`: the config file, every policy it names, and
 //! whether each source's calendars can be reached, in one pass. Reads only:
-//! it never writes a file, opens the store, or contacts Google (a Google
-//! source is checked as far as its key file and its members).
+//! it never writes a file or opens the store. A Google source signs in as
+//! each member and reads their calendar's time zone (one read-only call
+//! per member, the least a working grant must allow).
 
 use std::path::PathBuf;
 
@@ -100,10 +101,7 @@ pub fn run(args: Args) -> Exit {
                         warn(format!("source `{name}`: `{m}` is in no policy"));
                     }
                 }
-                println!(
-                    "source `{name}` (google): {} member(s); the API is not contacted by `config check`",
-                    listed.as_ref().map_or(members.len(), Vec::len)
-                );
+                unreachable += check_google(s, name, &members);
             }
         }
     }
@@ -112,4 +110,37 @@ pub fn run(args: Args) -> Exit {
     } else {
         Exit::Ok
     }
+}
+
+/// Sign in as each of a Google source's members and read their calendar's
+/// time zone. Prints one line per member; returns how many failed.
+fn check_google(source: &SourceConfig, name: &str, team: &[String]) -> usize {
+    let (settings, members) = crate::daemon::engine::google_settings_for(source, team);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            super::err(format!(
+                "source `{name}`: cannot start the async runtime: {e}"
+            ));
+            return 1;
+        }
+    };
+    let google = runtime.block_on(crate::source::google::GoogleSource::connect(
+        settings, &members,
+    ));
+    println!("source `{name}` (google): {} member(s)", members.len());
+    let mut failed = 0;
+    for m in &members {
+        match runtime.block_on(google.time_zone(m)) {
+            Ok(zone) => println!("  `{m}`: reachable (calendar zone {zone})"),
+            Err(e) => {
+                failed += 1;
+                super::err(format!("source `{name}`: `{m}`: {e}"));
+            }
+        }
+    }
+    failed
 }
