@@ -92,15 +92,7 @@ pub struct Key {
 }
 
 const MODES: &[&str] = &["enforce", "observe"];
-const DAYS: &[&str] = &[
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+const DAYS: &[&str] = &crate::policy::parse::DAY_NAMES;
 const FORMATS: &[&str] = &["md", "html", "json", "csv"];
 const SEND_UPDATES: &[&str] = &["all", "externalOnly", "none"];
 

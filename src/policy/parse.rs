@@ -53,7 +53,8 @@ const RULE_COMMON_KEYS: &[&str] = &["kind", "action", "members"];
 const EXCEPTION_KEYS: &[&str] = &["organizers", "urgent", "one_to_one", "external_guests"];
 const URGENT_KEYS: &[&str] = &["keyword", "per_organizer_per_month"];
 const COMMENT_KEYS: &[&str] = &["template"];
-const DAY_NAMES: [&str; 7] = [
+/// The weekday names policies and the config accept, Monday first.
+pub(crate) const DAY_NAMES: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",
