@@ -154,6 +154,20 @@ struct Unit<'a> {
     item: &'a ItemRef,
 }
 
+impl Unit<'_> {
+    /// The UID an event's state (screening, ledger, log) is kept under. An
+    /// event without UID is known by the item that holds it, so two such
+    /// files in one calendar never share a screening or ledger rows (an
+    /// item holds at most one: see `vdir::screen_item`).
+    fn uid_of(&self, event: &Event) -> String {
+        if event.uid.is_empty() {
+            format!("(no UID) {}", self.item.href)
+        } else {
+            event.uid.clone()
+        }
+    }
+}
+
 impl<S: Store> Engine<S> {
     pub fn new(config: Config, store: S, team: Team) -> Engine<S> {
         let needs_runtime = config
@@ -436,7 +450,7 @@ impl<S: Store> Engine<S> {
         let item = BurdenItem {
             source: unit.source.to_string(),
             calendar: unit.item.calendar.clone(),
-            uid: event.uid.clone(),
+            uid: unit.uid_of(event),
             recurrence_id: event.recurrence_key(),
         };
         let entries: Vec<BurdenEntry> = ledger_entries(policy, member, &invite, standing)
@@ -583,7 +597,7 @@ impl<S: Store> Engine<S> {
         let key = ScreeningKey {
             source: unit.source.to_string(),
             calendar: unit.item.calendar.clone(),
-            uid: event.uid.clone(),
+            uid: unit.uid_of(event),
             recurrence_id: event.recurrence_key(),
             member: member.to_string(),
         };
@@ -763,7 +777,7 @@ impl<S: Store> Engine<S> {
                 source: unit.source.to_string(),
                 calendar: unit.item.calendar.clone(),
                 member: member.to_string(),
-                uid: event.uid.clone(),
+                uid: key.uid.clone(),
                 recurrence_id: key.recurrence_id.clone(),
                 title: if event.private {
                     "(private event)".into()

@@ -184,10 +184,23 @@ impl<S: Store> Engine<S> {
         };
         let mut complete = true;
         let mut events = Vec::new();
+        // Events without UID are each their own event, and nothing in the
+        // file says which of several an answer belongs to: such a file is
+        // read (warned about once, its version remembered) but answered
+        // for none of them, rather than failing a write every pass.
+        let without_uid = parsed.events.iter().filter(|e| e.uid.is_empty()).count();
+        if without_uid > 1 {
+            report.problems.push(format!(
+                "{path}: {without_uid} events without UID in one file; gatekeeper cannot tell which one an answer belongs to, so it answers none of them"
+            ));
+        }
         for group in group_by_uid(parsed.events) {
             for idx in 0..group.len() {
                 let e = &group[idx];
-                events.push((e.uid.clone(), e.recurrence_key()));
+                if e.uid.is_empty() && without_uid > 1 {
+                    continue;
+                }
+                events.push((unit.uid_of(e), e.recurrence_key()));
                 let mut responder = |event: &Event, w: &Write| {
                     apply(&mut current, &mut *backend, event, unit.member, w)
                 };
