@@ -384,3 +384,74 @@ fn the_daemon_keeps_the_last_good_policy_and_stops_on_sigterm() {
     assert!(err.contains("demo.toml"), "{err}");
     assert!(err.contains("shutting down"), "{err}");
 }
+
+/// A write that failed leaves nothing of gatekeeper's standing: when the
+/// member then gives that very answer themselves (no marker), the next pass
+/// must take it as theirs, not finish gatekeeper's logged answer over it.
+#[test]
+fn a_members_own_answer_after_a_failed_write_is_not_written_over() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let bo_work = dir.path().join("calendars/bo/work");
+    let file = bo_work.join("ana-own.ics");
+    let lock = |on: bool| {
+        // As root permissions do not stop writes: the folder is made
+        // immutable too (and mutable again before its mode can change).
+        let chattr = |flag: &str| {
+            let _ = std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&bo_work)
+                .status();
+        };
+        if !on {
+            chattr("-i");
+        }
+        std::fs::set_permissions(
+            &bo_work,
+            std::fs::Permissions::from_mode(if on { 0o555 } else { 0o755 }),
+        )
+        .unwrap();
+        if on {
+            chattr("+i");
+        }
+    };
+    lock(true);
+    let (code, out, _) = run_once(&config, DEMO_NOW);
+    lock(false);
+    assert_eq!(code, 6, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("bo@example.com  \"Hiring sync\"") && l.contains("failed")),
+        "{out}"
+    );
+
+    // Bo declines the invite himself, as his calendar app writes it.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let own = text.replacen(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bo@example.com",
+        "PARTSTAT=DECLINED;RSVP=TRUE:mailto:bo@example.com",
+        1,
+    );
+    assert_ne!(own, text, "the fixture has Bo's attendee line");
+    std::fs::write(&file, &own).unwrap();
+
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("applied"), "nothing is written: {out}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        own,
+        "Bo's own answer stands, byte for byte"
+    );
+    let rows: Vec<_> = log_rows(&config)
+        .into_iter()
+        .filter(|r| r["member"] == "bo@example.com" && r["uid"] == "own-1@example.com")
+        .collect();
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_ne!(rows[0]["outcome"], "applied", "{rows:#?}");
+    assert_ne!(
+        rows[0]["outcome"], "failed",
+        "the failed row is closed: {rows:#?}"
+    );
+}

@@ -613,7 +613,14 @@ impl<S: Store> Engine<S> {
         {
             return Ok(Screened::Skipped);
         }
-        let applied = prev.as_ref().and_then(|p| p.applied_partstat.as_deref());
+        // What the store says gatekeeper's standing answer is, only from a
+        // finished row: an unfinished one records what was *planned*, and a
+        // member who gave that same answer themselves meanwhile (no marker)
+        // must not be taken for gatekeeper and written over.
+        let applied = prev
+            .as_ref()
+            .filter(|p| p.complete)
+            .and_then(|p| p.applied_partstat.as_deref());
         let owner = screen::ownership(
             &attendee.partstat,
             event.gatekeeper_partstat.as_ref(),
@@ -667,12 +674,17 @@ impl<S: Store> Engine<S> {
         {
             // The invite (or the policy) changed before the logged answer
             // was written: that row is closed, and this version is decided
-            // on its own below.
+            // on its own below. The screening stays unfinished until then,
+            // so a crash in between leaves this version to be decided, not
+            // taken as done.
             self.store.finish_decision(
                 row.id,
                 Outcome::NoChange,
                 Some("superseded: the invite changed before this answer was written"),
-                &screening,
+                &Screening {
+                    complete: false,
+                    ..screening.clone()
+                },
             )?;
         }
 
@@ -862,7 +874,13 @@ impl<S: Store> Engine<S> {
             (Some(_), Mode::Enforce) if already_there => (Outcome::Applied, None),
             (Some(w), Mode::Enforce) => match responder(event, w) {
                 Ok(()) => (Outcome::Applied, None),
-                Err(e) => (Outcome::Failed, Some(e)),
+                Err(e) => {
+                    // Nothing was written: what stands is what stood.
+                    screening.applied_partstat =
+                        prev.as_ref().and_then(|p| p.applied_partstat.clone());
+                    screening.applied_comment = previous_comment.map(str::to_string);
+                    (Outcome::Failed, Some(e))
+                }
             },
         };
         screening.complete = outcome != Outcome::Failed;
