@@ -455,3 +455,30 @@ fn a_members_own_answer_after_a_failed_write_is_not_written_over() {
         "the failed row is closed: {rows:#?}"
     );
 }
+
+/// An urgent use keeps its number: re-screening the same invite after a
+/// policy edit must not count its own earlier use ("use 2 of 2").
+#[test]
+fn an_urgent_use_keeps_its_number_when_the_policy_is_edited() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 0, "{err}");
+    let line = out.lines().find(|l| l.contains("URGENT")).unwrap();
+    assert!(line.contains("use 1 of 2"), "{line}");
+
+    let policy = dir.path().join("policies/demo.toml");
+    let mut text = std::fs::read_to_string(&policy).unwrap();
+    text.push_str("\n# edited: the team looks at everything again\n");
+    std::fs::write(&policy, text).unwrap();
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("use 2 of 2"), "{out}");
+    for row in log_rows(&config)
+        .iter()
+        .filter(|r| r["title"].as_str().is_some_and(|t| t.starts_with("URGENT")))
+    {
+        let exemption = row["exemption"].as_str().unwrap_or_default();
+        assert!(exemption.contains("use 1 of 2"), "{row:#?}");
+    }
+}

@@ -186,7 +186,16 @@ pub trait Store {
         to: DateTime<Utc>,
     ) -> Result<Vec<crate::policy::evaluate::ProtectedBlock>>;
 
-    fn urgent_uses(&self, organizer: &str, month: &str) -> Result<u32>;
+    /// The organizer's urgent uses this month that came before this
+    /// invite's own (all of them when it has none yet), so an invite keeps
+    /// its number ("use 1 of 2") however often it is screened again.
+    fn urgent_uses(
+        &self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+    ) -> Result<u32>;
     fn record_urgent_use(
         &mut self,
         organizer: &str,

@@ -353,10 +353,19 @@ impl Store for SqliteStore {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
-    fn urgent_uses(&self, organizer: &str, month: &str) -> Result<u32> {
+    fn urgent_uses(
+        &self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+    ) -> Result<u32> {
+        // Uses are numbered in the order they were recorded (rowid).
         Ok(self.conn.query_row(
-            "SELECT COUNT(*) FROM urgent_uses WHERE organizer = ?1 AND month = ?2",
-            params![organizer, month],
+            "SELECT COUNT(*) FROM urgent_uses WHERE organizer = ?1 AND month = ?2 \
+             AND rowid < COALESCE((SELECT rowid FROM urgent_uses WHERE organizer = ?1 \
+             AND month = ?2 AND uid = ?3 AND recurrence_id = ?4), 9223372036854775807)",
+            params![organizer, month, uid, recurrence_id],
             |r| r.get(0),
         )?)
     }
@@ -593,8 +602,12 @@ mod tests {
             .unwrap();
         s.record_urgent_use("bo@x.com", "2026-12", "u3", "", at)
             .unwrap();
-        assert_eq!(s.urgent_uses("bo@x.com", "2026-11").unwrap(), 2);
-        assert_eq!(s.urgent_uses("cy@x.com", "2026-11").unwrap(), 0);
+        // A new invite sees every use so far; one already counted keeps
+        // its place, however often it is screened again.
+        assert_eq!(s.urgent_uses("bo@x.com", "2026-11", "new", "").unwrap(), 2);
+        assert_eq!(s.urgent_uses("bo@x.com", "2026-11", "u1", "").unwrap(), 0);
+        assert_eq!(s.urgent_uses("bo@x.com", "2026-11", "u2", "").unwrap(), 1);
+        assert_eq!(s.urgent_uses("cy@x.com", "2026-11", "u1", "").unwrap(), 0);
     }
 
     #[test]

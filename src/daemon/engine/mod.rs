@@ -699,7 +699,10 @@ impl<S: Store> Engine<S> {
         let month = now.format("%Y-%m").to_string();
         // Only a policy with an urgent exception needs the count.
         let urgent_uses = match (&event.organizer, &policy.exceptions.urgent) {
-            (Some(o), Some(_)) => self.store.urgent_uses(o, &month)?,
+            (Some(o), Some(_)) => {
+                self.store
+                    .urgent_uses(o, &month, &key.uid, &key.recurrence_id)?
+            }
             _ => 0,
         };
         // The core sees the invite as its organizer wrote it and as people
@@ -884,15 +887,17 @@ impl<S: Store> Engine<S> {
             },
         };
         screening.complete = outcome != Outcome::Failed;
-        self.store
-            .finish_decision(id, outcome, error.as_deref(), &screening)?;
+        // The use is recorded before the row is finished (recording is
+        // idempotent): a crash in between must not lose it.
         if verdict.uses_urgent
             && outcome != Outcome::Failed
             && let Some(o) = &event.organizer
         {
             self.store
-                .record_urgent_use(o, &month, &event.uid, &key.recurrence_id, now)?;
+                .record_urgent_use(o, &month, &key.uid, &key.recurrence_id, now)?;
         }
+        self.store
+            .finish_decision(id, outcome, error.as_deref(), &screening)?;
         record.outcome = outcome;
         record.error = error;
         Ok(Screened::Decided(Box::new(record)))
