@@ -13,7 +13,9 @@ use std::path::Path;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use crate::policy::diagnostic::{Diagnostic, Related, did_you_mean_help, time_zone_help};
+use crate::policy::diagnostic::{
+    Diagnostic, Related, did_you_mean_help, time_zone_help, unknown_key_help,
+};
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -579,18 +581,7 @@ impl Walker<'_> {
                         format!("unknown key `{name}` {}", place(section)),
                     )
                     .at(k.span(), "gatekeeper does not know this key")
-                    .help_opt(
-                        did_you_mean_help(name, known.iter().copied()).or_else(|| {
-                            Some(format!(
-                                "the keys here are {}",
-                                known
-                                    .iter()
-                                    .map(|a| format!("`{a}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
-                        }),
-                    ),
+                    .help(unknown_key_help(name, &known)),
                 ),
                 // Sections are checked by their own walk.
                 Some(key) if matches!(key.ty, KeyType::Table | KeyType::Tables) => {}

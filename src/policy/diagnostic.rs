@@ -448,6 +448,15 @@ pub fn did_you_mean_help<'a>(
     did_you_mean(input, candidates).map(|c| format!("did you mean `{c}`?"))
 }
 
+/// The help line for an unknown key in a policy or config table: the
+/// nearest known key, or every key the table takes.
+pub fn unknown_key_help(key: &str, known: &[&str]) -> String {
+    did_you_mean_help(key, known.iter().copied()).unwrap_or_else(|| {
+        let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+        format!("the keys here are {}", list.join(", "))
+    })
+}
+
 /// The help line for an unknown time zone name: the nearest IANA name (a
 /// bare city such as `Lisbon` finds `Europe/Lisbon`), or two examples when
 /// nothing is close.

@@ -15,7 +15,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::comment::Template;
-use super::diagnostic::{Diagnostic, Related, did_you_mean_help};
+use super::diagnostic::{Diagnostic, Related, did_you_mean_help, unknown_key_help};
 use super::model::{
     Action, Exceptions, ExternalGuests, Fairness, Member, OneToOne, Policy, Rule, RuleKind,
     RuleSpec, Urgent, WeekdaySet, WorkingHours, content_hash,
@@ -890,16 +890,7 @@ impl Walker<'_> {
                 self.diags.push(
                     Diagnostic::error("unknown-key", format!("unknown key `{key}` in {place}"))
                         .at(k.span(), "gatekeeper does not know this key")
-                        .help_opt(did_you_mean_help(key, allowed.iter().copied()).or_else(|| {
-                            Some(format!(
-                                "the keys here are {}",
-                                allowed
-                                    .iter()
-                                    .map(|a| format!("`{a}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ))
-                        })),
+                        .help(unknown_key_help(key, allowed)),
                 );
             }
         }
