@@ -52,7 +52,6 @@ pub(super) fn member_week<'e>(
 ) -> MemberWeek {
     let policy = input.policy;
     let curve = policy.fairness.curve;
-    let (distinct, person_diff) = (&mut team.distinct, &mut team.person_diff);
     let profile = Profile::new(&m.hours, curve.shoulder_minutes);
     let local = local_minutes(ws, we, m.tz);
     let working: Vec<bool> = local
@@ -65,7 +64,54 @@ pub(super) fn member_week<'e>(
         .map(|&mow| free_days.contains(weekday_of(mow)))
         .collect();
     let working_minutes = working.iter().filter(|w| **w).count() as u32;
-    let mut stats = MemberStats {
+    let mut stats = empty_stats(m, working_minutes);
+    let mut busy = vec![false; n];
+    let mut burden = 0u32;
+    if let Some(occ) = occ {
+        stats.has_calendar = true;
+        let counted = counted_in_week(occ, (ws, we), n, &mut stats.given_back);
+        for c in &counted {
+            let (outside, free) = mark_busy(c, &mut busy, &working, &on_free_day);
+            count_meeting(&mut stats, c, m, outside, free);
+            team.distinct
+                .entry((c.uid, c.start))
+                .or_insert((c.from_min, c.to_min));
+            let (s, e) = (
+                ws + Duration::minutes(c.from_min as i64),
+                ws + Duration::minutes(c.to_min as i64),
+            );
+            burden = burden.saturating_add(score(s, e, m.tz, &profile, &curve).inconvenience);
+        }
+    }
+    let focus_block = input.settings.focus_block_minutes.max(1) as usize;
+    walk_week(
+        &mut stats,
+        &busy,
+        &working,
+        &on_free_day,
+        focus_block,
+        &mut team.person_diff,
+    );
+    if !stats.has_calendar {
+        // Unknown, not free: a member without a calendar has no focus
+        // time the report can vouch for.
+        stats.focus_minutes = 0;
+        stats.focus_blocks = 0;
+    }
+    stats.share_of_working_hours = if working_minutes == 0 {
+        0.0
+    } else {
+        f64::from(stats.meeting_minutes - stats.outside_hours.minutes) / f64::from(working_minutes)
+    };
+    MemberWeek {
+        stats,
+        burden,
+        working,
+    }
+}
+
+fn empty_stats(m: &Member, working_minutes: u32) -> MemberStats {
+    MemberStats {
         email: m.email.clone(),
         time_zone: m.tz.name().to_string(),
         has_calendar: false,
@@ -86,77 +132,100 @@ pub(super) fn member_week<'e>(
         declines_unknown_length: 0,
         burden: 0,
         notable: Vec::new(),
-    };
-    let mut busy = vec![false; n];
-    let mut burden = 0u32;
-    if let Some(occ) = occ {
-        stats.has_calendar = true;
-        let mut counted: Vec<Counted<'_>> = Vec::new();
-        for o in occ
-            .occurrences
-            .iter()
-            .take_while(|o| o.start < we)
-            .filter(|o| o.end > ws)
-        {
-            let (s, e) = (o.start.max(ws), o.end.min(we));
-            let (fm, tm) = (minute_index(s, ws, n, false), minute_index(e, ws, n, true));
-            if tm <= fm {
-                continue;
-            }
-            if o.counts {
-                counted.push(Counted {
-                    event: o.event,
-                    uid: &o.event.uid,
-                    start: o.start,
-                    from_min: fm,
-                    to_min: tm,
-                });
-            } else {
-                stats.given_back.count += 1;
-                stats.given_back.minutes += (tm - fm) as u32;
-            }
+    }
+}
+
+/// The member's meetings that fall in the week, clipped to it, in order of
+/// their minutes; what gatekeeper declined goes to `given_back` instead.
+fn counted_in_week<'e>(
+    occ: &'e MemberOccurrences<'e>,
+    (ws, we): (DateTime<Utc>, DateTime<Utc>),
+    n: usize,
+    given_back: &mut Tally,
+) -> Vec<Counted<'e>> {
+    let mut counted: Vec<Counted<'_>> = Vec::new();
+    for o in occ
+        .occurrences
+        .iter()
+        .take_while(|o| o.start < we)
+        .filter(|o| o.end > ws)
+    {
+        let (s, e) = (o.start.max(ws), o.end.min(we));
+        let (fm, tm) = (minute_index(s, ws, n, false), minute_index(e, ws, n, true));
+        if tm <= fm {
+            continue;
         }
-        counted.sort_by_key(|c| (c.from_min, c.to_min));
-        for c in &counted {
-            stats.meetings += 1;
-            let mut outside = false;
-            let mut free = false;
-            for i in c.from_min..c.to_min {
-                busy[i] = true;
-                outside |= !working[i];
-                free |= on_free_day[i];
-            }
-            if outside {
-                stats.outside_hours.count += 1;
-            }
-            if free {
-                stats.meeting_free_days.count += 1;
-            }
-            if (outside || free) && stats.notable.len() < NOTABLE_PER_MEMBER {
-                let why = match (outside, free) {
-                    (true, true) => "outside_hours,meeting_free_day",
-                    (true, false) => "outside_hours",
-                    _ => "meeting_free_day",
-                };
-                stats.notable.push(Notable {
-                    title: title_of(c.event),
-                    local_start: c.start.with_timezone(&m.tz).format("%a %H:%M").to_string(),
-                    minutes: (c.to_min - c.from_min) as u32,
-                    why: why.to_string(),
-                });
-            }
-            distinct
-                .entry((c.uid, c.start))
-                .or_insert((c.from_min, c.to_min));
-            let (s, e) = (
-                ws + Duration::minutes(c.from_min as i64),
-                ws + Duration::minutes(c.to_min as i64),
-            );
-            burden = burden.saturating_add(score(s, e, m.tz, &profile, &curve).inconvenience);
+        if o.counts {
+            counted.push(Counted {
+                event: o.event,
+                uid: &o.event.uid,
+                start: o.start,
+                from_min: fm,
+                to_min: tm,
+            });
+        } else {
+            given_back.count += 1;
+            given_back.minutes += (tm - fm) as u32;
         }
     }
-    // Walk the week once: hours by kind, focus stretches, busy runs.
-    let focus_block = input.settings.focus_block_minutes.max(1) as usize;
+    counted.sort_by_key(|c| (c.from_min, c.to_min));
+    counted
+}
+
+/// Marks the meeting's minutes busy; whether any of them is outside working
+/// hours, and whether any is on a meeting-free day.
+fn mark_busy(
+    c: &Counted<'_>,
+    busy: &mut [bool],
+    working: &[bool],
+    on_free_day: &[bool],
+) -> (bool, bool) {
+    let mut outside = false;
+    let mut free = false;
+    for i in c.from_min..c.to_min {
+        busy[i] = true;
+        outside |= !working[i];
+        free |= on_free_day[i];
+    }
+    (outside, free)
+}
+
+/// Counts one meeting, and names it if it is outside hours or on a
+/// meeting-free day (the first `NOTABLE_PER_MEMBER` of them).
+fn count_meeting(stats: &mut MemberStats, c: &Counted<'_>, m: &Member, outside: bool, free: bool) {
+    stats.meetings += 1;
+    if outside {
+        stats.outside_hours.count += 1;
+    }
+    if free {
+        stats.meeting_free_days.count += 1;
+    }
+    if (outside || free) && stats.notable.len() < NOTABLE_PER_MEMBER {
+        let why = match (outside, free) {
+            (true, true) => "outside_hours,meeting_free_day",
+            (true, false) => "outside_hours",
+            _ => "meeting_free_day",
+        };
+        stats.notable.push(Notable {
+            title: title_of(c.event),
+            local_start: c.start.with_timezone(&m.tz).format("%a %H:%M").to_string(),
+            minutes: (c.to_min - c.from_min) as u32,
+            why: why.to_string(),
+        });
+    }
+}
+
+/// Walks the week once: meeting minutes by kind, focus stretches, and the
+/// member's busy runs into the team's difference array.
+fn walk_week(
+    stats: &mut MemberStats,
+    busy: &[bool],
+    working: &[bool],
+    on_free_day: &[bool],
+    focus_block: usize,
+    person_diff: &mut [i32],
+) {
+    let n = busy.len();
     let mut free_run = 0usize;
     let mut prev_busy = false;
     for i in 0..n {
@@ -191,22 +260,6 @@ pub(super) fn member_week<'e>(
     if free_run >= focus_block {
         stats.focus_minutes += free_run as u32;
         stats.focus_blocks += 1;
-    }
-    if !stats.has_calendar {
-        // Unknown, not free: a member without a calendar has no focus
-        // time the report can vouch for.
-        stats.focus_minutes = 0;
-        stats.focus_blocks = 0;
-    }
-    stats.share_of_working_hours = if working_minutes == 0 {
-        0.0
-    } else {
-        f64::from(stats.meeting_minutes - stats.outside_hours.minutes) / f64::from(working_minutes)
-    };
-    MemberWeek {
-        stats,
-        burden,
-        working,
     }
 }
 
