@@ -377,6 +377,51 @@ fn log_shows_decisions_since_a_date() {
     assert!(rows.is_empty(), "every decision was made on 2026-11-30");
 }
 
+/// gatekeeper talks plain `http://` only to this machine: a Google
+/// endpoint or a chat webhook elsewhere is refused at config check, at its
+/// place in the file, in a message that does not carry the webhook's path.
+#[test]
+fn plain_http_to_another_machine_is_refused_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("p")).unwrap();
+    let config = dir.path().join("gatekeeper.toml");
+    std::fs::write(
+        &config,
+        "policies = [\"p\"]\n[store]\nsqlite = \"x.db\"\n\
+         [report]\nchat_webhook_url = \"http://hooks.example.com/services/SECRET\"\n\
+         [[source]]\nkind = \"google\"\nname = \"g\"\nservice_account_key = \"k.json\"\n\
+         api_base = \"http://calendar.example.com/calendar/v3/\"\n\
+         token_uri = \"http://127.0.0.1:9/token\"\n",
+    )
+    .unwrap();
+    let out = gatekeeper()
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("gatekeeper.toml:5:20")
+            && err.contains("plain `http://` to `hooks.example.com`"),
+        "{err}"
+    );
+    // The message names the host only; the snippet below it quotes the
+    // person's own config line, as for every config diagnostic.
+    let message = err
+        .lines()
+        .find(|l| l.contains("hooks.example.com`"))
+        .unwrap();
+    assert!(!message.contains("SECRET"), "{message}");
+    assert!(
+        err.contains("gatekeeper.toml:10:12")
+            && err.contains("plain `http://` to `calendar.example.com`"),
+        "{err}"
+    );
+    assert!(!err.contains("`127.0.0.1`"), "{err}");
+}
+
 #[test]
 fn bad_config_exits_4_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
