@@ -12,9 +12,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    BurdenEntry, BurdenItem, DecisionRecord, Outcome, Result, Screening, ScreeningKey, Store,
-    StoreError,
+    BackendError, BurdenEntry, BurdenItem, DecisionRecord, Findings, LoggedAction, Outcome, Result,
+    Screening, ScreeningKey, Store, StoreError,
 };
+use crate::calendar::PartStat;
 
 /// Append-only: never edit a released migration, add a new one.
 const MIGRATIONS: &[&str] = &[
@@ -35,12 +36,12 @@ impl SqliteStore {
         {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
                 path: path.display().to_string(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         }
         let conn = Connection::open(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
-            reason: e.to_string(),
+            source: e.into(),
         })?;
         // The log holds organizers' addresses and comments: keep it private
         // to the service user.
@@ -82,11 +83,65 @@ impl SqliteStore {
             });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            let migration = |source: rusqlite::Error| StoreError::Migration {
+                path: path.to_string(),
+                version: (i + 1) as i64,
+                source: source.into(),
+            };
+            tx.execute_batch(sql).map_err(migration)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(migration)?;
         }
         tx.commit()?;
         Ok(store)
+    }
+}
+
+/// SQLite's failures in the store's own terms, by SQLite's error code; the
+/// rusqlite error stays the source. This impl is why nothing outside this
+/// file needs to name rusqlite.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode;
+        let kind = e.sqlite_error_code();
+        let row_value = matches!(
+            e,
+            rusqlite::Error::FromSqlConversionFailure(..)
+                | rusqlite::Error::InvalidColumnType(..)
+                | rusqlite::Error::IntegralValueOutOfRange(..)
+        );
+        let source: BackendError = e.into();
+        if row_value {
+            return StoreError::CorruptRow {
+                table: "(unknown)",
+                source,
+            };
+        }
+        match kind {
+            Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                StoreError::Busy { source }
+            }
+            Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+                StoreError::Corrupt { source }
+            }
+            Some(
+                ErrorCode::DiskFull
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::ReadOnly
+                | ErrorCode::CannotOpen
+                | ErrorCode::PermissionDenied,
+            ) => StoreError::Io { source },
+            _ => StoreError::Database { source },
+        }
+    }
+}
+
+/// A row of `table` that cannot be read is that table's corrupt row, not a
+/// vague database error.
+fn in_table(table: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| match StoreError::from(e) {
+        StoreError::CorruptRow { source, .. } => StoreError::CorruptRow { table, source },
+        other => other,
     }
 }
 
@@ -147,6 +202,8 @@ const DECISION_COLUMNS: &str =
 
 fn decision_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRecord> {
     let decided_at: String = r.get(1)?;
+    let action: String = r.get(9)?;
+    let response: Option<String> = r.get(10)?;
     let findings: String = r.get(11)?;
     let outcome: String = r.get(15)?;
     Ok(DecisionRecord {
@@ -161,9 +218,9 @@ fn decision_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRecord> {
         recurrence_id: r.get(6)?,
         title: r.get(7)?,
         organizer: r.get(8)?,
-        action: r.get(9)?,
-        response: r.get(10)?,
-        findings: serde_json::from_str(&findings).unwrap_or(serde_json::Value::Null),
+        action: LoggedAction::parse(&action),
+        response: response.as_deref().map(PartStat::parse),
+        findings: Findings::from_stored(&findings),
         exemption: r.get(12)?,
         comment: r.get(13)?,
         policy_hash: r.get(14)?,
@@ -300,9 +357,9 @@ impl Store for SqliteStore {
                 d.recurrence_id,
                 d.title,
                 d.organizer,
-                d.action,
-                d.response,
-                d.findings.to_string(),
+                d.action.as_str(),
+                d.response.as_ref().map(PartStat::as_ical),
+                d.findings.to_stored(),
                 d.exemption,
                 d.comment,
                 d.policy_hash,
@@ -341,7 +398,9 @@ impl Store for SqliteStore {
         let mut stmt = self
             .conn
             .prepare(&format!("{DECISION_COLUMNS} WHERE id = ?1"))?;
-        Ok(stmt.query_row(params![id], decision_row).optional()?)
+        stmt.query_row(params![id], decision_row)
+            .optional()
+            .map_err(in_table("decisions"))
     }
 
     fn decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<DecisionRecord>> {
@@ -350,7 +409,8 @@ impl Store for SqliteStore {
             "{DECISION_COLUMNS} WHERE decided_at >= ?1 ORDER BY id"
         ))?;
         let rows = stmt.query_map(params![since], decision_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(in_table("decisions"))
     }
 
     fn urgent_uses(
@@ -551,9 +611,11 @@ mod tests {
             recurrence_id: String::new(),
             title: "Sync".into(),
             organizer: "bo@example.com".into(),
-            action: "decline".into(),
-            response: Some("DECLINED".into()),
-            findings: serde_json::json!([{"rule": "agenda"}]),
+            action: LoggedAction::Decline,
+            response: Some(PartStat::Declined),
+            findings: Findings::from_stored(
+                r#"[{"rule":"agenda","action":"decline","message":"it has no agenda"}]"#,
+            ),
             exemption: None,
             comment: Some("no agenda".into()),
             policy_hash: "p1".into(),
@@ -583,7 +645,8 @@ mod tests {
         let log = s.decisions(None).unwrap();
         assert_eq!(log.len(), 1);
         assert_eq!(log[0].outcome, Outcome::Applied);
-        assert_eq!(log[0].findings, serde_json::json!([{"rule": "agenda"}]));
+        assert_eq!(log[0].findings, record().findings);
+        assert_eq!(log[0].findings.acting_rules(), vec!["agenda".to_string()]);
         let later = DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
