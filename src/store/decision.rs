@@ -15,7 +15,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::calendar::PartStat;
-use crate::policy::{Action, Decision, RuleKind, Verdict};
+use crate::policy::{Action, Decision, Finding, RuleKind, Verdict};
 
 /// What gatekeeper decided for an invite: the verdict's decision, as the
 /// log's `action` column holds it.
@@ -145,9 +145,13 @@ impl Default for Findings {
 impl Findings {
     /// Every rule that fired, observe-only ones included, from the verdict.
     pub fn from_verdict(verdict: &Verdict) -> Findings {
+        Findings::from_core(&verdict.findings)
+    }
+
+    /// The core's findings as the log keeps them.
+    pub fn from_core(findings: &[Finding]) -> Findings {
         Findings::Logged(
-            verdict
-                .findings
+            findings
                 .iter()
                 .map(|f| LoggedFinding {
                     rule: f.rule,
@@ -265,7 +269,7 @@ mod tests {
 
     /// A findings column exactly as gatekeeper wrote it before the log was
     /// typed (the `json!` object of `findings_json`, keys sorted).
-    const TODAYS_ROW: &str = r#"[{"action":"decline","fix":"add a description that says what the meeting should decide or produce","message":"it has no agenda","problem":{"MissingAgenda":{"reason":"empty"}},"rule":"agenda"},{"action":"observe","fix":"shorten it, or split it","message":"it is too long","problem":{"TooLong":{"minutes":90}},"rule":"max_duration"}]"#;
+    const TODAYS_ROW: &str = r#"[{"action":"decline","fix":"add a description that says what the meeting should decide or produce","message":"it has no agenda","problem":{"kind":"missing_agenda","needed":10,"words":0},"rule":"agenda"},{"action":"observe","fix":"shorten it, or split it","message":"it is too long","problem":{"kind":"too_long","max":60,"minutes":90},"rule":"max_duration"}]"#;
 
     #[test]
     fn a_row_in_todays_format_reads_as_typed_findings_and_writes_back_unchanged() {
@@ -282,6 +286,66 @@ mod tests {
         let printed = serde_json::to_value(&f).unwrap();
         let stored: serde_json::Value = serde_json::from_str(TODAYS_ROW).unwrap();
         assert_eq!(printed, stored);
+    }
+
+    /// What gatekeeper wrote before the log was typed (the engine's
+    /// `findings_json`, verbatim): an upgraded daemon must read it back as
+    /// equal to what it computes now, or every standing decision would look
+    /// changed and be logged again.
+    fn old_findings_json(findings: &[Finding]) -> serde_json::Value {
+        serde_json::Value::Array(
+            findings
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "rule": f.rule.as_str(),
+                        "action": f.action.as_str(),
+                        "message": f.problem.message(),
+                        "fix": f.problem.fix(),
+                        "problem": f.problem,
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn findings_logged_by_the_old_code_equal_the_same_findings_now() {
+        use crate::policy::Problem;
+        let core = vec![
+            Finding {
+                rule: RuleKind::Agenda,
+                action: Action::Decline,
+                problem: Problem::MissingAgenda {
+                    words: 2,
+                    needed: 10,
+                },
+            },
+            Finding {
+                rule: RuleKind::MaxAttendees,
+                action: Action::Observe,
+                problem: Problem::TooManyPeople { count: 12, max: 8 },
+            },
+            Finding {
+                rule: RuleKind::OutsideHoursBudget,
+                action: Action::Annotate,
+                problem: Problem::OverBudget {
+                    attendee: "ana@example.com".into(),
+                    adds: 60,
+                    so_far: 120,
+                    minutes_per_week: 90,
+                    weeks: 4,
+                },
+            },
+        ];
+        let old = old_findings_json(&core).to_string();
+        let now = Findings::from_core(&core);
+        assert_eq!(Findings::from_stored(&old), now);
+        assert_eq!(now.to_stored(), old, "the stored text is unchanged");
+        assert_eq!(
+            now.acting_rules(),
+            vec!["agenda".to_string(), "outside_hours_budget".to_string()]
+        );
     }
 
     #[test]

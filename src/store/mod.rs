@@ -1,8 +1,13 @@
 //! gatekeeper's state: the decision log, what was already screened, urgent
-//! allowance spent, and per-source sync cursors.
+//! allowance spent, per-source sync cursors, the burden ledger and
+//! protected time.
 //!
 //! One trait, one file per database. SQLite is the embedded default; a
-//! PostgreSQL implementation joins behind the same trait. Migrations are
+//! PostgreSQL implementation joins behind the same trait: nothing in the
+//! trait, its types or `StoreError` names a database library (the
+//! database's own error is only ever a boxed `source`), and the contract
+//! every backend keeps is tested once in `tests/store_contract.rs`.
+//! `decision` holds the log's typed row and its stored form. Migrations are
 //! append-only SQL files under `migrations/<database>/`.
 
 pub mod decision;

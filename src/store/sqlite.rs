@@ -572,6 +572,8 @@ impl Store for SqliteStore {
     }
 }
 
+/// What every backend must do is checked once, for all of them, in
+/// `tests/store_contract.rs`; these are SQLite's own concerns.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -654,119 +656,75 @@ mod tests {
     }
 
     #[test]
-    fn urgent_uses_count_each_invite_once() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        let at = Utc::now();
-        s.record_urgent_use("bo@x.com", "2026-11", "u1", "", at)
+    fn failures_are_told_in_the_stores_own_terms() {
+        let dir = tempfile::tempdir().unwrap();
+        // Not a database at all.
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![b'x'; 8192]).unwrap();
+        let e = SqliteStore::open(&junk).err().expect("refused");
+        assert!(matches!(e, StoreError::Corrupt { .. }), "{e:?}");
+        assert!(
+            e.to_string().starts_with("the state database is damaged"),
+            "{e}"
+        );
+        assert!(std::error::Error::source(&e).is_some(), "the cause is kept");
+
+        // A row whose column holds the wrong kind of value names its table;
+        // the rest of the database still reads.
+        let path = dir.path().join("gk.db");
+        let mut s = SqliteStore::open(&path).unwrap();
+        let id = s.begin_decision(&record(), &screening()).unwrap();
+        s.conn
+            .execute("UPDATE decisions SET title = X'00FF' WHERE id = ?1", [id])
             .unwrap();
-        s.record_urgent_use("bo@x.com", "2026-11", "u1", "", at)
-            .unwrap();
-        s.record_urgent_use("bo@x.com", "2026-11", "u2", "", at)
-            .unwrap();
-        s.record_urgent_use("bo@x.com", "2026-12", "u3", "", at)
-            .unwrap();
-        // A new invite sees every use so far; one already counted keeps
-        // its place, however often it is screened again.
-        assert_eq!(s.urgent_uses("bo@x.com", "2026-11", "new", "").unwrap(), 2);
-        assert_eq!(s.urgent_uses("bo@x.com", "2026-11", "u1", "").unwrap(), 0);
-        assert_eq!(s.urgent_uses("bo@x.com", "2026-11", "u2", "").unwrap(), 1);
-        assert_eq!(s.urgent_uses("cy@x.com", "2026-11", "u1", "").unwrap(), 0);
+        let e = s.decisions(None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                StoreError::CorruptRow {
+                    table: "decisions",
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(matches!(
+            s.decision(id),
+            Err(StoreError::CorruptRow {
+                table: "decisions",
+                ..
+            })
+        ));
+        assert!(s.screening(&key()).unwrap().is_some());
+
+        // A schema from a newer build is refused, not downgraded.
+        s.conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        let e = SqliteStore::open(&path).err().expect("refused");
+        assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e:?}");
     }
 
     #[test]
-    fn cursors_round_trip_and_clear() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        s.set_cursor("src", "work", "a.ics", "e1").unwrap();
-        s.set_cursor("src", "work", "a.ics", "e2").unwrap();
-        s.set_cursor("src", "work", "b.ics", "e3").unwrap();
-        s.remove_cursor("src", "work", "b.ics").unwrap();
-        let c = s.cursors("src").unwrap();
-        assert_eq!(c.len(), 1);
-        assert_eq!(c[&("work".to_string(), "a.ics".to_string())], "e2");
-        s.clear_cursors().unwrap();
-        assert!(s.cursors("src").unwrap().is_empty());
-    }
-
-    fn entry(uid: &str, member: &str, start: &str, inconvenience: u32) -> BurdenEntry {
-        let start = DateTime::parse_from_rfc3339(start)
-            .unwrap()
-            .with_timezone(&Utc);
-        BurdenEntry {
-            source: "s".into(),
-            calendar: "c".into(),
-            uid: uid.into(),
-            recurrence_id: String::new(),
-            member: member.into(),
-            occurrence_start: start,
-            occurrence_end: start + chrono::Duration::minutes(60),
-            inconvenience,
-            outside_minutes: inconvenience / 3,
-            status: "accepted".into(),
+    fn a_migration_that_fails_says_which_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gk.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            // Schema 3 claimed, but a table migration 4 creates is there
+            // already (a hand-made or half-restored database).
+            conn.execute_batch("CREATE TABLE protected_time (x TEXT); PRAGMA user_version = 3;")
+                .unwrap();
         }
-    }
-
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn burden_ledger_upserts_replaces_and_totals_over_a_window() {
-        let mut s = SqliteStore::in_memory().unwrap();
-        let ana = "ana@x.com";
-        s.upsert_burden(&entry("u1", ana, "2026-11-02T22:00:00Z", 180))
+        let e = SqliteStore::open(&path).err().expect("refused");
+        assert!(
+            matches!(e, StoreError::Migration { version: 4, .. }),
+            "{e:?}"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
-        // Same key again: replaced, not added.
-        s.upsert_burden(&entry("u1", ana, "2026-11-02T22:00:00Z", 90))
-            .unwrap();
-        s.upsert_burden(&entry("u1", ana, "2026-11-09T22:00:00Z", 90))
-            .unwrap();
-        s.upsert_burden(&entry("u2", "bo@x.com", "2026-11-10T06:00:00Z", 60))
-            .unwrap();
-        // Outside the window: ignored.
-        s.upsert_burden(&entry("u3", ana, "2026-12-20T22:00:00Z", 999))
-            .unwrap();
-        let t = s
-            .burden_totals(at("2026-11-01T00:00:00Z"), at("2026-11-29T00:00:00Z"))
-            .unwrap();
-        assert_eq!(t[ana].inconvenience, 180);
-        assert_eq!(t[ana].outside_minutes, 60);
-        assert_eq!(t["bo@x.com"].inconvenience, 60);
-
-        // The series is declined from the 5th on: the past row stays.
-        let u1 = BurdenItem {
-            source: "s".into(),
-            calendar: "c".into(),
-            uid: "u1".into(),
-            recurrence_id: String::new(),
-        };
-        s.replace_burden(&u1, ana, at("2026-11-05T00:00:00Z"), &[])
-            .unwrap();
-        let t = s
-            .burden_totals(at("2026-11-01T00:00:00Z"), at("2026-11-29T00:00:00Z"))
-            .unwrap();
-        assert_eq!(t[ana].inconvenience, 90);
-
-        // Re-recorded with a moved occurrence; a declined row never counts.
-        let mut declined = entry("u1", ana, "2026-11-16T22:00:00Z", 500);
-        declined.status = "declined".into();
-        s.replace_burden(
-            &u1,
-            ana,
-            at("2026-11-05T00:00:00Z"),
-            &[entry("u1", ana, "2026-11-12T22:00:00Z", 30), declined],
-        )
-        .unwrap();
-        let u2 = BurdenItem {
-            uid: "u2".into(),
-            ..u1.clone()
-        };
-        s.remove_burden(&u2, at("2026-11-10T06:00:00Z"), "bo@x.com")
-            .unwrap();
-        let t = s
-            .burden_totals(at("2026-11-01T00:00:00Z"), at("2026-11-29T00:00:00Z"))
-            .unwrap();
-        assert_eq!(t[ana].inconvenience, 120);
-        assert!(!t.contains_key("bo@x.com"));
+        assert_eq!(v, 3, "the failed migration's transaction was rolled back");
     }
 
     #[test]
