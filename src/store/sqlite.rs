@@ -200,32 +200,49 @@ const DECISION_COLUMNS: &str =
     "SELECT id, decided_at, source, calendar, member, uid, recurrence_id, title, organizer, action,
             response, findings, exemption, comment, policy_hash, outcome, error FROM decisions";
 
+/// One decision-log row. It never fails on a column's value: the log is
+/// read by the daemon (a standing decision), `gatekeeper log` and the
+/// report, and one damaged row must not stop any of them. A value of the
+/// wrong kind or bytes that are not UTF-8 read as the closest text, and
+/// the typed columns fall back to their "unknown" values.
 fn decision_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DecisionRecord> {
-    let decided_at: String = r.get(1)?;
-    let action: String = r.get(9)?;
-    let response: Option<String> = r.get(10)?;
-    let findings: String = r.get(11)?;
-    let outcome: String = r.get(15)?;
+    let text =
+        |i: usize| -> rusqlite::Result<String> { Ok(lenient_text(r, i)?.unwrap_or_default()) };
+    let decided_at = text(1)?;
+    let findings = text(11)?;
     Ok(DecisionRecord {
         id: r.get(0)?,
         decided_at: DateTime::parse_from_rfc3339(&decided_at)
             .map(|t| t.with_timezone(&Utc))
             .unwrap_or_default(),
-        source: r.get(2)?,
-        calendar: r.get(3)?,
-        member: r.get(4)?,
-        uid: r.get(5)?,
-        recurrence_id: r.get(6)?,
-        title: r.get(7)?,
-        organizer: r.get(8)?,
-        action: LoggedAction::parse(&action),
-        response: response.as_deref().map(PartStat::parse),
+        source: text(2)?,
+        calendar: text(3)?,
+        member: text(4)?,
+        uid: text(5)?,
+        recurrence_id: text(6)?,
+        title: text(7)?,
+        organizer: text(8)?,
+        action: LoggedAction::parse(&text(9)?),
+        response: lenient_text(r, 10)?.as_deref().map(PartStat::parse),
         findings: Findings::from_stored(&findings),
-        exemption: r.get(12)?,
-        comment: r.get(13)?,
-        policy_hash: r.get(14)?,
-        outcome: Outcome::parse(&outcome),
-        error: r.get(16)?,
+        exemption: lenient_text(r, 12)?,
+        comment: lenient_text(r, 13)?,
+        policy_hash: text(14)?,
+        outcome: Outcome::parse(&text(15)?),
+        error: lenient_text(r, 16)?,
+    })
+}
+
+/// A column as text whatever SQLite holds in it (SQLite does not enforce
+/// column types): text with bad bytes replaced, numbers written out, a
+/// blob read as text; none for NULL.
+fn lenient_text(r: &rusqlite::Row<'_>, i: usize) -> rusqlite::Result<Option<String>> {
+    use rusqlite::types::ValueRef;
+    Ok(match r.get_ref(i)? {
+        ValueRef::Null => None,
+        ValueRef::Integer(n) => Some(n.to_string()),
+        ValueRef::Real(x) => Some(x.to_string()),
+        ValueRef::Text(b) | ValueRef::Blob(b) => Some(String::from_utf8_lossy(b).into_owned()),
     })
 }
 
@@ -317,8 +334,7 @@ impl Store for SqliteStore {
     }
 
     fn screening(&self, key: &ScreeningKey) -> Result<Option<Screening>> {
-        Ok(self
-            .conn
+        self.conn
             .query_row(
                 "SELECT fingerprint, policy_hash, applied_partstat, applied_comment, decision_id, complete
                  FROM screenings WHERE source = ?1 AND calendar = ?2 AND uid = ?3 AND recurrence_id = ?4 AND member = ?5",
@@ -335,7 +351,8 @@ impl Store for SqliteStore {
                     })
                 },
             )
-            .optional()?)
+            .optional()
+            .map_err(in_table("screenings"))
     }
 
     fn put_screening(&mut self, s: &Screening) -> Result<()> {
@@ -669,39 +686,62 @@ mod tests {
         );
         assert!(std::error::Error::source(&e).is_some(), "the cause is kept");
 
-        // A row whose column holds the wrong kind of value names its table;
-        // the rest of the database still reads.
+        // A screening whose column holds the wrong kind of value names its
+        // table.
         let path = dir.path().join("gk.db");
         let mut s = SqliteStore::open(&path).unwrap();
-        let id = s.begin_decision(&record(), &screening()).unwrap();
+        s.begin_decision(&record(), &screening()).unwrap();
         s.conn
-            .execute("UPDATE decisions SET title = X'00FF' WHERE id = ?1", [id])
+            .execute("UPDATE screenings SET decision_id = 'seven'", [])
             .unwrap();
-        let e = s.decisions(None).unwrap_err();
+        let e = s.screening(&key()).unwrap_err();
         assert!(
             matches!(
                 e,
                 StoreError::CorruptRow {
-                    table: "decisions",
+                    table: "screenings",
                     ..
                 }
             ),
             "{e:?}"
         );
-        assert!(matches!(
-            s.decision(id),
-            Err(StoreError::CorruptRow {
-                table: "decisions",
-                ..
-            })
-        ));
-        assert!(s.screening(&key()).unwrap().is_some());
+        assert!(
+            e.to_string()
+                .starts_with("a row of `screenings` cannot be read"),
+            "{e}"
+        );
 
         // A schema from a newer build is refused, not downgraded.
         s.conn.pragma_update(None, "user_version", 99).unwrap();
         drop(s);
         let e = SqliteStore::open(&path).err().expect("refused");
         assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e:?}");
+    }
+
+    #[test]
+    fn a_damaged_decision_row_still_reads_and_the_others_with_it() {
+        let mut s = SqliteStore::in_memory().unwrap();
+        let bad = s.begin_decision(&record(), &screening()).unwrap();
+        let good = s.begin_decision(&record(), &screening()).unwrap();
+        // SQLite takes any kind of value in any column.
+        s.conn
+            .execute(
+                "UPDATE decisions SET title = X'53FF6E63', response = 7, comment = 1.5,
+                                      decided_at = 'yesterday', outcome = 'gone'
+                 WHERE id = ?1",
+                [bad],
+            )
+            .unwrap();
+        let log = s.decisions(None).unwrap();
+        assert_eq!(log.len(), 2);
+        assert_eq!(log[0].title, "S\u{fffd}nc");
+        assert_eq!(log[0].response, Some(PartStat::Other("7".into())));
+        assert_eq!(log[0].comment.as_deref(), Some("1.5"));
+        assert_eq!(log[0].decided_at, DateTime::<Utc>::default());
+        assert_eq!(log[0].outcome, Outcome::Failed);
+        assert_eq!(s.decision(bad).unwrap().as_ref(), Some(&log[0]));
+        assert_eq!(log[1], s.decision(good).unwrap().unwrap());
+        assert_eq!(log[1].title, "Sync");
     }
 
     #[test]
