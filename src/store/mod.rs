@@ -138,6 +138,9 @@ impl Outcome {
         }
     }
 
+    /// An outcome this build does not know reads as `Failed`: the report
+    /// leaves such a row out, and the daemon never takes it for a standing
+    /// answer.
     pub fn parse(s: &str) -> Outcome {
         match s {
             "pending" => Outcome::Pending,
