@@ -93,7 +93,7 @@ impl World {
     fn engine(&self) -> Engine<SqliteStore> {
         let config = Config::load(&self.config()).unwrap();
         let team = Team::load(&config.policies).unwrap();
-        let store = SqliteStore::open(&config.store.sqlite).unwrap();
+        let store = SqliteStore::open(config.store.sqlite.as_ref().unwrap()).unwrap();
         Engine::new(config, store, team)
     }
 

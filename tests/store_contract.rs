@@ -9,9 +9,13 @@
 //! typed (`STORED_ROWS`); each backend puts those rows in with its own raw
 //! statements, since the trait (rightly) has no way to write them.
 //!
-//! A second backend (PostgreSQL) adds one `#[test]` that calls `contract`
-//! with its constructor and one that stores `STORED_ROWS` and calls
-//! `reads_rows_in_todays_format`.
+//! Each backend has one `#[test]` that calls `contract` with its
+//! constructor and one that stores `STORED_ROWS` and calls
+//! `reads_rows_in_todays_format`: SQLite (in memory and on disk) and
+//! PostgreSQL (each store in its own scratch schema, dropped after; see
+//! `postgres/mod.rs`).
+
+mod postgres;
 
 use std::collections::HashMap;
 
@@ -22,7 +26,7 @@ use gatekeeper::policy::{Action, RuleKind};
 use gatekeeper::store::sqlite::SqliteStore;
 use gatekeeper::store::{
     BurdenEntry, BurdenItem, DecisionRecord, Findings, LoggedAction, Outcome, Screening,
-    ScreeningKey, Store,
+    ScreeningKey, Store, UrgentClaim,
 };
 
 // ---------------------------------------------------------------------------
@@ -30,6 +34,7 @@ use gatekeeper::store::{
 
 /// Every check, each on a fresh store from `make`.
 pub fn contract<S: Store>(make: impl Fn() -> S) {
+    claims(&mut make());
     decisions_begin_and_finish(&mut make());
     decision_values_round_trip_typed(&mut make());
     screenings(&mut make());
@@ -37,6 +42,36 @@ pub fn contract<S: Store>(make: impl Fn() -> S) {
     burden_ledger(&mut make());
     urgent_uses(&mut make());
     protected_time(&mut make());
+}
+
+/// The once-only mark and the urgent-use claim, as one instance sees them
+/// (what several instances see at once is `tests/postgres_instances.rs`).
+fn claims<S: Store>(s: &mut S) {
+    assert!(s.claim_meta("report.last_week.core", "2026-W47").unwrap());
+    assert!(!s.claim_meta("report.last_week.core", "2026-W47").unwrap());
+    assert!(
+        !s.claim_meta("report.last_week.core", "2026-W46").unwrap(),
+        "an older week never takes the mark back"
+    );
+    assert!(s.claim_meta("report.last_week.core", "2026-W48").unwrap());
+    assert_eq!(
+        s.meta("report.last_week.core").unwrap().as_deref(),
+        Some("2026-W48")
+    );
+
+    let t = at("2026-11-20T10:00:00Z");
+    let bo = "bo@example.com";
+    let claim = |s: &mut S, uid: &str| s.claim_urgent_use(bo, "2026-11", uid, "", t, 2).unwrap();
+    assert_eq!(claim(s, "u1"), UrgentClaim::Granted { number: 1 });
+    assert_eq!(claim(s, "u2"), UrgentClaim::Granted { number: 2 });
+    assert_eq!(claim(s, "u3"), UrgentClaim::Exhausted { used: 2 });
+    assert_eq!(
+        claim(s, "u1"),
+        UrgentClaim::Granted { number: 1 },
+        "an invite keeps its number"
+    );
+    assert_eq!(s.urgent_uses(bo, "2026-11", "u3", "").unwrap(), 2);
+    assert_eq!(s.urgent_uses(bo, "2026-11", "u2", "").unwrap(), 1);
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -658,4 +693,53 @@ fn sqlite_reads_rows_in_todays_format() {
     }
     drop(db);
     reads_rows_in_todays_format(&SqliteStore::open(&path).unwrap());
+}
+
+// ---------------------------------------------------------------------------
+// PostgreSQL
+
+#[test]
+fn postgres_keeps_the_contract() {
+    let schemas = std::cell::RefCell::new(Vec::new());
+    contract(|| {
+        let scratch = postgres::Scratch::new("contract");
+        let store = scratch.store();
+        schemas.borrow_mut().push(scratch);
+        store
+    });
+}
+
+#[test]
+fn postgres_reads_rows_in_todays_format() {
+    let scratch = postgres::Scratch::new("rows");
+    let mut store = scratch.store();
+    let [source, calendar, member, title, organizer, policy_hash] = STORED_ROW_COLUMNS;
+    for r in STORED_ROWS {
+        store
+            .client()
+            .execute(
+                "INSERT INTO decisions (decided_at, source, calendar, member, uid, recurrence_id, title,
+                                        organizer, action, response, findings, exemption, comment,
+                                        policy_hash, outcome, error)
+                 VALUES (CAST($1::TEXT AS TIMESTAMPTZ), $2, $3, $4, $5, '', $6, $7, $8, $9, $10,
+                         NULL, NULL, $11, $12, NULL)",
+                &[
+                    &r.decided_at,
+                    &source,
+                    &calendar,
+                    &member,
+                    &r.uid,
+                    &title,
+                    &organizer,
+                    &r.action,
+                    &r.response,
+                    &r.findings,
+                    &policy_hash,
+                    &r.outcome,
+                ],
+            )
+            .unwrap();
+    }
+    drop(store);
+    reads_rows_in_todays_format(&scratch.store());
 }

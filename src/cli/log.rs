@@ -24,15 +24,26 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Exit {
-    let db = match args.db {
-        Some(db) => db,
+    let db = match args.db.clone() {
+        Some(db) => Some(db),
         None => match Config::load(&args.config) {
+            // PostgreSQL: the log is read where it is.
+            Ok(c) if c.store.sqlite.is_none() => {
+                return match crate::store::open(&c.store) {
+                    Ok(store) => print_log(&*store, &args),
+                    Err(e) => {
+                        super::err(e);
+                        Exit::Failure
+                    }
+                };
+            }
             Ok(c) => c.store.sqlite,
             Err(e) => {
                 return super::config_failed(&e);
             }
         },
     };
+    let db = db.unwrap_or_default();
     if !db.exists() {
         super::err(format!(
             "no decision log at `{}` yet: run `gatekeeper run` first",
@@ -47,6 +58,10 @@ pub fn run(args: Args) -> Exit {
             return Exit::Failure;
         }
     };
+    print_log(&store, &args)
+}
+
+fn print_log(store: &dyn Store, args: &Args) -> Exit {
     let records = match store.decisions(args.since) {
         Ok(r) => r,
         Err(e) => {

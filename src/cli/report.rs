@@ -8,7 +8,6 @@ use crate::config::Config;
 use crate::daemon::team::Team;
 use crate::report::{Format, IsoWeek, collect, stats, weekly_report};
 use crate::store::Store;
-use crate::store::sqlite::SqliteStore;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -95,22 +94,21 @@ pub fn run(args: Args) -> Exit {
 
     // Read the decision log only if it exists: a report must not create an
     // empty state database as a side effect.
-    let db = &config.store.sqlite;
-    let store = if db.exists() {
-        match SqliteStore::open(db) {
+    let db = config.store.sqlite.clone();
+    let store: Option<Box<dyn Store + Send>> = match &db {
+        Some(path) if !path.exists() => None,
+        _ => match crate::store::open(&config.store) {
             Ok(s) => Some(s),
             Err(e) => {
                 super::err(e);
                 return Exit::Failure;
             }
-        }
-    } else {
-        None
+        },
     };
     let collected = match collect::collect(
         &config,
         &policy,
-        store.as_ref().map(|s| s as &dyn Store),
+        store.as_deref().map(|s| s as &dyn Store),
         week,
         true,
     ) {
@@ -127,7 +125,7 @@ pub fn run(args: Args) -> Exit {
     if store.is_none() {
         report.notes.push(format!(
             "no decision log at `{}` yet: screening figures are zero",
-            db.display()
+            db.unwrap_or_default().display()
         ));
     }
     let text = args.format.render(&report);

@@ -13,7 +13,6 @@ use crate::daemon::{
     Clock, DaemonEvent, Engine, OffsetClock, SystemClock, next_event, shutdown_flag,
 };
 use crate::store::DecisionRecord;
-use crate::store::sqlite::SqliteStore;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -100,19 +99,24 @@ pub fn run(args: Args) -> Exit {
             return Exit::PolicyInvalid;
         }
     };
-    // One state, one writer: held until this process ends, however it ends.
-    let _lock = match crate::store::lock::acquire(&config.store.sqlite) {
-        Ok(l) => l,
-        Err(e @ crate::store::lock::LockError::Held { .. }) => {
-            super::err(e);
-            return Exit::StateLocked;
-        }
-        Err(e) => {
-            super::err(e);
-            return Exit::Failure;
-        }
+    // One SQLite state, one writer: held until this process ends, however
+    // it ends. PostgreSQL is shared by design (instances split the members
+    // with `store::lease`).
+    let _lock = match &config.store.sqlite {
+        None => None,
+        Some(db) => match crate::store::lock::acquire(db) {
+            Ok(l) => Some(l),
+            Err(e @ crate::store::lock::LockError::Held { .. }) => {
+                super::err(e);
+                return Exit::StateLocked;
+            }
+            Err(e) => {
+                super::err(e);
+                return Exit::Failure;
+            }
+        },
     };
-    let store = match SqliteStore::open(&config.store.sqlite) {
+    let store = match crate::store::open(&config.store) {
         Ok(s) => s,
         Err(e) => {
             super::err(e);

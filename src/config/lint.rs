@@ -220,9 +220,33 @@ pub const KEYS: &[Key] = &[
         STORE,
         "sqlite",
         KeyType::Path,
-        true,
+        false,
         "",
-        "the state database; created on first run",
+        "the SQLite state database; created on first run (one instance)",
+    ),
+    key(
+        STORE,
+        "url",
+        KeyType::Text,
+        false,
+        "",
+        "`postgres://user@host/db`: a PostgreSQL database several instances share (instead of `sqlite`)",
+    ),
+    key(
+        STORE,
+        "password_file",
+        KeyType::Path,
+        false,
+        "",
+        "file holding the PostgreSQL password (mode 0600)",
+    ),
+    key(
+        STORE,
+        "password_env",
+        KeyType::Text,
+        false,
+        "",
+        "environment variable holding the PostgreSQL password",
     ),
     key(
         WEBHOOK,
@@ -559,6 +583,10 @@ impl Walker<'_> {
         ] {
             if let Some(v) = lookup(&root, name) {
                 match v.get_ref().as_table() {
+                    Some(t) if section == STORE => {
+                        self.section(t, section, v.span());
+                        self.store(t, v.span());
+                    }
                     Some(t) => self.section(t, section, v.span()),
                     None => self.type_error(v, &format!("`{name}`"), "a table"),
                 }
@@ -667,6 +695,60 @@ impl Walker<'_> {
             if section == GOOGLE {
                 self.google_sign_in(t, item.span());
             }
+        }
+    }
+
+    /// The store is one database: SQLite or PostgreSQL, and a password only
+    /// for PostgreSQL, from one place.
+    fn store(&mut self, t: &DeTable<'_>, span: Range<usize>) {
+        let has = |k: &str| lookup(t, k).is_some();
+        let key_span = |k: &str| lookup(t, k).map_or(span.clone(), |v| v.span());
+        let problem = match (has("sqlite"), has("url")) {
+            (true, true) => Some((
+                key_span("url"),
+                "`[store]` sets both `sqlite` and `url`".to_string(),
+                "choose one database: `sqlite` for one instance, `url` for PostgreSQL",
+            )),
+            (false, false) => Some((
+                span.clone(),
+                "`[store]` names no database".to_string(),
+                "add `sqlite = \"state/gatekeeper.db\"` (one instance) or `url = \"postgres://…\"`",
+            )),
+            _ => None,
+        };
+        let problem = problem.or_else(|| {
+            let url = lookup(t, "url").and_then(|v| v.get_ref().as_str());
+            match url {
+                Some(u) if !(u.starts_with("postgres://") || u.starts_with("postgresql://")) => {
+                    Some((
+                        key_span("url"),
+                        "`url` in `[store]` is not a PostgreSQL URL".to_string(),
+                        "write it as `postgres://user@host:5432/database`",
+                    ))
+                }
+                None if has("password_file") || has("password_env") => Some((
+                    key_span(if has("password_file") {
+                        "password_file"
+                    } else {
+                        "password_env"
+                    }),
+                    "a password is set for `[store]` but it has no `url`".to_string(),
+                    "the password is PostgreSQL's: add `url`, or remove it",
+                )),
+                _ if has("password_file") && has("password_env") => Some((
+                    key_span("password_env"),
+                    "`[store]` sets both `password_file` and `password_env`".to_string(),
+                    "take the password from one place",
+                )),
+                _ => None,
+            }
+        });
+        if let Some((span, message, help)) = problem {
+            self.diags.push(
+                Diagnostic::error("store", message)
+                    .at(span, "here")
+                    .help(help),
+            );
         }
     }
 

@@ -275,11 +275,36 @@ pub enum Mode {
     Observe,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// The `[store]` table: the embedded SQLite file (one instance), or a
+/// PostgreSQL database several instances share. Exactly one of `sqlite` and
+/// `url` (lint says so with the key's place).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     /// Path of the SQLite database, relative to the config file.
-    pub sqlite: PathBuf,
+    #[serde(default)]
+    pub sqlite: Option<PathBuf>,
+    /// `postgres://user@host:port/db?sslmode=require`. A secret (it may
+    /// hold a password): never logged, never in `Debug` output.
+    #[serde(default)]
+    pub url: Option<Secret>,
+    /// A file holding the PostgreSQL password (mode 0600, like the Google
+    /// key), relative to the config file.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// An environment variable holding the PostgreSQL password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+impl StoreConfig {
+    /// A config with the SQLite file at `path` (tests, `init`).
+    pub fn sqlite(path: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            sqlite: Some(path.into()),
+            ..StoreConfig::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -465,7 +490,12 @@ impl Config {
         }
         let mut config = Config::parse_checked(&text, &file, &exists)?;
         config.policies = config.policies.iter().map(|p| base.join(p)).collect();
-        config.store.sqlite = base.join(&config.store.sqlite);
+        if let Some(db) = &mut config.store.sqlite {
+            *db = base.join(&*db);
+        }
+        if let Some(f) = &mut config.store.password_file {
+            *f = base.join(&*f);
+        }
         if let Some(r) = &mut config.report {
             r.folder = base.join(&r.folder);
         }

@@ -8,10 +8,14 @@
 //! database's own error is only ever a boxed `source`), and the contract
 //! every backend keeps is tested once in `tests/store_contract.rs`.
 //! `decision` holds the log's typed row and its stored form. Migrations are
-//! append-only SQL files under `migrations/<database>/`.
+//! append-only SQL files under `migrations/<database>/`. `postgres` is the
+//! shared database several instances use, `lease` how they split the
+//! members.
 
 pub mod decision;
+pub mod lease;
 pub mod lock;
+pub mod postgres;
 pub mod sqlite;
 
 pub use decision::{Findings, LoggedAction, LoggedFinding};
@@ -209,6 +213,16 @@ pub struct BurdenEntry {
     pub status: String,
 }
 
+/// What claiming an urgent use gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrgentClaim {
+    /// The invite holds use `number` (1-based) of the month; claiming the
+    /// same invite again gives the same number.
+    Granted { number: u32 },
+    /// The organizer had already used `used` this month: nothing recorded.
+    Exhausted { used: u32 },
+}
+
 pub trait Store {
     fn screening(&self, key: &ScreeningKey) -> Result<Option<Screening>>;
     /// Write a screening without a log entry (e.g. an invite the member
@@ -266,6 +280,28 @@ pub trait Store {
         at: DateTime<Utc>,
     ) -> Result<()>;
 
+    /// Count and record in one step: the invite takes the organizer's next
+    /// urgent use of the month if fewer than `allowance` were used before
+    /// it. A backend several instances share makes this atomic (two
+    /// instances never both take the last use); the default, two calls, is
+    /// right where one process is the only writer (SQLite, `store::lock`).
+    fn claim_urgent_use(
+        &mut self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+        at: DateTime<Utc>,
+        allowance: u32,
+    ) -> Result<UrgentClaim> {
+        let used = self.urgent_uses(organizer, month, uid, recurrence_id)?;
+        if used >= allowance {
+            return Ok(UrgentClaim::Exhausted { used });
+        }
+        self.record_urgent_use(organizer, month, uid, recurrence_id, at)?;
+        Ok(UrgentClaim::Granted { number: used + 1 })
+    }
+
     /// All cursors of one source, as (calendar, item) -> cursor.
     fn cursors(&self, source: &str) -> Result<std::collections::HashMap<(String, String), String>>;
     fn set_cursor(&mut self, source: &str, calendar: &str, item: &str, cursor: &str) -> Result<()>;
@@ -278,6 +314,21 @@ pub trait Store {
     /// last used.
     fn meta(&self, key: &str) -> Result<Option<String>>;
     fn set_meta(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Set `key` to `value` only if it is unset or holds a smaller value
+    /// (text order: ISO weeks such as `2026-W48` sort by time), and say
+    /// whether this call set it. With several instances exactly one of
+    /// those claiming the same value at once gets true: the weekly report
+    /// is produced and posted by that one. The default is right for one
+    /// writer.
+    fn claim_meta(&mut self, key: &str, value: &str) -> Result<bool> {
+        match self.meta(key)? {
+            Some(v) if v.as_str() >= value => Ok(false),
+            _ => {
+                self.set_meta(key, value)?;
+                Ok(true)
+            }
+        }
+    }
 
     /// Insert or replace one ledger row (keyed by source, calendar, uid,
     /// recurrence id, occurrence start and member).
@@ -306,4 +357,147 @@ pub trait Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<std::collections::HashMap<String, crate::fairness::Burden>>;
+}
+
+/// The state database `[store]` names, opened and migrated: SQLite's file
+/// or PostgreSQL. Whoever opens SQLite for `run` also takes
+/// `store::lock` first; PostgreSQL needs no lock file (instances split the
+/// members with `lease`).
+pub fn open(config: &crate::config::StoreConfig) -> Result<Box<dyn Store + Send>> {
+    match (&config.sqlite, &config.url) {
+        (Some(path), _) => Ok(Box::new(sqlite::SqliteStore::open(path)?)),
+        (None, Some(_)) => {
+            let target = postgres::Target::from_config(config)?;
+            Ok(Box::new(postgres::PostgresStore::open(&target)?))
+        }
+        (None, None) => Err(StoreError::Open {
+            path: "[store]".into(),
+            source: "`[store]` names no database (`sqlite` or `url`)".into(),
+        }),
+    }
+}
+
+/// A boxed store is a store, so the engine (generic over `Store`) runs on
+/// whichever backend the config names.
+impl<T: Store + ?Sized> Store for Box<T> {
+    fn screening(&self, key: &ScreeningKey) -> Result<Option<Screening>> {
+        (**self).screening(key)
+    }
+    fn put_screening(&mut self, s: &Screening) -> Result<()> {
+        (**self).put_screening(s)
+    }
+    fn begin_decision(&mut self, record: &DecisionRecord, screening: &Screening) -> Result<i64> {
+        (**self).begin_decision(record, screening)
+    }
+    fn finish_decision(
+        &mut self,
+        id: i64,
+        outcome: Outcome,
+        error: Option<&str>,
+        screening: &Screening,
+    ) -> Result<()> {
+        (**self).finish_decision(id, outcome, error, screening)
+    }
+    fn decisions(&self, since: Option<DateTime<Utc>>) -> Result<Vec<DecisionRecord>> {
+        (**self).decisions(since)
+    }
+    fn decision(&self, id: i64) -> Result<Option<DecisionRecord>> {
+        (**self).decision(id)
+    }
+    fn replace_protected(
+        &mut self,
+        source: &str,
+        calendar: &str,
+        event_id: &str,
+        blocks: &[crate::policy::evaluate::ProtectedBlock],
+    ) -> Result<()> {
+        (**self).replace_protected(source, calendar, event_id, blocks)
+    }
+    fn protected_blocks(
+        &self,
+        source: &str,
+        calendar: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<crate::policy::evaluate::ProtectedBlock>> {
+        (**self).protected_blocks(source, calendar, from, to)
+    }
+    fn urgent_uses(
+        &self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+    ) -> Result<u32> {
+        (**self).urgent_uses(organizer, month, uid, recurrence_id)
+    }
+    fn record_urgent_use(
+        &mut self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        (**self).record_urgent_use(organizer, month, uid, recurrence_id, at)
+    }
+    fn claim_urgent_use(
+        &mut self,
+        organizer: &str,
+        month: &str,
+        uid: &str,
+        recurrence_id: &str,
+        at: DateTime<Utc>,
+        allowance: u32,
+    ) -> Result<UrgentClaim> {
+        (**self).claim_urgent_use(organizer, month, uid, recurrence_id, at, allowance)
+    }
+    fn cursors(&self, source: &str) -> Result<std::collections::HashMap<(String, String), String>> {
+        (**self).cursors(source)
+    }
+    fn set_cursor(&mut self, source: &str, calendar: &str, item: &str, cursor: &str) -> Result<()> {
+        (**self).set_cursor(source, calendar, item, cursor)
+    }
+    fn remove_cursor(&mut self, source: &str, calendar: &str, item: &str) -> Result<()> {
+        (**self).remove_cursor(source, calendar, item)
+    }
+    fn clear_cursors(&mut self) -> Result<()> {
+        (**self).clear_cursors()
+    }
+    fn meta(&self, key: &str) -> Result<Option<String>> {
+        (**self).meta(key)
+    }
+    fn set_meta(&mut self, key: &str, value: &str) -> Result<()> {
+        (**self).set_meta(key, value)
+    }
+    fn claim_meta(&mut self, key: &str, value: &str) -> Result<bool> {
+        (**self).claim_meta(key, value)
+    }
+    fn upsert_burden(&mut self, entry: &BurdenEntry) -> Result<()> {
+        (**self).upsert_burden(entry)
+    }
+    fn remove_burden(
+        &mut self,
+        item: &BurdenItem,
+        occurrence_start: DateTime<Utc>,
+        member: &str,
+    ) -> Result<()> {
+        (**self).remove_burden(item, occurrence_start, member)
+    }
+    fn replace_burden(
+        &mut self,
+        item: &BurdenItem,
+        member: &str,
+        from: DateTime<Utc>,
+        entries: &[BurdenEntry],
+    ) -> Result<()> {
+        (**self).replace_burden(item, member, from, entries)
+    }
+    fn burden_totals(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<String, crate::fairness::Burden>> {
+        (**self).burden_totals(from, to)
+    }
 }
