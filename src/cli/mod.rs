@@ -14,6 +14,7 @@ mod log;
 mod logging;
 mod report;
 mod run;
+mod status;
 mod suggest;
 
 use std::path::PathBuf;
@@ -91,6 +92,8 @@ enum Command {
     Events(events::Args),
     /// Show the decision log.
     Log(log::Args),
+    /// Show the instances sharing a PostgreSQL store and the members each holds.
+    Status(status::Args),
     /// Sign in to a calendar provider once (Google installed-app OAuth).
     Auth(auth::Args),
     /// Suggest the fairest times for a meeting across time zones.
@@ -149,6 +152,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Events(a) => events::run(a),
         Command::Log(a) => log::run(a),
+        Command::Status(a) => status::run(a),
         Command::Auth(a) => auth::run(a),
         Command::Suggest(a) => suggest::run(a),
         Command::Report(a) => report::run(a),

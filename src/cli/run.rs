@@ -280,6 +280,25 @@ pub fn run(args: Args) -> Exit {
             chrono::Utc::now().timestamp(),
         );
     };
+    // Several instances on one PostgreSQL split the members with leases:
+    // this one works only on those it holds, renewed before each pass.
+    let mut leases = match join_leases(&engine.config) {
+        Ok(l) => l,
+        Err(e) => {
+            super::err(format!("state database: {e}"));
+            return Exit::Failure;
+        }
+    };
+    if let Some(l) = &leases {
+        let held = std::sync::Arc::clone(&l.held);
+        engine.set_member_filter(Box::new(move |m| {
+            held.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .is_some_and(|h| h.holds(m, std::time::Instant::now()))
+        }));
+    }
+    let all_members = engine.members();
     let mut failed = false;
     // The weekly report: the latest scheduled time that passed while the
     // daemon was down is due at once (the store's meta table makes a week
@@ -291,8 +310,16 @@ pub fn run(args: Args) -> Exit {
     );
     loop {
         let started = std::time::Instant::now();
+        if let Some(l) = &mut leases {
+            l.heartbeat(&all_members);
+        }
         let resume = match engine.run_once(clock.now()) {
             Ok(report) => {
+                if let Some(l) = &mut leases
+                    && let Err(e) = l.board.finished_pass()
+                {
+                    super::logging::warn(format!("leases: {e}"));
+                }
                 failed |= print(&report);
                 record(&report, started, true);
                 metrics.set_api_stats(engine.api_stats());
@@ -392,4 +419,58 @@ pub fn run(args: Args) -> Exit {
         }
     }
     if failed { Exit::SyncFailed } else { Exit::Ok }
+}
+
+/// This instance's seat at the lease table and what it holds; leaving
+/// (however `run` ends) gives the members back at once.
+struct Leases {
+    board: crate::store::lease::LeaseBoard,
+    held: std::sync::Arc<std::sync::Mutex<Option<crate::store::lease::Held>>>,
+}
+
+/// How long a lease lasts unless renewed: a few polls, and never under a
+/// minute. A pass longer than this loses the members it has not reached
+/// yet (safely: the filter asks the deadline), and gets them back next
+/// pass.
+fn lease_ttl(config: &crate::config::Config) -> Duration {
+    Duration::from_secs((config.poll_seconds.saturating_mul(3)).max(60))
+}
+
+fn join_leases(config: &crate::config::Config) -> crate::store::Result<Option<Leases>> {
+    if config.store.url.is_none() {
+        return Ok(None);
+    }
+    let target = crate::store::postgres::Target::from_config(&config.store)?;
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    let instance = format!("{host}-{}", std::process::id());
+    let board =
+        crate::store::lease::LeaseBoard::join(&target, &instance, &host, lease_ttl(config))?;
+    super::logging::info(format!("joined the store's lease table as `{instance}`"));
+    Ok(Some(Leases {
+        board,
+        held: Default::default(),
+    }))
+}
+
+impl Leases {
+    /// Renew and rebalance; on failure keep what was held (it runs out on
+    /// its own deadline) and say so.
+    fn heartbeat(&mut self, members: &[String]) {
+        match self.board.heartbeat(members) {
+            Ok(h) => {
+                *self.held.lock().unwrap_or_else(|p| p.into_inner()) = Some(h);
+            }
+            Err(e) => super::logging::warn(format!("leases: {e}")),
+        }
+    }
+}
+
+impl Drop for Leases {
+    fn drop(&mut self) {
+        if let Err(e) = self.board.leave() {
+            super::logging::warn(format!("leases: {e}"));
+        }
+    }
 }

@@ -117,9 +117,21 @@ pub fn run_scheduled(
                         p.display()
                     ));
                 }
-                if let Err(e) = store.set_meta(&key, &week.to_string()) {
-                    problems.push(format!("report for `{}`: state database: {e}", policy.team));
-                    continue;
+                // Claimed, not just set: with several instances on one
+                // database exactly one posts the week.
+                match store.claim_meta(&key, &week.to_string()) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        done.push(format!(
+                            "report for `{}` {week} was produced by another instance",
+                            policy.team
+                        ));
+                        continue;
+                    }
+                    Err(e) => {
+                        problems.push(format!("report for `{}`: state database: {e}", policy.team));
+                        continue;
+                    }
                 }
                 if let Some(url) = &r.chat_webhook_url {
                     match super::chat::post(url, &summary) {

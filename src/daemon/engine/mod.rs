@@ -65,7 +65,13 @@ pub struct Engine<S: Store> {
     /// Asked between items whether the pass should stop early (a signal,
     /// a push notification, a policy edit wants the loop's attention).
     interrupt: Option<Interrupt>,
+    /// With several instances on one database: the members this one
+    /// holds a lease on (`store::lease`); none means every member.
+    member_filter: Option<MemberFilter>,
 }
+
+/// Says whether this instance may work on a member now.
+pub type MemberFilter = Box<dyn Fn(&str) -> bool>;
 
 /// Receives each decision as it is made.
 pub type DecisionSink = Box<dyn FnMut(&DecisionRecord)>;
@@ -240,6 +246,7 @@ impl<S: Store> Engine<S> {
             calendar_zones: HashMap::new(),
             sink: None,
             interrupt: None,
+            member_filter: None,
         };
         engine.apply_calendar_zones();
         engine
@@ -253,6 +260,32 @@ impl<S: Store> Engine<S> {
     /// Let a pass stop early, between items, when `interrupt` says so. An
     /// item's cursor moves only when it is finished, so a cut-short pass is
     /// simply resumed by the next one.
+    /// Work only on the members `filter` accepts (asked before each
+    /// member's calendar is read).
+    pub fn set_member_filter(&mut self, filter: MemberFilter) {
+        self.member_filter = Some(filter);
+    }
+
+    fn serves(&self, member: &str) -> bool {
+        self.member_filter.as_ref().is_none_or(|f| f(member))
+    }
+
+    /// Every member the sources serve, sorted: what instances split.
+    pub fn members(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .sources
+            .iter()
+            .flat_map(|(cfg, backend)| match (cfg, backend) {
+                (SourceConfig::Vdir { member, .. }, _) => vec![member.clone()],
+                (_, Backend::Google { members, .. }) => members.clone(),
+                (_, Backend::Vdir(_)) => Vec::new(),
+            })
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
     pub fn set_interrupt(&mut self, interrupt: Interrupt) {
         self.interrupt = Some(interrupt);
     }
@@ -326,6 +359,11 @@ impl<S: Store> Engine<S> {
         // decision of this pass reads.
         let mut result = Ok(());
         for (cfg, backend) in &mut sources {
+            if let SourceConfig::Vdir { member, .. } = &*cfg
+                && !self.serves(member)
+            {
+                continue;
+            }
             if let Backend::Vdir(b) = backend {
                 result = self.prime_ledger(cfg, b.as_mut(), now, &mut report);
                 if result.is_err() {
@@ -340,9 +378,13 @@ impl<S: Store> Engine<S> {
         let mut result = Ok(());
         for (cfg, backend) in &mut sources {
             result = match backend {
+                Backend::Vdir(_) if matches!(&*cfg, SourceConfig::Vdir { member, .. } if !self.serves(member)) => {
+                    Ok(())
+                }
                 Backend::Vdir(b) => self.sync_source(cfg, b.as_mut(), now, &mut report),
                 Backend::Google { source, members } => {
-                    let members = members.clone();
+                    let members: Vec<String> =
+                        members.iter().filter(|m| self.serves(m)).cloned().collect();
                     self.sync_google(cfg, source, &members, now, &mut report)
                 }
             };
