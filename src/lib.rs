@@ -13,3 +13,4 @@ pub mod policy;
 pub mod report;
 pub mod source;
 pub mod store;
+pub mod team;

@@ -488,8 +488,8 @@ fn the_organizer_fixes_an_invite_whose_only_member_is_outside_hours() {
 fn a_policy_edit_rescreens_only_that_team_and_keeps_every_cursor() {
     use gatekeeper::config::Config;
     use gatekeeper::daemon::Engine;
-    use gatekeeper::daemon::team::Team;
     use gatekeeper::store::sqlite::SqliteStore;
+    use gatekeeper::team::Team;
 
     // Two teams: Ana's (`t`) and Lee's (`u`), each with its own file.
     let dir = team_dir(TEAM);

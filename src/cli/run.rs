@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::Exit;
 use crate::config::Config;
-use crate::daemon::team::Team;
+use crate::team::Team;
 use crate::daemon::{
     Clock, DaemonEvent, Engine, OffsetClock, SystemClock, next_event, shutdown_flag,
 };
@@ -184,7 +184,7 @@ pub fn run(args: Args) -> Exit {
         let wake = std::sync::Arc::clone(&wake);
         let reload = std::sync::Arc::clone(&reload);
         let paths = policy_paths.clone();
-        let mut seen = crate::daemon::team::policy_stamps(&paths);
+        let mut seen = crate::team::policy_stamps(&paths);
         let mut last_look = std::time::Instant::now();
         engine.set_interrupt(Box::new(move || {
             use std::sync::atomic::Ordering;
@@ -199,7 +199,7 @@ pub fn run(args: Args) -> Exit {
                 return false;
             }
             last_look = std::time::Instant::now();
-            let now = crate::daemon::team::policy_stamps(&paths);
+            let now = crate::team::policy_stamps(&paths);
             // Each edit stops one pass; the loop then reloads.
             now != std::mem::replace(&mut seen, now.clone())
         }));

@@ -2,12 +2,11 @@
 //! invites, acts, logs, and keeps watching until asked to stop.
 //!
 //! `screen` holds the pure rules for who owns a response and what to write;
-//! `engine` does the I/O around them; `team` loads policies and keeps the
-//! last good one when a file breaks.
+//! `engine` does the I/O around them; the team's policies come from
+//! `crate::team`.
 
 pub mod engine;
 pub mod screen;
-pub mod team;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -17,7 +17,6 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
-use super::team::Team;
 use crate::calendar::edit::{ItemEditor, ResponseEdit};
 use crate::calendar::ical::parse_ics_bytes_with;
 use crate::calendar::recurrence::{expand, group_by_uid};
@@ -36,6 +35,7 @@ use crate::source::vdir::VdirSource;
 use crate::source::{CalendarSource, ItemRef};
 use crate::store::{BurdenEntry, BurdenItem};
 use crate::store::{DecisionRecord, Outcome, Screening, ScreeningKey, Store, StoreError};
+use crate::team::Team;
 
 pub struct Engine<S: Store> {
     pub config: Config,

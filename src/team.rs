@@ -1,6 +1,12 @@
 //! The team's policies as the daemon holds them: loaded from files and
 //! folders, indexed by member, reloaded when a file changes, and kept at
 //! the last good version when a change breaks one.
+//!
+//! It sits below both `daemon` and `report` (the weekly report's schedule
+//! reads it too), so neither reaches into the other for it. It reads
+//! policy files and their modification times, and so lives outside the
+//! pure `policy` core; it must not depend on `daemon`, `report` or a
+//! source.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
