@@ -807,4 +807,125 @@ mod tests {
             assert!(screener.log[0].ends_with("pass 2/2"), "{:?}", screener.log);
         }
     }
+
+    fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy_dir(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+
+    /// The engine under the loop, on a copy of the demo team: a pass,
+    /// then a reload at one minute and a stop at two. How many decisions
+    /// the pass after the reload made.
+    fn decisions_after_a_reload(edit: impl FnOnce(&str) -> String) -> usize {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+        for part in ["calendars", "policies"] {
+            copy_dir(&demo.join(part), &dir.path().join(part));
+        }
+        std::fs::copy(
+            demo.join("gatekeeper.toml"),
+            dir.path().join("gatekeeper.toml"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("state")).unwrap();
+        let config = crate::config::Config::load(&dir.path().join("gatekeeper.toml")).unwrap();
+        let team = Team::load(&config.policies).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let store = crate::store::sqlite::SqliteStore::open(&config.store.sqlite).unwrap();
+        let mut engine = Engine::new(config, store, team);
+        let decided = Rc::new(Cell::new(0));
+        {
+            let decided = Rc::clone(&decided);
+            engine.set_decision_sink(Box::new(move |_| decided.set(decided.get() + 1)));
+        }
+        // Read at the reload, after the first pass.
+        let policy = dir.path().join("policies/demo.toml");
+        let text = std::fs::read_to_string(&policy).unwrap();
+        std::fs::write(&policy, edit(&text)).unwrap();
+
+        let now = DateTime::parse_from_rfc3339("2026-11-30T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = FakeClock(Rc::new(Cell::new(now)));
+        let script: Script = Rc::new(RefCell::new(
+            [
+                (now + Duration::minutes(1), Arrival::PoliciesEdited),
+                (now + Duration::minutes(2), Arrival::Stop),
+            ]
+            .into(),
+        ));
+        let mut events = ScriptedEvents {
+            clock: clock.clone(),
+            script,
+            taken: Rc::default(),
+            told: Rc::default(),
+        };
+        let mut said = Said::default();
+        // Count only what the pass after the reload decides.
+        let first = Rc::new(Cell::new(None));
+        struct Counting<'a> {
+            said: &'a mut Said,
+            decided: Rc<Cell<usize>>,
+            first: Rc<Cell<Option<usize>>>,
+        }
+        impl Observer for Counting<'_> {
+            fn info(&mut self, line: &str) {
+                self.said.info(line);
+            }
+            fn warn(&mut self, line: &str) {
+                self.said.warn(line);
+            }
+            fn error(&mut self, line: &str) {
+                self.said.error(line);
+            }
+            fn policies_rejected(&mut self, error: &TeamError) {
+                self.said.policies_rejected(error);
+            }
+            fn pass_done(&mut self, _: &RunReport, _: std::time::Duration, _: bool) {
+                if self.first.get().is_none() {
+                    self.first.set(Some(self.decided.get()));
+                }
+            }
+            fn api_stats(&mut self, _: ApiStatsSnapshot) {}
+        }
+        let mut observer = Counting {
+            said: &mut said,
+            decided: Rc::clone(&decided),
+            first: Rc::clone(&first),
+        };
+        watch(
+            &mut engine,
+            &clock,
+            &mut events,
+            &mut observer,
+            Duration::minutes(5),
+        )
+        .unwrap();
+        let first = first.get().unwrap();
+        assert!(first > 0, "the demo has invites to decide");
+        let told: Vec<&String> = said.0.iter().filter(|l| l.starts_with("info:")).collect();
+        assert_eq!(told, ["info: policies reloaded", "info: shutting down"]);
+        decided.get() - first
+    }
+
+    #[test]
+    fn through_the_engine_a_policy_edit_rescreens_and_an_unchanged_reload_does_not() {
+        assert_eq!(decisions_after_a_reload(str::to_string), 0);
+        let edited = decisions_after_a_reload(|text| {
+            let edited = text.replacen("min_words = 6", "min_words = 1", 1);
+            assert_ne!(edited, text);
+            edited
+        });
+        assert!(
+            edited > 0,
+            "the edited policy re-screened the team's invites"
+        );
+    }
 }
