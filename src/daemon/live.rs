@@ -39,21 +39,13 @@ impl SignalFlags {
     /// Install the handlers: SIGINT and SIGTERM raise `stop`, SIGHUP raises
     /// `reload` (without a handler SIGHUP would end the process).
     pub fn install() -> std::io::Result<SignalFlags> {
-        let reload = Arc::new(AtomicBool::new(false));
-        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reload))?;
-        Ok(SignalFlags {
-            stop: shutdown_flag()?,
-            reload,
-        })
+        let flags = SignalFlags::default();
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            signal_hook::flag::register(signal, Arc::clone(&flags.stop))?;
+        }
+        signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&flags.reload))?;
+        Ok(flags)
     }
-}
-
-/// Install SIGINT/SIGTERM handlers that raise a flag.
-pub fn shutdown_flag() -> std::io::Result<Arc<AtomicBool>> {
-    let flag = Arc::new(AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&flag))?;
-    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&flag))?;
-    Ok(flag)
 }
 
 /// Signals, policy edits and push notifications, as they arrive.

@@ -20,4 +20,3 @@ pub mod webhook;
 pub use clock::{Clock, OffsetClock, SystemClock};
 pub use engine::{Engine, RunReport};
 pub use event_loop::{Arrival, DaemonEvent, EventSource, Observer, Screener};
-pub use live::shutdown_flag;
