@@ -26,10 +26,8 @@ const SPLIT: &[&str] = &["policy", "report"];
 const KNOWN_CYCLES_BEING_REMOVED: &[(&str, &str)] = &[
     // `source::google` uses `daemon::screen::Write` (helper A1 moves it down).
     ("source", "daemon"),
-    // `report::collect` and `report::schedule` call into the daemon (helpers
-    // A1 and A2).
+    // `report::collect` calls into the daemon (helper A1).
     ("report::collect", "daemon"),
-    ("report::schedule", "daemon"),
 ];
 
 #[test]
