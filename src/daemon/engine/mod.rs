@@ -1,16 +1,19 @@
-//! The I/O around the decision core: read changed items from each source,
-//! map events into invites, ask the core, write the answer, log it.
+//! The I/O around the decision core, as a pipeline over every
+//! `dyn CalendarSource`: sync (what changed since the stored cursors), plan
+//! (map events into invites, ask the core, decide what to write), act
+//! (write the answer, conditional on the version decided on), log. No
+//! backend is named here: what differs between local folders, Google and
+//! CalDAV is behind the trait (`source`).
 //!
 //! **Invariant:** every action is logged as pending before it is taken and
-//! finished after, and an item's sync cursor moves only once everything in
+//! finished after, and a batch's sync cursor moves only once everything in
 //! it is done. A crash at any point therefore leads the next run to finish
 //! the job, never to act twice or to forget an invite.
 
-mod google;
-mod vdir;
+mod channels;
+mod pipeline;
 
-pub use google::google_settings_for;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -18,22 +21,12 @@ use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
 use super::team::Team;
-use crate::calendar::edit::{ItemEditor, ResponseEdit};
-use crate::calendar::ical::parse_ics_bytes_with;
-use crate::calendar::recurrence::{expand, group_by_uid};
-use crate::calendar::{Event, EventTime, EventType, PartStat, Status};
-use crate::config::{Config, Mode, SourceConfig};
+use crate::calendar::recurrence::expand;
+use crate::calendar::{Event, EventTime, PartStat, Status};
+use crate::config::{Config, Mode};
 use crate::fairness::{BurdenSnapshot, BusyTime, Standing, ledger_entries};
-use crate::policy::evaluate::{ProtectedBlock, ProtectedKind};
 use crate::policy::{Context, Invite, Policy, RuleKind, Span, evaluate};
-use crate::source::google::auth::Credentials;
-use crate::source::google::retry::Backoff;
-use crate::source::google::{
-    CHANNEL_ITEM, CallError, ChannelRegistry, GoogleSettings, GoogleSource, SYNC_TOKEN_ITEM,
-    WatchChannel,
-};
-use crate::source::vdir::VdirSource;
-use crate::source::{CalendarSource, ItemRef};
+use crate::source::{ApiStatsSnapshot, CalendarSource, ChannelRegistry, CursorOp, ItemRef};
 use crate::store::{BurdenEntry, BurdenItem};
 use crate::store::{DecisionRecord, Outcome, Screening, ScreeningKey, Store, StoreError};
 
@@ -41,23 +34,19 @@ pub struct Engine<S: Store> {
     pub config: Config,
     pub store: S,
     pub team: Team,
-    sources: Vec<(SourceConfig, Backend)>,
-    /// Runs the Google client; created only when a Google source exists.
-    runtime: Option<tokio::runtime::Runtime>,
+    /// Every configured source (`source::build`), shared so a pass can
+    /// read busy times from one while it syncs another.
+    sources: Vec<Arc<dyn CalendarSource>>,
+    /// The async runtime sources that need one run on.
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
     /// Open push channels: which channel belongs to which member.
     pub channels: ChannelRegistry,
-    /// Problems already reported, so a daemon does not repeat them every
-    /// pass.
-    reported: HashSet<String>,
     /// Per pass: each policy's burden snapshot (by policy hash) and each
     /// member's busy times, computed when first needed.
     burdens: HashMap<String, Arc<BurdenSnapshot>>,
     busy: HashMap<String, Arc<Vec<BusyTime>>>,
-    /// Time zones read from members' Google calendar settings.
+    /// Time zones read from members' calendar settings.
     calendar_zones: HashMap<String, Tz>,
-    /// How to read each member's calendar outside a sync (busy times for
-    /// suggestions): kept apart from `sources`, which a pass moves out.
-    readers: Vec<CalendarReader>,
     /// Where decisions go as they are made (the CLI prints them); without
     /// one they are collected in the pass's report. A sink keeps memory flat
     /// on a first sync of a large team.
@@ -73,30 +62,10 @@ pub type DecisionSink = Box<dyn FnMut(&DecisionRecord)>;
 /// Says whether a pass should stop at the next item boundary.
 pub type Interrupt = Box<dyn FnMut() -> bool>;
 
-/// Reads a member's calendar over a window, outside a sync.
-enum CalendarReader {
-    Vdir {
-        member: String,
-        path: std::path::PathBuf,
-    },
-    Google {
-        source: Arc<GoogleSource>,
-        members: Vec<String>,
-    },
-}
-
-enum Backend {
-    Vdir(Box<dyn CalendarSource>),
-    Google {
-        source: Arc<GoogleSource>,
-        members: Vec<String>,
-    },
-}
-
 /// What one pass over every source did.
 #[derive(Debug, Default)]
 pub struct RunReport {
-    /// Google API calls made (list, patch), retries included.
+    /// API calls made (list, patch), retries included.
     pub api_calls: u32,
     /// New decision-log entries, in order (empty when a decision sink is
     /// set: then each one went to the sink as it was made).
@@ -155,86 +124,23 @@ struct Unit<'a> {
 }
 
 impl Unit<'_> {
-    /// The UID an event's state (screening, ledger, log) is kept under. An
-    /// event without UID is known by the item that holds it, so two such
-    /// files in one calendar never share a screening or ledger rows (an
-    /// item holds at most one: see `vdir::screen_item`).
+    /// The UID an event's state (screening, ledger, log) is kept under
+    /// (`source::uid_key`).
     fn uid_of(&self, event: &Event) -> String {
-        if event.uid.is_empty() {
-            format!("(no UID) {}", self.item.href)
-        } else {
-            event.uid.clone()
-        }
+        crate::source::uid_key(&event.uid, &self.item.href)
     }
 }
 
 impl<S: Store> Engine<S> {
     pub fn new(config: Config, store: S, team: Team) -> Engine<S> {
-        let needs_runtime = config
-            .sources
-            .iter()
-            .any(|s| matches!(s, SourceConfig::Google { .. }));
-        let runtime = needs_runtime
-            .then(|| {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-            })
-            .and_then(|r| {
-                r.map_err(|e| tracing::error!("cannot start the async runtime: {e}"))
-                    .ok()
-            });
-        let mut sources = Vec::new();
-        for s in &config.sources {
-            let backend = match s {
-                SourceConfig::Vdir { path, .. } => {
-                    let source = VdirSource::new(path.clone())
-                        .with_max_item_bytes(config.limits.max_item_bytes);
-                    // Temporary files of gatekeeper processes that died
-                    // mid-write are not anyone's calendar.
-                    for f in source.clean_stale_temps() {
-                        tracing::info!("removed a stale temporary file `{}`", f.display());
-                    }
-                    Backend::Vdir(Box::new(source))
-                }
-                SourceConfig::Google { .. } => {
-                    let Some(rt) = &runtime else { continue };
-                    let (settings, members) = google::google_settings(s, &team);
-                    let source = rt.block_on(GoogleSource::connect(settings, &members));
-                    Backend::Google {
-                        source: Arc::new(source),
-                        members,
-                    }
-                }
-            };
-            sources.push((s.clone(), backend));
-        }
-        let readers = sources
-            .iter()
-            .filter_map(
-                |(cfg, backend): &(SourceConfig, Backend)| match (cfg, backend) {
-                    (_, Backend::Google { source, members }) => Some(CalendarReader::Google {
-                        source: Arc::clone(source),
-                        members: members.clone(),
-                    }),
-                    (SourceConfig::Vdir { member, path, .. }, _) => Some(CalendarReader::Vdir {
-                        member: member.clone(),
-                        path: path.clone(),
-                    }),
-                    _ => None,
-                },
-            )
-            .collect();
+        let built = crate::source::build(&config, &team.members());
         let mut engine = Engine {
             config,
             store,
             team,
-            sources,
-            readers,
-            runtime,
+            sources: built.sources.into_iter().map(Arc::from).collect(),
+            runtime: built.runtime,
             channels: ChannelRegistry::default(),
-            reported: HashSet::new(),
             burdens: HashMap::new(),
             busy: HashMap::new(),
             calendar_zones: HashMap::new(),
@@ -286,27 +192,20 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// What every Google source's calls have met since the daemon started
+    /// What every source's calls have met since the daemon started
     /// (failures by kind, waits), for `/metrics`.
-    pub fn api_stats(&self) -> crate::source::google::stats::ApiStatsSnapshot {
-        let mut total = crate::source::google::stats::ApiStatsSnapshot::default();
-        for reader in &self.readers {
-            if let CalendarReader::Google { source, .. } = reader {
-                total.add(&source.api_stats());
-            }
+    pub fn api_stats(&self) -> ApiStatsSnapshot {
+        let mut total = ApiStatsSnapshot::default();
+        for source in &self.sources {
+            total.add(&source.api_stats());
         }
         total
     }
 
-    /// The async runtime Google sources run on (for the webhook listener).
+    /// The async runtime sources run on (for the webhook listener), if any
+    /// source needs one.
     pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
-        self.runtime.as_ref()
-    }
-
-    fn report_once(&mut self, report: &mut RunReport, problem: String) {
-        if self.reported.insert(problem.clone()) {
-            report.problems.push(problem);
-        }
+        self.runtime.as_deref()
     }
 
     /// Replace the policies (after a reload). The next pass re-screens the
@@ -321,47 +220,54 @@ impl<S: Store> Engine<S> {
     pub fn run_once(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
         self.rescreen_changed_teams()?;
-        let mut sources = std::mem::take(&mut self.sources);
-        // The ledger first, from every local source, then the snapshot every
-        // decision of this pass reads.
-        let mut result = Ok(());
-        for (cfg, backend) in &mut sources {
-            if let Backend::Vdir(b) = backend {
-                result = self.prime_ledger(cfg, b.as_mut(), now, &mut report);
-                if result.is_err() {
-                    break;
-                }
-            }
+        let sources = self.sources.clone();
+        // The ledger first, from every source that can look at its changes
+        // without consuming them, then the snapshot every decision of this
+        // pass reads.
+        for source in &sources {
+            self.prime_ledger(source.as_ref(), now, &mut report)?;
         }
-        if let Err(e) = result.and_then(|()| self.begin_pass(now)) {
-            self.sources = sources;
-            return Err(e);
+        self.begin_pass(now)?;
+        for source in &sources {
+            self.sync(source.as_ref(), None, now, &mut report)?;
         }
+        Ok(report)
+    }
+
+    /// One pass over one member of one source: what a push notification
+    /// triggers.
+    pub fn sync_member(
+        &mut self,
+        source_name: &str,
+        member: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RunReport, StoreError> {
+        let mut report = RunReport::default();
+        self.begin_pass(now)?;
+        let sources = self.sources.clone();
+        // One member's incremental batch is short, and the notification
+        // that asked for it would otherwise interrupt it at once.
+        let interrupt = self.interrupt.take();
+        let only = [member.to_string()];
         let mut result = Ok(());
-        for (cfg, backend) in &mut sources {
-            result = match backend {
-                Backend::Vdir(b) => self.sync_source(cfg, b.as_mut(), now, &mut report),
-                Backend::Google { source, members } => {
-                    let members = members.clone();
-                    self.sync_google(cfg, source, &members, now, &mut report)
-                }
-            };
+        for source in sources.iter().filter(|s| s.name() == source_name) {
+            result = self.sync(source.as_ref(), Some(&only), now, &mut report);
             if result.is_err() {
                 break;
             }
         }
-        self.sources = sources;
+        self.interrupt = interrupt;
         result.map(|()| report)
     }
 
     /// A team whose policy changed since its invites were screened has
-    /// them screened again from what is already known: its members' local
-    /// items are read again (their cursors go stale, nothing else is
-    /// forgotten), and its Google members' calendars are read over the
-    /// screening window once, without touching sync tokens or push
-    /// channels. Other teams are left alone. Each team's hash is kept in
-    /// the store's meta table (`policy_hash.team.<name>`), so a restart
-    /// with edited files does the same, and only once.
+    /// them screened again from what is already known: each source makes
+    /// its members' events be handed over once more (local items' cursors
+    /// go stale, Google members get one windowed read), without forgetting
+    /// sync tokens or push channels. Other teams are left alone. Each
+    /// team's hash is kept in the store's meta table
+    /// (`policy_hash.team.<name>`), so a restart with edited files does the
+    /// same, and only once.
     fn rescreen_changed_teams(&mut self) -> Result<(), StoreError> {
         let policies: Vec<Arc<Policy>> = self.team.policies().to_vec();
         for p in policies {
@@ -369,26 +275,18 @@ impl<S: Store> Engine<S> {
             if self.store.meta(&key)?.as_deref() == Some(p.hash.as_str()) {
                 continue;
             }
-            let members: HashSet<&str> = p.members.iter().map(|m| m.email.as_str()).collect();
-            for (cfg, backend) in &self.sources {
-                match (cfg, backend) {
-                    (SourceConfig::Vdir { name, member, .. }, _)
-                        if members.contains(member.as_str()) =>
-                    {
-                        vdir::stale_cursors(&mut self.store, name)?;
-                    }
-                    (_, Backend::Google { members: of, .. }) => {
-                        // A member not synced yet gets everything in the
-                        // first full sync anyway.
-                        let cursors = self.store.cursors(cfg.name())?;
-                        for m in of.iter().filter(|m| members.contains(m.as_str())) {
-                            if cursors.contains_key(&(m.clone(), SYNC_TOKEN_ITEM.to_string())) {
-                                self.store
-                                    .set_cursor(cfg.name(), m, google::RESCREEN_ITEM, "1")?;
-                            }
-                        }
-                    }
-                    _ => {}
+            let members: Vec<&str> = p.members.iter().map(|m| m.email.as_str()).collect();
+            for source in &self.sources {
+                if !source
+                    .members()
+                    .iter()
+                    .any(|m| members.contains(&m.as_str()))
+                {
+                    continue;
+                }
+                let cursors = self.store.cursors(source.name())?;
+                for op in source.rescreen(&cursors, &members) {
+                    apply_cursor(&mut self.store, source.name(), &op)?;
                 }
             }
             self.store.set_meta(&key, &p.hash)?;
@@ -534,39 +432,13 @@ impl<S: Store> Engine<S> {
         to: DateTime<Utc>,
     ) -> Vec<BusyTime> {
         let mut groups = Vec::new();
-        let rt = self.runtime.as_ref().map(|r| r.handle().clone());
-        for reader in &self.readers {
-            match reader {
-                CalendarReader::Vdir {
-                    member: owner,
-                    path,
-                } if owner == member => {
-                    let limits = self.config.limits.ical();
-                    let mut b =
-                        VdirSource::new(path.clone()).with_max_item_bytes(limits.max_item_bytes);
-                    let Ok(items) = b.list() else { continue };
-                    for item in &items {
-                        if let Ok(bytes) = b.read(item)
-                            && let Ok(parsed) = parse_ics_bytes_with(&bytes, &limits)
-                        {
-                            groups.extend(group_by_uid(parsed.events));
-                        }
-                    }
-                }
-                // Google's copy is read over the window: the daemon keeps
-                // no events of its own.
-                CalendarReader::Google { source, members }
-                    if members.iter().any(|m| m == member) =>
-                {
-                    let Some(rt) = &rt else { continue };
-                    match rt.block_on(source.events_between(member, from, to)) {
-                        Ok(batch) => groups.extend(group_by_uid(
-                            batch.events.into_iter().map(|g| g.event).collect(),
-                        )),
-                        Err(e) => tracing::warn!("`{member}`: cannot read busy times: {e}"),
-                    }
-                }
-                _ => {}
+        for source in &self.sources {
+            if !source.members().iter().any(|m| m == member) {
+                continue;
+            }
+            match source.events_between(member, from, to) {
+                Ok(window) => groups.extend(window.series),
+                Err(e) => tracing::warn!("`{member}`: cannot read busy times: {e}"),
             }
         }
         crate::fairness::busy::busy_times(member, &groups, tz, from, to, None)
@@ -991,4 +863,16 @@ fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {
             })
             .collect(),
     )
+}
+
+/// Store one cursor change of `source`.
+fn apply_cursor<S: Store>(store: &mut S, source: &str, op: &CursorOp) -> Result<(), StoreError> {
+    match op {
+        CursorOp::Set {
+            calendar,
+            item,
+            value,
+        } => store.set_cursor(source, calendar, item, value),
+        CursorOp::Remove { calendar, item } => store.remove_cursor(source, calendar, item),
+    }
 }
