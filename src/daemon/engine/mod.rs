@@ -444,46 +444,98 @@ impl<S: Store> Engine<S> {
         crate::fairness::busy::busy_times(member, &groups, tz, from, to, None)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Screen one event for one member: keep the ledger in step, skip
+    /// what is unchanged or the member's own answer, judge, plan the
+    /// write, then log it as pending, write it through `responder`, and
+    /// finish the log row. Each step is one function below.
     fn screen_event(
         &mut self,
-        unit: &Unit<'_>,
-        policy: &Policy,
-        tz: Tz,
-        group: &[Event],
-        idx: usize,
+        s: &Screen<'_>,
         responder: &mut dyn FnMut(&Event, &Write) -> Result<(), String>,
-        now: DateTime<Utc>,
     ) -> Result<Screened, StoreError> {
-        let event = &group[idx];
-        let member = unit.member;
-        if policy.fairness.enabled {
-            self.record_burden(unit, policy, tz, group, idx, now)?;
+        let event = s.event();
+        if s.policy.fairness.enabled {
+            self.record_burden(s.unit, s.policy, s.tz, s.group, s.idx, s.now)?;
         }
-        let Some(attendee) = event.attendee(member) else {
+        let Some(attendee) = event.attendee(s.member()) else {
             return Ok(Screened::Skipped);
         };
-        if event.organizer.as_deref() == Some(member) || event.status == Status::Cancelled {
+        if event.organizer.as_deref() == Some(s.member()) || event.status == Status::Cancelled {
             return Ok(Screened::Skipped);
         }
+        let Some(mut known) = self.known(s, &attendee.partstat)? else {
+            return Ok(Screened::Skipped);
+        };
+        if known.owner == Ownership::Member {
+            self.member_answered(&known)?;
+            return Ok(Screened::Skipped);
+        }
+        let resumable = self.resumable(s, &known)?;
+        let verdict = self.judge(s)?;
+        if resumable.is_none()
+            && matches!(
+                verdict.verdict.exemption,
+                Some(crate::policy::evaluate::Exemption::Past)
+            )
+        {
+            self.store.put_screening(&known.screening)?;
+            return Ok(Screened::Skipped);
+        }
+        let plan = self.plan(s, &known, &attendee.partstat, verdict, resumable)?;
+        let mut record = plan.record(s, &known.key);
+        if self.standing(&mut known, &attendee.partstat, &plan, &record)? {
+            return Ok(Screened::Skipped);
+        }
+        let id = match &plan.resumable {
+            Some(row) => row.id,
+            None => self.store.begin_decision(&record, &known.screening)?,
+        };
+        record.id = id;
+        let (outcome, error) = act(s, &mut known, &attendee.partstat, &plan, responder);
+        known.screening.complete = outcome != Outcome::Failed;
+        // The use is recorded before the row is finished (recording is
+        // idempotent): a crash in between must not lose it.
+        if plan.verdict.uses_urgent
+            && outcome != Outcome::Failed
+            && let Some(o) = &event.organizer
+        {
+            self.store.record_urgent_use(
+                o,
+                &plan.month,
+                &known.key.uid,
+                &known.key.recurrence_id,
+                s.now,
+            )?;
+        }
+        self.store
+            .finish_decision(id, outcome, error.as_deref(), &known.screening)?;
+        record.outcome = outcome;
+        record.error = error;
+        Ok(Screened::Decided(Box::new(record)))
+    }
+
+    /// What is known of the event before it is judged, or `None` when it is
+    /// the version already screened under this policy.
+    fn known(&mut self, s: &Screen<'_>, current: &PartStat) -> Result<Option<Known>, StoreError> {
+        let event = s.event();
         let key = ScreeningKey {
-            source: unit.source.to_string(),
-            calendar: unit.item.calendar.clone(),
-            uid: unit.uid_of(event),
+            source: s.unit.source.to_string(),
+            calendar: s.unit.item.calendar.clone(),
+            uid: s.unit.uid_of(event),
             recurrence_id: event.recurrence_key(),
-            member: member.to_string(),
+            member: s.member().to_string(),
         };
         let fingerprint = {
             let team = &self.team;
-            screen::fingerprint(event, member, &|e| team.governs(e))
+            screen::fingerprint(event, s.member(), &|e| team.governs(e))
         };
         let prev = self.store.screening(&key)?;
         if let Some(p) = &prev
             && p.complete
             && p.fingerprint == fingerprint
-            && p.policy_hash == policy.hash
+            && p.policy_hash == s.policy.hash
         {
-            return Ok(Screened::Skipped);
+            return Ok(None);
         }
         // What the store says gatekeeper's standing answer is, only from a
         // finished row: an unfinished one records what was *planned*, and a
@@ -493,11 +545,7 @@ impl<S: Store> Engine<S> {
             .as_ref()
             .filter(|p| p.complete)
             .and_then(|p| p.applied_partstat.as_deref());
-        let owner = screen::ownership(
-            &attendee.partstat,
-            event.gatekeeper_partstat.as_ref(),
-            applied,
-        );
+        let owner = screen::ownership(current, event.gatekeeper_partstat.as_ref(), applied);
         // A row an interrupted pass logged as pending (or a write that
         // failed): finished with the answer it was logged with while the
         // invite is the version it was decided on, never recomputed (the
@@ -513,57 +561,78 @@ impl<S: Store> Engine<S> {
                 .filter(|d| matches!(d.outcome, Outcome::Pending | Outcome::Failed)),
             None => None,
         };
-        let mut screening = Screening {
+        let screening = Screening {
             key: key.clone(),
             fingerprint,
-            policy_hash: policy.hash.clone(),
+            policy_hash: s.policy.hash.clone(),
             applied_partstat: None,
             applied_comment: None,
             decision_id: prev.as_ref().and_then(|p| p.decision_id),
             complete: true,
         };
-        if owner == Ownership::Member {
-            // The member answered: remember that we looked. A row left
-            // unfinished is closed: the member's answer came first.
-            match &unfinished {
-                Some(row) => self.store.finish_decision(
-                    row.id,
-                    Outcome::NoChange,
-                    Some("the member answered themselves first"),
-                    &screening,
-                )?,
-                None => self.store.put_screening(&screening)?,
-            }
-            return Ok(Screened::Skipped);
+        Ok(Some(Known {
+            key,
+            prev,
+            owner,
+            unfinished,
+            screening,
+        }))
+    }
+
+    /// The member answered: remember that we looked. A row left unfinished
+    /// is closed: the member's answer came first.
+    fn member_answered(&mut self, known: &Known) -> Result<(), StoreError> {
+        match &known.unfinished {
+            Some(row) => self.store.finish_decision(
+                row.id,
+                Outcome::NoChange,
+                Some("the member answered themselves first"),
+                &known.screening,
+            ),
+            None => self.store.put_screening(&known.screening),
         }
-        let resumable = unfinished.clone().filter(|_| {
-            prev.as_ref().is_some_and(|p| {
-                p.fingerprint == screening.fingerprint && p.policy_hash == policy.hash
+    }
+
+    /// The unfinished row to finish as logged, if the invite and policy
+    /// are still the ones it was decided on. Otherwise that row is closed,
+    /// and this version is decided on its own; the screening stays
+    /// unfinished until then, so a crash in between leaves this version to
+    /// be decided, not taken as done.
+    fn resumable(
+        &mut self,
+        s: &Screen<'_>,
+        known: &Known,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
+        let resumable = known.unfinished.clone().filter(|_| {
+            known.prev.as_ref().is_some_and(|p| {
+                p.fingerprint == known.screening.fingerprint && p.policy_hash == s.policy.hash
             })
         });
         if resumable.is_none()
-            && let Some(row) = &unfinished
+            && let Some(row) = &known.unfinished
         {
-            // The invite (or the policy) changed before the logged answer
-            // was written: that row is closed, and this version is decided
-            // on its own below. The screening stays unfinished until then,
-            // so a crash in between leaves this version to be decided, not
-            // taken as done.
             self.store.finish_decision(
                 row.id,
                 Outcome::NoChange,
                 Some("superseded: the invite changed before this answer was written"),
                 &Screening {
                     complete: false,
-                    ..screening.clone()
+                    ..known.screening.clone()
                 },
             )?;
         }
+        Ok(resumable)
+    }
 
+    /// Ask the core. It sees the invite as its organizer wrote it and as
+    /// people gatekeeper does not answer for answered it: never an answer
+    /// gatekeeper may have written (see `screen::neutral_attendees`).
+    fn judge(&mut self, s: &Screen<'_>) -> Result<Judged, StoreError> {
+        let (event, policy, now) = (s.event(), s.policy, s.now);
         let spans = upcoming_spans(
-            group,
-            idx,
-            tz,
+            s.group,
+            s.idx,
+            s.tz,
             now,
             self.config.horizon_days,
             self.config.series_occurrences,
@@ -573,20 +642,17 @@ impl<S: Store> Engine<S> {
         let urgent_uses = match (&event.organizer, &policy.exceptions.urgent) {
             (Some(o), Some(_)) => {
                 self.store
-                    .urgent_uses(o, &month, &key.uid, &key.recurrence_id)?
+                    .urgent_uses(o, &month, &s.unit.uid_of(event), &event.recurrence_key())?
             }
             _ => 0,
         };
-        // The core sees the invite as its organizer wrote it and as people
-        // gatekeeper does not answer for answered it: never an answer
-        // gatekeeper may have written (see `screen::neutral_attendees`).
         let attendees = {
             let team = &self.team;
             screen::neutral_attendees(&event.attendees, &|e| team.governs(e))
         };
         let mut invite = Invite::of_event(event, &spans);
         invite.attendees = &attendees;
-        let mut ctx = Context::new(now, member).with_urgent_uses(urgent_uses);
+        let mut ctx = Context::new(now, s.member()).with_urgent_uses(urgent_uses);
         let protected;
         if policy
             .rules
@@ -595,8 +661,8 @@ impl<S: Store> Engine<S> {
         {
             let horizon = now + Duration::days(i64::from(self.config.horizon_days));
             protected = self.store.protected_blocks(
-                unit.source,
-                &unit.item.calendar,
+                s.unit.source,
+                &s.unit.item.calendar,
                 now - Duration::days(1),
                 horizon,
             )?;
@@ -609,30 +675,45 @@ impl<S: Store> Engine<S> {
             ctx = ctx.with_burden(&burden).with_busy(&busy);
         }
         let verdict = evaluate(&invite, policy, &ctx);
-        if resumable.is_none()
-            && matches!(
-                verdict.exemption,
-                Some(crate::policy::evaluate::Exemption::Past)
-            )
-        {
-            self.store.put_screening(&screening)?;
-            return Ok(Screened::Skipped);
-        }
-        let comment = verdict.comment(&invite, policy, member, event.private);
+        let comment = verdict.comment(&invite, policy, s.member(), event.private);
+        Ok(Judged {
+            verdict,
+            comment,
+            month,
+        })
+    }
+
+    /// What to write: the logged answer of a resumable row, or the plan
+    /// for this verdict given whose the current answer is and what the
+    /// standing answer stands on.
+    fn plan(
+        &mut self,
+        s: &Screen<'_>,
+        known: &Known,
+        current: &PartStat,
+        judged: Judged,
+        resumable: Option<DecisionRecord>,
+    ) -> Result<Plan, StoreError> {
+        let event = s.event();
+        let Judged {
+            verdict,
+            comment,
+            month,
+        } = judged;
         // What the calendar holds now wins over what the store remembers: it
         // is right even when the store was lost or another instance wrote.
         let previous_comment = event
             .gatekeeper_comment
-            .as_deref()
-            .or_else(|| prev.as_ref().and_then(|p| p.applied_comment.as_deref()));
-        let previous_decision = match prev.as_ref().and_then(|p| p.decision_id) {
+            .clone()
+            .or_else(|| known.prev.as_ref().and_then(|p| p.applied_comment.clone()));
+        let previous_decision = match known.prev.as_ref().and_then(|p| p.decision_id) {
             Some(id) => self.store.decision(id)?,
             None => None,
         };
         // The rules the standing answer stands on: the calendar's own
         // record first (it survives a lost store), then the log.
         let previous_rules: Option<Vec<String>> = match &event.gatekeeper_rules {
-            Some(r) if owner == Ownership::Gatekeeper => Some(r.clone()),
+            Some(r) if known.owner == Ownership::Gatekeeper => Some(r.clone()),
             _ => previous_decision
                 .as_ref()
                 .map(|old| acting_rules(&old.findings)),
@@ -642,10 +723,10 @@ impl<S: Store> Engine<S> {
             Some(row) => logged_write(row),
             None => screen::plan(
                 verdict.decision,
-                owner,
-                &attendee.partstat,
+                known.owner,
+                current,
                 comment.clone(),
-                previous_comment,
+                previous_comment.as_deref(),
                 new_problems,
             ),
         };
@@ -655,15 +736,178 @@ impl<S: Store> Engine<S> {
         {
             w.rules = screen::acting_rules(&verdict);
         }
+        Ok(Plan {
+            verdict,
+            comment,
+            month,
+            previous_comment,
+            previous_decision,
+            write,
+            resumable,
+        })
+    }
 
-        let mut record = match &resumable {
+    /// The invite changed (another attendee answered, say) but the outcome
+    /// did not: remember the new version without a new log row. Likewise
+    /// when the calendar already carries the very answer this verdict
+    /// would write (a fresh store over standing answers). True when that
+    /// is so and the event is done. Otherwise the screening is set to what
+    /// the calendar will say once the write lands, unfinished.
+    fn standing(
+        &mut self,
+        known: &mut Known,
+        current: &PartStat,
+        plan: &Plan,
+        record: &DecisionRecord,
+    ) -> Result<bool, StoreError> {
+        let screening = &mut known.screening;
+        (screening.applied_partstat, screening.applied_comment) = match &plan.write {
+            Some(w) => (
+                w.marker.as_ref().map(|m| m.as_ical().to_string()),
+                w.comment.clone(),
+            ),
+            None if known.owner == Ownership::Gatekeeper => (
+                Some(current.as_ical().to_string()),
+                plan.previous_comment.clone(),
+            ),
+            None => (None, None),
+        };
+        screening.complete = false;
+        if plan.write.is_some() || plan.resumable.is_some() {
+            return Ok(false);
+        }
+        let unchanged = match known.prev.as_ref().filter(|p| p.complete) {
+            Some(_) => plan.previous_decision.as_ref().is_some_and(|old| {
+                old.action == record.action
+                    && old.findings == record.findings
+                    && old.exemption == record.exemption
+            }),
+            None => false,
+        };
+        let recognised = known.owner == Ownership::Gatekeeper
+            && plan.previous_decision.is_none()
+            && plan.verdict.decision.partstat().as_ref() == Some(current);
+        if !(unchanged || recognised) {
+            return Ok(false);
+        }
+        screening.complete = true;
+        screening.decision_id = plan.previous_decision.as_ref().map(|old| old.id);
+        // The calendar still carries the earlier comment.
+        screening.applied_comment = plan.previous_comment.clone();
+        self.store.put_screening(screening)?;
+        Ok(true)
+    }
+}
+
+/// Carry out the plan: nothing to write, observe only, already there (an
+/// interrupted pass's write landed before the crash: finished as applied
+/// without writing again), or write through `responder`. What stands
+/// after a write that did not happen is what stood.
+fn act(
+    s: &Screen<'_>,
+    known: &mut Known,
+    current: &PartStat,
+    plan: &Plan,
+    responder: &mut dyn FnMut(&Event, &Write) -> Result<(), String>,
+) -> (Outcome, Option<String>) {
+    let event = s.event();
+    let already_there = plan.resumable.is_some()
+        && plan.write.as_ref().is_some_and(|w| {
+            w.partstat == *current
+                && w.marker.as_ref() == event.gatekeeper_partstat.as_ref()
+                && w.comment.as_deref() == event.gatekeeper_comment.as_deref()
+        });
+    let stood = |known: &mut Known| {
+        known.screening.applied_partstat =
+            known.prev.as_ref().and_then(|p| p.applied_partstat.clone());
+        known.screening.applied_comment = plan.previous_comment.clone();
+    };
+    match (&plan.write, s.unit.mode) {
+        (None, _) => (Outcome::NoChange, None),
+        (Some(_), Mode::Observe) => {
+            // Nothing was written, so nothing of ours stands.
+            stood(known);
+            (Outcome::Observed, None)
+        }
+        (Some(_), Mode::Enforce) if already_there => (Outcome::Applied, None),
+        (Some(w), Mode::Enforce) => match responder(event, w) {
+            Ok(()) => (Outcome::Applied, None),
+            Err(e) => {
+                // Nothing was written: what stands is what stood.
+                stood(known);
+                (Outcome::Failed, Some(e))
+            }
+        },
+    }
+}
+
+/// One event being screened for one member, and where it comes from.
+struct Screen<'a> {
+    unit: &'a Unit<'a>,
+    policy: &'a Policy,
+    tz: Tz,
+    /// The event's series (as a source groups it) and its place in it.
+    group: &'a [Event],
+    idx: usize,
+    now: DateTime<Utc>,
+}
+
+impl Screen<'_> {
+    fn event(&self) -> &Event {
+        &self.group[self.idx]
+    }
+
+    fn member(&self) -> &str {
+        self.unit.member
+    }
+}
+
+/// What is known of an event before it is judged.
+struct Known {
+    key: ScreeningKey,
+    /// The screening the store holds.
+    prev: Option<Screening>,
+    /// Whose the attendee's current answer is.
+    owner: Ownership,
+    /// A logged row an earlier pass did not finish.
+    unfinished: Option<DecisionRecord>,
+    /// The screening this decision leaves.
+    screening: Screening,
+}
+
+/// The core's verdict on an event.
+struct Judged {
+    verdict: crate::policy::Verdict,
+    comment: Option<String>,
+    /// The month urgent uses are counted in.
+    month: String,
+}
+
+/// The verdict and what it comes to.
+struct Plan {
+    verdict: crate::policy::Verdict,
+    comment: Option<String>,
+    month: String,
+    /// The comment gatekeeper's standing answer carries.
+    previous_comment: Option<String>,
+    previous_decision: Option<DecisionRecord>,
+    write: Option<Write>,
+    /// The unfinished row this decision finishes as logged.
+    resumable: Option<DecisionRecord>,
+}
+
+impl Plan {
+    /// The log row: the resumable one, or a new pending one.
+    fn record(&self, s: &Screen<'_>, key: &ScreeningKey) -> DecisionRecord {
+        let event = s.event();
+        match &self.resumable {
             Some(row) => row.clone(),
             None => DecisionRecord {
                 id: 0,
-                decided_at: now,
-                source: unit.source.to_string(),
-                calendar: unit.item.calendar.clone(),
-                member: member.to_string(),
+                decided_at: s.now,
+                source: s.unit.source.to_string(),
+                calendar: s.unit.item.calendar.clone(),
+                member: s.member().to_string(),
                 uid: key.uid.clone(),
                 recurrence_id: key.recurrence_id.clone(),
                 title: if event.private {
@@ -672,107 +916,19 @@ impl<S: Store> Engine<S> {
                     event.summary.clone()
                 },
                 organizer: event.organizer.clone().unwrap_or_default(),
-                action: verdict.decision.as_str().to_string(),
-                response: write.as_ref().map(|w| w.partstat.as_ical().to_string()),
-                findings: findings_json(&verdict),
-                exemption: verdict.exemption.as_ref().map(|e| e.describe()),
-                comment: comment.clone(),
-                policy_hash: policy.hash.clone(),
+                action: self.verdict.decision.as_str().to_string(),
+                response: self
+                    .write
+                    .as_ref()
+                    .map(|w| w.partstat.as_ical().to_string()),
+                findings: findings_json(&self.verdict),
+                exemption: self.verdict.exemption.as_ref().map(|e| e.describe()),
+                comment: self.comment.clone(),
+                policy_hash: s.policy.hash.clone(),
                 outcome: Outcome::Pending,
                 error: None,
             },
-        };
-        // What the calendar will say once the write lands.
-        let (applied_partstat, applied_comment) = match &write {
-            Some(w) => (
-                w.marker.as_ref().map(|m| m.as_ical().to_string()),
-                w.comment.clone(),
-            ),
-            None if owner == Ownership::Gatekeeper => (
-                Some(attendee.partstat.as_ical().to_string()),
-                previous_comment.map(str::to_string),
-            ),
-            None => (None, None),
-        };
-        screening.applied_partstat = applied_partstat;
-        screening.applied_comment = applied_comment;
-        screening.complete = false;
-
-        // The invite changed (another attendee answered, say) but the
-        // outcome did not: remember the new version without a new log row.
-        // Likewise when the calendar already carries the very answer this
-        // verdict would write (a fresh store over standing answers).
-        if write.is_none() && resumable.is_none() {
-            let unchanged = match prev.as_ref().filter(|p| p.complete) {
-                Some(_) => previous_decision.as_ref().is_some_and(|old| {
-                    old.action == record.action
-                        && old.findings == record.findings
-                        && old.exemption == record.exemption
-                }),
-                None => false,
-            };
-            let recognised = owner == Ownership::Gatekeeper
-                && previous_decision.is_none()
-                && verdict.decision.partstat().as_ref() == Some(&attendee.partstat);
-            if unchanged || recognised {
-                screening.complete = true;
-                screening.decision_id = previous_decision.as_ref().map(|old| old.id);
-                // The calendar still carries the earlier comment.
-                screening.applied_comment = previous_comment.map(str::to_string);
-                self.store.put_screening(&screening)?;
-                return Ok(Screened::Skipped);
-            }
         }
-        let id = match &resumable {
-            Some(row) => row.id,
-            None => self.store.begin_decision(&record, &screening)?,
-        };
-        record.id = id;
-        // The write of an interrupted pass may have landed before the
-        // crash: when the calendar already shows it, it is finished as
-        // applied without writing again.
-        let already_there = resumable.is_some()
-            && write.as_ref().is_some_and(|w| {
-                w.partstat == attendee.partstat
-                    && w.marker.as_ref() == event.gatekeeper_partstat.as_ref()
-                    && w.comment.as_deref() == event.gatekeeper_comment.as_deref()
-            });
-
-        let (outcome, error) = match (&write, unit.mode) {
-            (None, _) => (Outcome::NoChange, None),
-            (Some(_), Mode::Observe) => {
-                // Nothing was written, so nothing of ours stands.
-                screening.applied_partstat = prev.as_ref().and_then(|p| p.applied_partstat.clone());
-                screening.applied_comment = previous_comment.map(str::to_string);
-                (Outcome::Observed, None)
-            }
-            (Some(_), Mode::Enforce) if already_there => (Outcome::Applied, None),
-            (Some(w), Mode::Enforce) => match responder(event, w) {
-                Ok(()) => (Outcome::Applied, None),
-                Err(e) => {
-                    // Nothing was written: what stands is what stood.
-                    screening.applied_partstat =
-                        prev.as_ref().and_then(|p| p.applied_partstat.clone());
-                    screening.applied_comment = previous_comment.map(str::to_string);
-                    (Outcome::Failed, Some(e))
-                }
-            },
-        };
-        screening.complete = outcome != Outcome::Failed;
-        // The use is recorded before the row is finished (recording is
-        // idempotent): a crash in between must not lose it.
-        if verdict.uses_urgent
-            && outcome != Outcome::Failed
-            && let Some(o) = &event.organizer
-        {
-            self.store
-                .record_urgent_use(o, &month, &key.uid, &key.recurrence_id, now)?;
-        }
-        self.store
-            .finish_decision(id, outcome, error.as_deref(), &screening)?;
-        record.outcome = outcome;
-        record.error = error;
-        Ok(Screened::Decided(Box::new(record)))
     }
 }
 

@@ -188,39 +188,33 @@ impl<S: Store> Engine<S> {
                 item_path(&unit)
             ));
         }
+        let scope = Scope {
+            source,
+            unit,
+            policy: &policy,
+            tz,
+            now,
+        };
         let mut complete = true;
         for group in series {
             if self.interrupted(report) {
                 return Ok(false);
             }
-            let (mut events, mut targets): (Vec<Event>, Vec<Target>) =
-                group.into_iter().map(|e| (e.event, e.target)).unzip();
-            for idx in 0..events.len() {
-                if events[idx].uid.is_empty() && without_uid > 1 {
+            let (events, targets) = group.into_iter().map(|e| (e.event, e.target)).unzip();
+            let mut series = Series { events, targets };
+            for idx in 0..series.events.len() {
+                if series.events[idx].uid.is_empty() && without_uid > 1 {
                     continue;
                 }
                 // A copy read before gatekeeper wrote to the same event
                 // through another member's copy is read again first.
-                if let Some(id) = &targets[idx].shared_id
+                if let Some(id) = &series.targets[idx].shared_id
                     && written.get(id).is_some_and(|at| *at > batch.read_at)
-                    && let Ok(Reread::Copy(fresh)) = source.reread(&targets[idx])
+                    && let Ok(Reread::Copy(fresh)) = source.reread(&series.targets[idx])
                 {
-                    let Entry { event, target } = *fresh;
-                    events[idx] = event;
-                    targets[idx] = target;
+                    series.replace(idx, *fresh);
                 }
-                let decided = self.decide(
-                    source,
-                    &unit,
-                    &policy,
-                    tz,
-                    (&mut events, &mut targets),
-                    idx,
-                    now,
-                    written,
-                    report,
-                )?;
-                complete &= decided;
+                complete &= self.decide(&scope, &mut series, idx, written, report)?;
             }
         }
         Ok(complete)
@@ -231,25 +225,21 @@ impl<S: Store> Engine<S> {
     /// member's own answer that arrived meanwhile then wins by the usual
     /// ownership rules. Bounded: a copy that keeps changing is left to the
     /// next pass. Returns whether the event is done.
-    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
-        source: &dyn CalendarSource,
-        unit: &Unit<'_>,
-        policy: &Policy,
-        tz: Tz,
-        (events, targets): (&mut [Event], &mut [Target]),
+        scope: &Scope<'_>,
+        series: &mut Series,
         idx: usize,
-        now: DateTime<Utc>,
         written: &mut Written,
         report: &mut RunReport,
     ) -> Result<bool, StoreError> {
+        let (source, unit) = (scope.source, &scope.unit);
         let mut rounds = 0;
         // The row of a refused write, until a later round settles it.
         let mut refused: Option<Box<DecisionRecord>> = None;
         loop {
             rounds += 1;
-            let target = targets[idx].clone();
+            let target = series.targets[idx].clone();
             let mut conflict = false;
             let mut landed = false;
             let mut responder = |event: &Event, w: &Write| -> Result<(), String> {
@@ -264,7 +254,15 @@ impl<S: Store> Engine<S> {
                     }
                 }
             };
-            let outcome = self.screen_event(unit, policy, tz, events, idx, &mut responder, now)?;
+            let screen = Screen {
+                unit,
+                policy: scope.policy,
+                tz: scope.tz,
+                group: &series.events,
+                idx,
+                now: scope.now,
+            };
+            let outcome = self.screen_event(&screen, &mut responder)?;
             report.api_calls += source.take_calls();
             if landed && let Some(id) = &target.shared_id {
                 written.insert(id.clone(), std::time::Instant::now());
@@ -287,9 +285,7 @@ impl<S: Store> Engine<S> {
                             unit.member,
                             target.href
                         );
-                        let Entry { event, target } = *fresh;
-                        events[idx] = event;
-                        targets[idx] = target;
+                        series.replace(idx, *fresh);
                         refused = Some(record);
                         continue;
                     }
@@ -404,6 +400,30 @@ impl<S: Store> Engine<S> {
             Some("the event changed before gatekeeper's answer landed; decided again on the new version, nothing to write"),
             &screening,
         )
+    }
+}
+
+/// A batch being screened: where it comes from and what decides it.
+struct Scope<'a> {
+    source: &'a dyn CalendarSource,
+    unit: Unit<'a>,
+    policy: &'a Policy,
+    tz: Tz,
+    now: DateTime<Utc>,
+}
+
+/// One series of a batch as it stands: its events (as a source groups
+/// them) and where each one's answer goes.
+struct Series {
+    events: Vec<Event>,
+    targets: Vec<Target>,
+}
+
+impl Series {
+    /// Put a fresh copy of event `idx` in place of the one read before.
+    fn replace(&mut self, idx: usize, fresh: Entry) {
+        self.events[idx] = fresh.event;
+        self.targets[idx] = fresh.target;
     }
 }
 
