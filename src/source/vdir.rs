@@ -1040,4 +1040,104 @@ mod tests {
             assert_eq!(work.join(n).exists(), *stays, "{n}");
         }
     }
+
+    /// The `CalendarSource` over a folder: only changed files are handed
+    /// over, an answer lands only over the version read, the cursor after
+    /// a write names the written version, and a file that went takes its
+    /// events off with it.
+    #[test]
+    fn the_calendar_source_hands_over_changes_and_writes_only_over_what_it_read() {
+        use crate::calendar::PartStat;
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        let ics = |uid: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T000000Z\r\nDTSTART:20261201T100000Z\r\nDTEND:20261201T110000Z\r\nSUMMARY:Plan\r\nORGANIZER:mailto:carol@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ana@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        std::fs::write(work.join("a.ics"), ics("a")).unwrap();
+        std::fs::write(work.join("b.ics"), ics("b")).unwrap();
+        let config = SourceConfig::Vdir {
+            name: "local".into(),
+            member: "ana@example.com".into(),
+            path: dir.path().to_path_buf(),
+            mode: None,
+        };
+        let source = VdirCalendar::from_config(&config, Limits::DEFAULT);
+        let request = SyncRequest {
+            members: None,
+            now: Utc::now(),
+            horizon_days: 30,
+        };
+        let batches = |cursors: &Cursors| -> Vec<Batch> {
+            source
+                .changes(cursors, request)
+                .map(|c| match c {
+                    Change::Batch(b) => *b,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let mut cursors = Cursors::new();
+        let first = batches(&cursors);
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].series[0][0].event.uid, "a");
+        // `b.ics` is remembered as read; `a.ics` is answered, and a client
+        // writes it again before a second answer.
+        let store = |cursors: &mut Cursors, ops: Vec<CursorOp>| {
+            for op in ops {
+                match op {
+                    CursorOp::Set {
+                        calendar,
+                        item,
+                        value,
+                    } => cursors.insert((calendar, item), value),
+                    CursorOp::Remove { calendar, item } => cursors.remove(&(calendar, item)),
+                };
+            }
+        };
+        store(&mut cursors, source.finish(&first[1]));
+        let mut a = batches(&cursors);
+        assert_eq!(a.len(), 1, "only the file not yet finished");
+        let a = a.remove(0);
+        let entry = &a.series[0][0];
+        let answer = Answer {
+            partstat: PartStat::Declined,
+            comment: Some("no agenda".into()),
+            marker: Some(PartStat::Declined),
+            rules: vec!["agenda".into()],
+        };
+        source.write(&entry.target, &entry.event, &answer).unwrap();
+        let text = std::fs::read_to_string(work.join("a.ics")).unwrap();
+        assert!(text.contains("PARTSTAT=DECLINED"), "{text}");
+        store(&mut cursors, source.finish(&a));
+        assert!(
+            batches(&cursors).is_empty(),
+            "gatekeeper's own write is seen"
+        );
+
+        std::fs::write(work.join("a.ics"), ics("a").replace("Plan", "Plan v2")).unwrap();
+        let mut again = batches(&cursors);
+        assert_eq!(again.len(), 1);
+        let again = again.remove(0);
+        std::fs::write(work.join("a.ics"), ics("a").replace("Plan", "Plan v3")).unwrap();
+        let e = &again.series[0][0];
+        assert!(matches!(
+            source.write(&e.target, &e.event, &answer),
+            Err(SourceError::Conflict { .. })
+        ));
+        assert!(
+            std::fs::read_to_string(work.join("a.ics"))
+                .unwrap()
+                .contains("Plan v3")
+        );
+
+        std::fs::remove_file(work.join("b.ics")).unwrap();
+        let gone = batches(&cursors);
+        let b = gone.iter().find(|b| b.item.href == "b.ics").unwrap();
+        assert_eq!(b.gone.len(), 1);
+        assert_eq!(b.gone[0].uid, "b");
+        assert!(matches!(&b.cursor[..], [CursorOp::Remove { .. }]));
+    }
 }
