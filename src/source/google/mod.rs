@@ -16,7 +16,6 @@
 
 pub mod auth;
 pub mod calendar;
-pub mod fake;
 pub mod limit;
 pub mod map;
 pub mod retry;
