@@ -47,6 +47,8 @@
 //! report); it never touches cursors.
 
 pub mod google;
+pub mod ics;
+pub mod push;
 pub mod vdir;
 
 use std::collections::HashMap;
@@ -58,7 +60,7 @@ use crate::calendar::{Event, PartStat};
 use crate::config::{Config, Mode, SourceConfig};
 
 pub use google::stats::ApiStatsSnapshot;
-pub use google::{ChannelRegistry, WatchChannel};
+pub use push::{ChannelRegistry, WatchChannel, random_token};
 
 /// One stored calendar object (a vdir `.ics` file, a CalDAV resource).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -407,9 +409,4 @@ pub(crate) fn runtime(
         }
     }
     slot.clone()
-}
-
-/// A random channel token: the webhook checks it on every notification.
-pub fn random_token() -> String {
-    google::random_token()
 }
