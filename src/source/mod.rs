@@ -1,9 +1,13 @@
 //! Calendar sources: where invites come from and where answers go. One
-//! folder or file per backend (`vdir`, `google/`), each behind the one
-//! [`CalendarSource`] trait; [`build`] makes them from the config. Sources do
-//! I/O and map wire formats into the calendar domain; they never decide
-//! anything. The engine (`daemon::engine`) is a pipeline over
-//! `dyn CalendarSource` and knows no backend.
+//! folder or file per backend (`vdir`, `google/`, `caldav/` next), each
+//! behind the one [`CalendarSource`] trait; [`build`] makes them from the
+//! config, for the daemon and the weekly report alike. `ics` is what
+//! backends whose items are iCalendar bytes share (reading an item into
+//! entries, writing an answer into its bytes); `push` the push channels of
+//! backends that can push. Sources do I/O and map wire formats into the
+//! calendar domain; they never decide anything. The engine
+//! (`daemon::engine`) is a pipeline over `dyn CalendarSource` and knows no
+//! backend: adding one is a folder here and one line in [`build`].
 //!
 //! # The contract
 //!
