@@ -14,7 +14,7 @@ use crate::daemon::event_loop::{self, Observer};
 use crate::daemon::live::{LiveEvents, SignalFlags};
 use crate::daemon::{Clock, Engine, OffsetClock, RunReport, SystemClock};
 use crate::metrics::Metrics;
-use crate::source::google::stats::ApiStatsSnapshot;
+use crate::source::ApiStatsSnapshot;
 use crate::store::DecisionRecord;
 use crate::store::sqlite::SqliteStore;
 use crate::team::{Team, TeamError};

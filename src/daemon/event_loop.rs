@@ -23,7 +23,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::clock::Clock;
 use super::engine::{Engine, Interrupt, RunReport};
 use super::webhook::Notification;
-use crate::source::google::stats::ApiStatsSnapshot;
+use crate::source::ApiStatsSnapshot;
 use crate::store::{Store, StoreError};
 use crate::team::{Team, TeamError};
 
