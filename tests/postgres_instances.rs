@@ -266,7 +266,7 @@ fn instances_on_their_own_threads_never_hold_a_member_twice() {
         let mut board = join(&target, &format!("i{i}"), ttl);
         let mut spans: Vec<(String, Instant, Instant)> = Vec::new();
         let mut last: Option<(Held, Instant)> = None;
-        let mut close = |last: &mut Option<(Held, Instant)>, spans: &mut Vec<_>| {
+        let close = |last: &mut Option<(Held, Instant)>, spans: &mut Vec<_>| {
             let now = Instant::now();
             if let Some((held, from)) = last.take() {
                 for m in &held.members {
