@@ -1,0 +1,117 @@
+//! `gatekeeper run`, `log` and `status` on a PostgreSQL store: the demo
+//! team screened by two instances started at the same moment, every invite
+//! decided once; the log read back from the database; a stopped instance
+//! gives its members back.
+
+mod common;
+mod postgres;
+
+use std::collections::BTreeMap;
+
+use common::*;
+
+/// The demo with its `[store]` pointed at a scratch schema.
+fn demo_on(scratch: &postgres::Scratch) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let url = format!(
+        "{}&options=-c%20search_path%3D{}",
+        postgres::url(),
+        scratch.schema
+    );
+    let text = text.replace(
+        "sqlite = \"state/gatekeeper.db\"",
+        &format!("url = \"{url}\""),
+    );
+    assert!(text.contains("url = "), "the demo config changed");
+    std::fs::write(&config, text).unwrap();
+    (dir, config)
+}
+
+#[test]
+fn two_instances_at_once_decide_each_invite_once() {
+    let scratch = postgres::Scratch::new("daemon");
+    let (dir, config) = demo_on(&scratch);
+
+    // A single instance first, on a copy, for the expected decisions.
+    let solo = postgres::Scratch::new("daemon_solo");
+    let (_solo_dir, solo_config) = demo_on(&solo);
+    let (code, _, err) = run_once(&solo_config, DEMO_NOW);
+    assert!(code == 0 || code == 6, "stderr: {err}");
+    let expected = decided(&log_rows(&solo_config));
+    assert!(!expected.is_empty());
+
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let config = config.clone();
+            std::thread::spawn(move || run_once(&config, DEMO_NOW))
+        })
+        .collect();
+    for r in runs {
+        let (code, _, err) = r.join().unwrap();
+        assert!(code == 0 || code == 6, "stderr: {err}");
+        assert!(!err.contains("password"), "{err}");
+    }
+    let rows = log_rows(&config);
+    let got = decided(&rows);
+    assert_eq!(
+        got, expected,
+        "each invite decided once, as one instance does"
+    );
+    for ((member, uid, rid), n) in &got {
+        assert_eq!(*n, 1, "{member} {uid} {rid} decided {n} times");
+    }
+
+    // Both left: nobody holds anything, and status says so.
+    let out = gatekeeper()
+        .args(["status", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "no instance has joined yet\n");
+
+    // A second pass changes nothing: no new decision, no second write.
+    let (code, _, err) = run_once(&config, DEMO_NOW);
+    assert!(code == 0 || code == 6, "stderr: {err}");
+    assert_eq!(log_rows(&config).len(), rows.len());
+    drop(dir);
+}
+
+/// How many decisions each (member, uid, recurrence id) got.
+fn decided(rows: &[serde_json::Value]) -> BTreeMap<(String, String, String), usize> {
+    let mut out = BTreeMap::new();
+    for r in rows {
+        let key = (
+            r["member"].as_str().unwrap().to_string(),
+            r["uid"].as_str().unwrap().to_string(),
+            r["recurrence_id"].as_str().unwrap().to_string(),
+        );
+        *out.entry(key).or_insert(0) += 1;
+    }
+    out
+}
+
+#[test]
+fn a_password_file_readable_by_others_is_refused_without_showing_it() {
+    let scratch = postgres::Scratch::new("secret");
+    let (dir, config) = demo_on(&scratch);
+    let pw = dir.path().join("pg-password");
+    std::fs::write(&pw, "hunter2-secret\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replacen("url = ", "password_file = \"pg-password\"\nurl = ", 1),
+    )
+    .unwrap();
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("readable by others"), "{err}");
+    assert!(!err.contains("hunter2") && !out.contains("hunter2"));
+}
