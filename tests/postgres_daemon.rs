@@ -115,3 +115,56 @@ fn a_password_file_readable_by_others_is_refused_without_showing_it() {
     assert!(err.contains("readable by others"), "{err}");
     assert!(!err.contains("hunter2") && !out.contains("hunter2"));
 }
+
+#[test]
+fn store_migrate_moves_a_sqlite_state_and_its_log() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let (code, _, err) = run_once(&config, DEMO_NOW);
+    assert!(code == 0 || code == 6, "stderr: {err}");
+    let sqlite_log = log_rows(&config);
+    assert!(!sqlite_log.is_empty());
+
+    let scratch = postgres::Scratch::new("migrate_cli");
+    let url = format!(
+        "{}&options=-c%20search_path%3D{}",
+        postgres::url(),
+        scratch.schema
+    );
+    let db = dir.path().join("state/gatekeeper.db");
+    let migrate = |to: &str| {
+        gatekeeper()
+            .args(["store", "migrate", "--from"])
+            .arg(format!("sqlite:{}", db.display()))
+            .args(["--to", to])
+            .output()
+            .unwrap()
+    };
+    let out = migrate(&format!("postgres:{url}"));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(
+        stdout_of(&out).contains(&format!("copied {} decision(s)", sqlite_log.len())),
+        "{}",
+        stdout_of(&out)
+    );
+    // Twice would mix two histories: refused, nothing changed.
+    let again = migrate(&url);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr_of(&again).contains("already holds decisions"));
+
+    // The same config on PostgreSQL: the same log, ids included, and a
+    // pass that finds nothing new to decide.
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "sqlite = \"state/gatekeeper.db\"",
+            &format!("url = \"{url}\""),
+        ),
+    )
+    .unwrap();
+    assert_eq!(log_rows(&config), sqlite_log);
+    let (code, out, err) = run_once(&config, DEMO_NOW);
+    assert!(code == 0 || code == 6, "stderr: {err}");
+    assert_eq!(log_rows(&config), sqlite_log, "new lines: {out}");
+}

@@ -15,6 +15,7 @@ mod logging;
 mod report;
 mod run;
 mod status;
+mod store_migrate;
 mod suggest;
 
 use std::path::PathBuf;
@@ -94,6 +95,11 @@ enum Command {
     Log(log::Args),
     /// Show the instances sharing a PostgreSQL store and the members each holds.
     Status(status::Args),
+    /// Work with the state database.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Sign in to a calendar provider once (Google installed-app OAuth).
     Auth(auth::Args),
     /// Suggest the fairest times for a meeting across time zones.
@@ -110,6 +116,12 @@ enum Command {
 enum ConfigCommand {
     /// Check the config, every policy it names, and that calendars are there.
     Check(config_check::Args),
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Copy a SQLite state into an empty PostgreSQL store, decision log included.
+    Migrate(store_migrate::Args),
 }
 
 #[derive(Subcommand)]
@@ -153,6 +165,9 @@ pub fn main() -> ExitCode {
         Command::Events(a) => events::run(a),
         Command::Log(a) => log::run(a),
         Command::Status(a) => status::run(a),
+        Command::Store {
+            command: StoreCommand::Migrate(a),
+        } => store_migrate::run(a),
         Command::Auth(a) => auth::run(a),
         Command::Suggest(a) => suggest::run(a),
         Command::Report(a) => report::run(a),

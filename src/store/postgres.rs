@@ -824,3 +824,211 @@ impl PostgresStore {
         f(&mut client)
     }
 }
+
+/// What `import_sqlite` copied, table by table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Imported {
+    pub decisions: usize,
+    pub screenings: usize,
+    pub urgent_uses: usize,
+    pub sync_cursors: usize,
+    pub meta: usize,
+    pub burden: usize,
+    pub protected_time: usize,
+}
+
+impl PostgresStore {
+    /// Copy a SQLite state into this (empty) database in one transaction:
+    /// the decision log with its ids (screenings point at them), urgent
+    /// uses in the order they were recorded, and every other table. A
+    /// store that already holds decisions or screenings is refused, so an
+    /// import never mixes two histories; a failure leaves it empty.
+    pub fn import_sqlite(&mut self, path: &Path) -> Result<Imported> {
+        let source = super::sqlite::SqliteStore::open(path)?;
+        let decisions = source.decisions(None)?;
+        let db =
+            rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(StoreError::from)?;
+        let mut tx = self.client.get_mut().transaction()?;
+        let used: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM decisions) OR EXISTS (SELECT 1 FROM screenings)",
+                &[],
+            )?
+            .get(0);
+        if used {
+            return Err(StoreError::Database {
+                source: "the PostgreSQL store already holds decisions: import into an empty one"
+                    .into(),
+            });
+        }
+        let mut n = Imported::default();
+        for d in &decisions {
+            tx.execute(
+                "INSERT INTO decisions (id, decided_at, source, calendar, member, uid, recurrence_id, title,
+                                        organizer, action, response, findings, exemption, comment,
+                                        policy_hash, outcome, error)
+                 OVERRIDING SYSTEM VALUE
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+                &[
+                    &d.id,
+                    &d.decided_at,
+                    &d.source,
+                    &d.calendar,
+                    &d.member,
+                    &d.uid,
+                    &d.recurrence_id,
+                    &d.title,
+                    &d.organizer,
+                    &d.action.as_str(),
+                    &d.response.as_ref().map(PartStat::as_ical),
+                    &d.findings.to_stored(),
+                    &d.exemption,
+                    &d.comment,
+                    &d.policy_hash,
+                    &d.outcome.as_str(),
+                    &d.error,
+                ],
+            )?;
+            n.decisions += 1;
+        }
+        // New decisions continue after the imported ids.
+        tx.execute(
+            "SELECT setval(pg_get_serial_sequence('decisions', 'id'),
+                           GREATEST((SELECT MAX(id) FROM decisions), 1),
+                           (SELECT MAX(id) FROM decisions) IS NOT NULL)",
+            &[],
+        )?;
+
+        let rows = |sql: &str, cols: usize| -> Result<Vec<Vec<Option<String>>>> {
+            let mut stmt = db.prepare(sql)?;
+            let rows = stmt.query_map([], |r| {
+                (0..cols)
+                    .map(|i| {
+                        Ok(match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Null => None,
+                            rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                            rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                            rusqlite::types::ValueRef::Text(b)
+                            | rusqlite::types::ValueRef::Blob(b) => {
+                                Some(String::from_utf8_lossy(b).into_owned())
+                            }
+                        })
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        };
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let number = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<i64>().ok());
+        let time = |v: &Option<String>| {
+            v.as_deref()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
+
+        for r in rows(
+            "SELECT source, calendar, uid, recurrence_id, member, fingerprint, policy_hash,
+                    applied_partstat, applied_comment, decision_id, complete, updated_at FROM screenings",
+            12,
+        )? {
+            tx.execute(
+                "INSERT INTO screenings (source, calendar, uid, recurrence_id, member, fingerprint, policy_hash,
+                                         applied_partstat, applied_comment, decision_id, complete, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                &[
+                    &text(&r[0]),
+                    &text(&r[1]),
+                    &text(&r[2]),
+                    &text(&r[3]),
+                    &text(&r[4]),
+                    &text(&r[5]),
+                    &text(&r[6]),
+                    &r[7],
+                    &r[8],
+                    &number(&r[9]),
+                    &(number(&r[10]).unwrap_or(0) != 0),
+                    &time(&r[11]),
+                ],
+            )?;
+            n.screenings += 1;
+        }
+        for r in rows(
+            "SELECT organizer, month, uid, recurrence_id, used_at FROM urgent_uses ORDER BY rowid",
+            5,
+        )? {
+            tx.execute(
+                "INSERT INTO urgent_uses (organizer, month, uid, recurrence_id, used_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &text(&r[0]),
+                    &text(&r[1]),
+                    &text(&r[2]),
+                    &text(&r[3]),
+                    &time(&r[4]),
+                ],
+            )?;
+            n.urgent_uses += 1;
+        }
+        for r in rows("SELECT source, calendar, item, cursor FROM sync_cursors", 4)? {
+            tx.execute(
+                "INSERT INTO sync_cursors (source, calendar, item, cursor) VALUES ($1, $2, $3, $4)",
+                &[&text(&r[0]), &text(&r[1]), &text(&r[2]), &text(&r[3])],
+            )?;
+            n.sync_cursors += 1;
+        }
+        for r in rows("SELECT key, value FROM meta", 2)? {
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&text(&r[0]), &text(&r[1])],
+            )?;
+            n.meta += 1;
+        }
+        for r in rows(
+            "SELECT source, calendar, uid, recurrence_id, occurrence_start, member, occurrence_end,
+                    inconvenience, outside_minutes, status FROM burden",
+            10,
+        )? {
+            tx.execute(
+                "INSERT INTO burden (source, calendar, uid, recurrence_id, occurrence_start, member,
+                                     occurrence_end, inconvenience, outside_minutes, status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+                &[
+                    &text(&r[0]),
+                    &text(&r[1]),
+                    &text(&r[2]),
+                    &text(&r[3]),
+                    &time(&r[4]),
+                    &text(&r[5]),
+                    &time(&r[6]),
+                    &number(&r[7]).unwrap_or(0),
+                    &number(&r[8]).unwrap_or(0),
+                    &text(&r[9]),
+                ],
+            )?;
+            n.burden += 1;
+        }
+        for r in rows(
+            "SELECT source, calendar, event_id, starts_at, ends_at, kind FROM protected_time",
+            6,
+        )? {
+            tx.execute(
+                "INSERT INTO protected_time (source, calendar, event_id, starts_at, ends_at, kind)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                &[
+                    &text(&r[0]),
+                    &text(&r[1]),
+                    &text(&r[2]),
+                    &time(&r[3]),
+                    &time(&r[4]),
+                    &text(&r[5]),
+                ],
+            )?;
+            n.protected_time += 1;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+}
