@@ -37,6 +37,8 @@ use super::postgres::{Target, migrate};
 pub struct Held {
     pub members: BTreeSet<String>,
     pub valid_until: Instant,
+    /// Live instances at this heartbeat, this one included.
+    pub instances: usize,
 }
 
 impl Held {
@@ -47,6 +49,21 @@ impl Held {
     pub fn holds(&self, member: &str, now: Instant) -> bool {
         now < self.valid_until && self.members.contains(member)
     }
+}
+
+/// This instance's part of a per-project rate (Google's 10,000 requests a
+/// minute) when `instances` share it: `rate / (instances + 1)`, leaving
+/// room for one instance that joins before the others next renew. Any
+/// number of instances then stay under the rate together, a joiner
+/// included (n/(n+1) + 1/(n+2) < 1). Lowering takes effect at once (a
+/// sliding window counts requests already sent); raising is safe because
+/// an instance is forgotten only after its lease TTL, never shorter than
+/// the 60-second window, so its last requests have left the window.
+pub fn project_share(rate: u32, instances: usize) -> u32 {
+    let parts = u32::try_from(instances)
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    (rate / parts).max(1)
 }
 
 /// One instance's seat at the lease table, on its own connection.
@@ -171,6 +188,7 @@ impl LeaseBoard {
         Ok(Held {
             members: mine,
             valid_until: asked + self.ttl,
+            instances: usize::try_from(live.max(1)).unwrap_or(1),
         })
     }
 
@@ -262,4 +280,20 @@ pub fn status(target: &Target) -> Result<Vec<InstanceStatus>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::project_share;
+
+    #[test]
+    fn instances_and_one_joiner_stay_under_the_project_rate() {
+        for n in 1..=64usize {
+            let steady = project_share(10_000, n) as usize * n;
+            let joiner = project_share(10_000, n + 1) as usize;
+            assert!(steady + joiner <= 10_000, "{n} instances");
+        }
+        assert_eq!(project_share(10_000, 1), 5_000);
+        assert_eq!(project_share(1, 8), 1, "never zero");
+    }
 }
