@@ -10,6 +10,7 @@ pub mod diagnostic;
 pub mod evaluate;
 pub mod model;
 pub mod parse;
+pub mod purpose;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use evaluate::{Context, Decision, Finding, Invite, Problem, Span, Verdict, evaluate};
