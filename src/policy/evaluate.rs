@@ -13,6 +13,7 @@ use super::comment::CommentValues;
 use super::model::{
     Action, ExternalGuests, Member, OneToOne, Policy, RuleKind, RuleSpec, WorkingHours, long_day,
 };
+use super::purpose::{NoDecisionRecord, NoPurpose, check_decision_record, check_purpose};
 use crate::calendar::{Attendee, PartStat};
 use crate::fairness::{
     BurdenSnapshot, BusyTime, Grid, Profile, Score, Search, SearchAttendee, Slot,
@@ -280,6 +281,10 @@ pub enum Problem {
         of: u32,
         max_share_percent: u32,
     },
+    /// The `purpose` rule: no accepted purpose stated.
+    NoPurpose(NoPurpose),
+    /// The `decision_record` rule: a decision meeting links no record.
+    NoDecisionRecord(NoDecisionRecord),
 }
 
 fn ser_weekday<S: serde::Serializer>(d: &Weekday, s: S) -> Result<S::Ok, S::Error> {
@@ -299,6 +304,8 @@ impl Problem {
             Problem::OverBudget { .. }
             | Problem::OverBurdenCap { .. }
             | Problem::NeedsRotation { .. } => self.fairness_message().unwrap_or_default(),
+            Problem::NoPurpose(p) => p.message(),
+            Problem::NoDecisionRecord(p) => p.message(),
             Problem::ConflictsWithProtectedTime {
                 attendee,
                 block: kind,
@@ -428,6 +435,8 @@ impl Problem {
     pub fn fix(&self) -> &'static str {
         match self {
             Problem::ConflictsWithProtectedTime { .. } => "move it to another time",
+            Problem::NoPurpose(p) => p.fix(),
+            Problem::NoDecisionRecord(p) => p.fix(),
             Problem::MissingAgenda { .. } => {
                 "add a description that says what the meeting should decide or produce"
             }
@@ -740,6 +749,18 @@ pub fn evaluate(invite: &Invite<'_>, policy: &Policy, ctx: &Context<'_>) -> Verd
             }
             RuleSpec::BurdenCap { ratio } => fair.over_cap(*ratio),
             RuleSpec::SeriesRotation { max_share } => fair.needs_rotation(*max_share),
+            RuleSpec::Purpose(rule) => {
+                check_purpose(invite.title, invite.description, invite.categories, rule)
+                    .map(Problem::NoPurpose)
+            }
+            RuleSpec::DecisionRecord(rule) => check_decision_record(
+                invite.title,
+                invite.description,
+                invite.categories,
+                &policy.purposes_for(ctx.member),
+                rule,
+            )
+            .map(Problem::NoDecisionRecord),
         };
         if let Some(problem) = problem {
             findings.push(Finding {

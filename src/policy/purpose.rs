@@ -606,7 +606,7 @@ impl NoPurpose {
                 .alternatives
                 .iter()
                 .map(|a| match &a.link {
-                    Some(l) => format!("{} ({l})", a.name),
+                    Some(l) => format!("{} at {l}", a.name),
                     None => a.name.clone(),
                 })
                 .collect::<Vec<_>>(),
@@ -624,13 +624,13 @@ impl NoPurpose {
             format!("{opening}; this team meets only for {names}")
         } else {
             format!(
-                "{opening}; this team meets only for {names}, and handles everything else asynchronously: {alternatives}"
+                "{opening}; this team meets only for {names}, and everything else goes to {alternatives}"
             )
         }
     }
 
     pub fn fix(&self) -> &'static str {
-        "add a line such as `Purpose: decision` to the description, or cancel the meeting and go async"
+        "add a line such as `Purpose: decision` to the description, or cancel the meeting and use one of those"
     }
 }
 
