@@ -539,6 +539,15 @@ impl Policy {
             .unwrap_or_else(|| std::borrow::Cow::Owned(super::purpose::default_purposes()))
     }
 
+    /// Whether a `purpose` or `decision_record` rule applies to `member`:
+    /// only then does `check` say what it read of the invite's purpose.
+    pub fn screens_purposes(&self, member: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.applies_to(member)
+                && matches!(r.spec, RuleSpec::Purpose(_) | RuleSpec::DecisionRecord(_))
+        })
+    }
+
     pub fn member(&self, email: &str) -> Option<&Member> {
         self.member_index.get(email).map(|&i| &self.members[i])
     }

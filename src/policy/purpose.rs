@@ -576,6 +576,40 @@ pub fn links(description: &str, limit: usize) -> Vec<&str> {
     out
 }
 
+impl Via {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Via::Line => "stated on a `Purpose:` line",
+            Via::Category => "from the event's categories",
+            Via::Words => "from the team's words for it",
+        }
+    }
+}
+
+/// What `check` tells an organizer about an invite's purpose: the purposes
+/// read and how, then each `Purpose:` value that names none, with the
+/// nearest purpose's exact word.
+pub fn describe(recognition: &Recognition, purposes: &[Purpose]) -> Vec<String> {
+    let mut out: Vec<String> = recognition
+        .stated
+        .iter()
+        .filter_map(|(i, via)| {
+            purposes
+                .get(*i)
+                .map(|p| format!("`{}` ({})", p.name, via.describe()))
+        })
+        .collect();
+    for (written, near) in &recognition.unknown {
+        out.push(match near {
+            Some(n) => format!(
+                "`Purpose: {written}` names none of this team's purposes: did you mean `{n}`?"
+            ),
+            None => format!("`Purpose: {written}` names none of this team's purposes"),
+        });
+    }
+    out
+}
+
 // ---- the rules' findings ----------------------------------------------------
 
 /// The `purpose` rule fired: the invite states none of the team's purposes.
