@@ -388,15 +388,19 @@ fn plain_lines(description: &str) -> Vec<PlainLine> {
     };
     let mut i = 0;
     let bytes = text.as_bytes();
+    // Whether the current text line (up to the next `\n`) is a `>` quote:
+    // the pieces an HTML break cuts it into are quoted too.
+    let mut raw_quoted = starts_quoted(text);
     while i < bytes.len() {
         let b = bytes[i];
         if line.is_empty() {
-            line_quoted = blockquote > 0;
+            line_quoted = blockquote > 0 || raw_quoted;
         }
         match b {
             b'\n' => {
                 push(&mut out, &mut line, line_quoted || blockquote > 0);
                 i += 1;
+                raw_quoted = starts_quoted(&text[i..]);
             }
             b'<' => {
                 let Some(len) = text[i..].find('>') else {
@@ -424,13 +428,17 @@ fn plain_lines(description: &str) -> Vec<PlainLine> {
                     push(&mut out, &mut line, line_quoted);
                 } else if name == "a" && !closing {
                     // A link's text is the link: skip to `</a>`.
-                    let lower_end = find_ci(&text[i..], "</a");
-                    match lower_end {
+                    let from = i;
+                    match find_ci(&text[i..], "</a") {
                         Some(end) => {
                             i += end;
                             i += text[i..].find('>').map_or(text.len() - i, |e| e + 1);
                         }
                         None => i = text.len(),
+                    }
+                    // A link that spans lines leaves us on a later line.
+                    if let Some(nl) = text[from..i].rfind('\n') {
+                        raw_quoted = starts_quoted(&text[from + nl + 1..]);
                     }
                 }
             }
@@ -468,6 +476,11 @@ fn plain_lines(description: &str) -> Vec<PlainLine> {
         push(&mut out, &mut line, line_quoted || blockquote > 0);
     }
     out
+}
+
+fn starts_quoted(rest: &str) -> bool {
+    let t = rest.trim_start_matches([' ', '\t']);
+    t.starts_with('>') || strip_prefix_ci(t, "&gt;").is_some()
 }
 
 fn utf8_len(first: u8) -> usize {
@@ -902,6 +915,10 @@ mod tests {
         check("Q3", "> Purpose: decision", &[], "");
         check("Q3", "Hi\n  > Purpose: decision\nthanks", &[], "");
         check("Q3", ">> we should decide", &[], "");
+        check("Q3", "> hi<br>Purpose: decision<br>decide", &[], "");
+        check("Q3", "&gt; Purpose: decision", &[], "");
+        check("Q3", "<a href=x>a\n> b</a> Purpose: decision", &[], "");
+        check("Q3", "> old\nPurpose: feedback", &[], "feedback:line");
         check(
             "Q3",
             "<blockquote>Purpose: decision<br>decide</blockquote>",
@@ -1000,6 +1017,32 @@ mod tests {
         );
         assert_eq!(links(d, 1), ["https://wiki.example.com/d/7"]);
         assert!(links("http http: https:// httpx", 10).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Any description, title and categories: no panic, every stated
+        /// index is a purpose, and what a quoted copy of the description
+        /// says is never stated.
+        #[test]
+        fn recognition_never_panics_and_quotes_state_nothing(
+            title in ".{0,40}",
+            description in "(?s)(.{0,40}|<br>|<p>|</blockquote>|&gt;|\\n|Purpose: decision|decide){0,12}",
+            category in ".{0,20}",
+        ) {
+            let ps = purposes();
+            let r = recognise(&title, &description, std::slice::from_ref(&category), &ps);
+            proptest::prop_assert!(r.stated.iter().all(|(i, _)| *i < ps.len()));
+            let quoted: String = description
+                .lines()
+                .map(|l| format!("> {l}\n"))
+                .collect();
+            if !quoted.to_lowercase().contains("blockquote") {
+                // (`</blockquote>` in the text may end a quote early.)
+                let q = recognise("", &quoted, &[], &ps);
+                proptest::prop_assert!(q.stated.is_empty(), "{quoted:?} states {:?}", q.stated);
+            }
+            let _ = links(&description, 8);
+        }
     }
 
     #[test]
