@@ -12,8 +12,11 @@
 //! links (URLs, markdown `[text](url)`, HTML `<a>`) are not read.
 //!
 //! Pure and bounded: only the first `MAX_SCANNED_BYTES` of a description
-//! are read, and a policy has at most `MAX_PURPOSES` purposes of at most
+//! are read (its first 16 `Purpose:` lines, 16 values each), and a policy
+//! has at most `MAX_PURPOSES` purposes of at most
 //! `MAX_WORDS` words each.
+
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -237,12 +240,15 @@ pub fn recognise(
         }
     };
 
-    // 1. `Purpose:` lines.
-    for line in lines.iter().filter(|l| !l.quoted) {
-        let Some(value) = purpose_line_value(&line.text) else {
-            continue;
-        };
-        for part in split_value(value) {
+    // 1. `Purpose:` lines: an invite has one; a description of thousands
+    // is read for its first few, each for its first few values.
+    let purpose_lines = lines
+        .iter()
+        .filter(|l| !l.quoted)
+        .filter_map(|l| purpose_line_value(&l.text))
+        .take(MAX_PURPOSE_LINES);
+    for value in purpose_lines {
+        for part in split_value(value).take(MAX_PURPOSE_LINES) {
             let toks = tokens(part);
             if toks.is_empty() {
                 continue;
@@ -260,8 +266,8 @@ pub fn recognise(
                 let near = toks.iter().find_map(|t| {
                     super::diagnostic::did_you_mean(t, purposes.iter().map(|p| p.name.as_str()))
                 });
-                let written = part.trim().trim_matches(is_markup).trim().to_string();
-                if !r.unknown.iter().any(|(w, _)| *w == written) {
+                let written = shorten(part.trim().trim_matches(is_markup).trim());
+                if r.unknown.len() < MAX_UNKNOWN && !r.unknown.iter().any(|(w, _)| *w == written) {
                     r.unknown.push((written, near.map(str::to_string)));
                 }
             }
@@ -285,16 +291,41 @@ pub fn recognise(
     if word_tokens.iter().any(|w| !w.is_empty()) {
         let texts = std::iter::once(tokens(&without_links(title)))
             .chain(lines.iter().filter(|l| !l.quoted).map(|l| tokens(&l.text)));
+        // Phrases by their first word: each word of the text is looked up
+        // once, not compared with every phrase of every purpose.
+        let mut by_first: HashMap<&str, Vec<(usize, &[String])>> = HashMap::new();
+        for (i, words) in word_tokens.iter().enumerate() {
+            for w in words.iter().filter(|w| !w.is_empty()) {
+                by_first.entry(w[0].as_str()).or_default().push((i, w));
+            }
+        }
         for toks in texts {
-            for (i, words) in word_tokens.iter().enumerate() {
-                if words.iter().any(|w| contains_phrase(&toks, w)) {
-                    add(&mut r, i, Via::Words);
+            for (j, t) in toks.iter().enumerate() {
+                for (i, w) in by_first.get(t.as_str()).into_iter().flatten() {
+                    if toks[j..].starts_with(w) {
+                        add(&mut r, *i, Via::Words);
+                    }
                 }
             }
         }
     }
     r.stated.sort_by_key(|(i, _)| *i);
     r
+}
+
+/// At most this many `Purpose:` lines, and values on each, are read.
+const MAX_PURPOSE_LINES: usize = 16;
+/// At most this many unknown `Purpose:` values are kept: the comment names
+/// the first, `check` lists them all.
+const MAX_UNKNOWN: usize = 8;
+/// An unknown value is quoted back in comments: at most this many chars.
+const MAX_WRITTEN_CHARS: usize = 40;
+
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(MAX_WRITTEN_CHARS) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    }
 }
 
 fn is_markup(c: char) -> bool {
@@ -391,6 +422,7 @@ fn plain_lines(description: &str) -> Vec<PlainLine> {
     // Whether the current text line (up to the next `\n`) is a `>` quote:
     // the pieces an HTML break cuts it into are quoted too.
     let mut raw_quoted = starts_quoted(text);
+    let (mut next_gt, mut no_gt): (Option<usize>, bool) = (None, false);
     while i < bytes.len() {
         let b = bytes[i];
         if line.is_empty() {
@@ -403,11 +435,18 @@ fn plain_lines(description: &str) -> Vec<PlainLine> {
                 raw_quoted = starts_quoted(&text[i..]);
             }
             b'<' => {
-                let Some(len) = text[i..].find('>') else {
+                // The next `>` is looked for once per `>`, not once per
+                // `<`: a text of many `<` stays linear.
+                if !no_gt && next_gt.is_none_or(|g| g < i) {
+                    next_gt = text[i..].find('>').map(|g| i + g);
+                    no_gt = next_gt.is_none();
+                }
+                let Some(gt) = next_gt.filter(|_| !no_gt) else {
                     line.push('<');
                     i += 1;
                     continue;
                 };
+                let len = gt - i;
                 let tag = &text[i + 1..i + len];
                 let closing = tag.starts_with('/');
                 let name: String = tag
@@ -517,23 +556,24 @@ fn truncate(s: &str, max: usize) -> &str {
 fn without_links(line: &str) -> String {
     let mut kept = String::with_capacity(line.len());
     let mut rest = line;
+    // Every search starts past the previous one, and a search that finds
+    // nothing ends the loop: linear in the line, whatever it holds.
     while let Some(open) = rest.find('[') {
-        let after = &rest[open + 1..];
-        let link_end = after.find("](").and_then(|close| {
-            let target = &after[close + 2..];
-            target.find(')').map(|end| open + 1 + close + 2 + end + 1)
-        });
-        match link_end {
-            Some(end) => {
-                kept.push_str(&rest[..open]);
-                kept.push(' ');
-                rest = &rest[end..];
-            }
-            None => {
-                kept.push_str(&rest[..=open]);
-                rest = &rest[open + 1..];
-            }
+        let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+            break;
+        };
+        if !rest[close + 1..].starts_with('(') {
+            kept.push_str(&rest[..=close]);
+            rest = &rest[close + 1..];
+            continue;
         }
+        // No `)` after this target: none after any later one either.
+        let Some(end) = rest[close + 2..].find(')').map(|e| close + 2 + e + 1) else {
+            break;
+        };
+        kept.push_str(&rest[..open]);
+        kept.push(' ');
+        rest = &rest[end..];
     }
     kept.push_str(rest);
     kept.split(' ')
@@ -951,6 +991,44 @@ mod tests {
             &[],
             "decision:words",
         );
+    }
+
+    #[test]
+    fn hostile_text_is_read_in_linear_time() {
+        // Each of these took quadratic time in an earlier version: 64 KiB
+        // of them would have cost billions of steps.
+        let ps = purposes();
+        for unit in [
+            "<",
+            "[",
+            "[a]",
+            "[a](",
+            "&",
+            "<a ",
+            "http",
+            "> ",
+            "Purpose:",
+            "Purpose: x,",
+        ] {
+            let text = unit.repeat(MAX_SCANNED_BYTES / unit.len());
+            let r = recognise("Q3", &text, &[], &ps);
+            assert!(r.stated.is_empty(), "{unit:?}");
+            assert!(r.unknown.len() <= MAX_UNKNOWN, "{unit:?}");
+            assert!(
+                r.unknown
+                    .iter()
+                    .all(|(w, _)| w.chars().count() <= MAX_WRITTEN_CHARS + 1),
+                "{unit:?}"
+            );
+            let _ = links(&text, 64);
+        }
+        let r = recognise(
+            "Q3",
+            "Purpose: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            &[],
+            &ps,
+        );
+        assert_eq!(r.unknown[0].0, format!("{}…", "a".repeat(40)));
     }
 
     #[test]
