@@ -344,3 +344,53 @@ fn status_shows_instances_members_and_ages() {
     assert!(status[0].last_pass_age_seconds.is_some());
     assert_eq!(status[1].last_pass_age_seconds, None);
 }
+
+#[test]
+fn a_push_received_by_one_instance_reaches_every_instance_of_its_store() {
+    use gatekeeper::store::lease::PushRelay;
+    use std::sync::mpsc::channel;
+
+    let scratch = Scratch::new("push");
+    let other = Scratch::new("push_other");
+    let (tx, rx) = channel();
+    for name in ["a", "b"] {
+        let tx = tx.clone();
+        PushRelay::listen(&scratch.target(), move |source, member| {
+            tx.send((name, source, member)).is_ok()
+        })
+        .unwrap();
+    }
+    let (stray_tx, stray_rx) = channel();
+    PushRelay::listen(&other.target(), move |source, member| {
+        stray_tx.send((source, member)).is_ok()
+    })
+    .unwrap();
+
+    // `b` receives Google's post and publishes it; both hear it.
+    let mut relay = PushRelay::connect(&scratch.target()).unwrap();
+    relay.publish("google", "ana@example.com").unwrap();
+    let mut heard: Vec<_> = (0..2)
+        .map(|_| {
+            rx.recv_timeout(Duration::from_secs(60))
+                .expect("a push heard")
+        })
+        .collect();
+    heard.sort();
+    assert_eq!(
+        heard,
+        vec![
+            ("a", "google".to_string(), "ana@example.com".to_string()),
+            ("b", "google".to_string(), "ana@example.com".to_string()),
+        ]
+    );
+    // Another deployment's store hears nothing of it: a marker published
+    // there afterwards is the first thing its listener gets.
+    PushRelay::connect(&other.target())
+        .unwrap()
+        .publish("marker", "m")
+        .unwrap();
+    assert_eq!(
+        stray_rx.recv_timeout(Duration::from_secs(60)).unwrap(),
+        ("marker".to_string(), "m".to_string())
+    );
+}

@@ -235,6 +235,15 @@ pub fn run(args: Args) -> Exit {
     };
     let (mut events, pushes) = LiveEvents::new(signals, policies);
     if let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime()) {
+        // On PostgreSQL a push may reach an instance that does not hold its
+        // member: it goes round every instance, and the holder acts.
+        let pushes = match relay_pushes(&engine.config, pushes) {
+            Ok(p) => p,
+            Err(e) => {
+                super::err(format!("state database: {e}"));
+                return Exit::Failure;
+            }
+        };
         let path = crate::daemon::webhook::path_of(&webhook.public_url);
         match crate::daemon::webhook::spawn(
             rt.handle(),
@@ -336,4 +345,39 @@ impl Drop for Leases {
             super::logging::warn(format!("leases: {e}"));
         }
     }
+}
+
+/// With a PostgreSQL store, what the webhook accepts is published to every
+/// instance (`store::lease::PushRelay`) and what is heard goes to this
+/// instance's loop, whose gate drops members it does not hold. Without
+/// one, the webhook feeds the loop directly.
+fn relay_pushes(
+    config: &Config,
+    local: std::sync::mpsc::Sender<crate::daemon::webhook::Notification>,
+) -> crate::store::Result<std::sync::mpsc::Sender<crate::daemon::webhook::Notification>> {
+    use crate::daemon::webhook::Notification;
+    use crate::store::lease::PushRelay;
+    if config.store.url.is_none() {
+        return Ok(local);
+    }
+    let target = crate::store::postgres::Target::from_config(&config.store)?;
+    let heard = local.clone();
+    PushRelay::listen(&target, move |source, member| {
+        heard.send(Notification { source, member }).is_ok()
+    })?;
+    let mut relay = PushRelay::connect(&target)?;
+    let (tx, rx) = std::sync::mpsc::channel::<Notification>();
+    std::thread::spawn(move || {
+        for n in rx {
+            if let Err(e) = relay.publish(&n.source, &n.member) {
+                // Not lost: handled here if this instance holds the member,
+                // and polling is the backstop for the others.
+                super::logging::warn(format!("cannot pass a push on to the other instances: {e}"));
+                if local.send(n).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    Ok(tx)
 }

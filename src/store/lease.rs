@@ -297,3 +297,74 @@ mod tests {
         assert_eq!(project_share(1, 8), 1, "never zero");
     }
 }
+
+/// Push notifications between instances: Google posts a member's change
+/// to whichever instance the load balancer picks; that instance publishes
+/// it with `NOTIFY`, every instance (itself included) hears it on its own
+/// `LISTEN` connection, and only the one that holds the member acts on it
+/// (the engine's gate). A channel per schema, so deployments sharing one
+/// database do not hear each other.
+pub struct PushRelay {
+    client: Client,
+    channel: String,
+}
+
+impl std::fmt::Debug for PushRelay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushRelay")
+            .field("channel", &self.channel)
+            .finish()
+    }
+}
+
+fn push_channel(client: &mut Client) -> Result<String> {
+    let schema: String = client.query_one("SELECT current_schema()", &[])?.get(0);
+    // An identifier of at most 63 bytes, quoted where it is used.
+    let mut channel = format!("gatekeeper_push_{schema}").replace('"', "");
+    channel.truncate(63);
+    Ok(channel)
+}
+
+impl PushRelay {
+    pub fn connect(target: &Target) -> Result<PushRelay> {
+        let mut client = target.connect()?;
+        let channel = push_channel(&mut client)?;
+        Ok(PushRelay { client, channel })
+    }
+
+    /// Tell every instance that `member`'s calendar in `source` changed.
+    pub fn publish(&mut self, source: &str, member: &str) -> Result<()> {
+        let payload = serde_json::json!({ "source": source, "member": member }).to_string();
+        self.client
+            .execute("SELECT pg_notify($1, $2)", &[&self.channel, &payload])?;
+        Ok(())
+    }
+
+    /// Listen on a thread of its own and call `heard(source, member)` for
+    /// every notification, until `heard` returns false or the connection
+    /// ends (then the thread ends: polling remains the backstop).
+    pub fn listen(
+        target: &Target,
+        mut heard: impl FnMut(String, String) -> bool + Send + 'static,
+    ) -> Result<std::thread::JoinHandle<()>> {
+        let mut client = target.connect()?;
+        let channel = push_channel(&mut client)?;
+        client.batch_execute(&format!("LISTEN \"{channel}\""))?;
+        Ok(std::thread::spawn(move || {
+            let mut notifications = client.notifications();
+            let mut it = notifications.blocking_iter();
+            while let Ok(Some(n)) = postgres::fallible_iterator::FallibleIterator::next(&mut it) {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(n.payload()) else {
+                    continue;
+                };
+                let (Some(source), Some(member)) = (v["source"].as_str(), v["member"].as_str())
+                else {
+                    continue;
+                };
+                if !heard(source.to_string(), member.to_string()) {
+                    break;
+                }
+            }
+        }))
+    }
+}
