@@ -282,22 +282,6 @@ pub fn status(target: &Target) -> Result<Vec<InstanceStatus>> {
     Ok(out)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::project_share;
-
-    #[test]
-    fn instances_and_one_joiner_stay_under_the_project_rate() {
-        for n in 1..=64usize {
-            let steady = project_share(10_000, n) as usize * n;
-            let joiner = project_share(10_000, n + 1) as usize;
-            assert!(steady + joiner <= 10_000, "{n} instances");
-        }
-        assert_eq!(project_share(10_000, 1), 5_000);
-        assert_eq!(project_share(1, 8), 1, "never zero");
-    }
-}
-
 /// Push notifications between instances: Google posts a member's change
 /// to whichever instance the load balancer picks; that instance publishes
 /// it with `NOTIFY`, every instance (itself included) hears it on its own
@@ -366,5 +350,21 @@ impl PushRelay {
                 }
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::project_share;
+
+    #[test]
+    fn instances_and_one_joiner_stay_under_the_project_rate() {
+        for n in 1..=64usize {
+            let steady = project_share(10_000, n) as usize * n;
+            let joiner = project_share(10_000, n + 1) as usize;
+            assert!(steady + joiner <= 10_000, "{n} instances");
+        }
+        assert_eq!(project_share(10_000, 1), 5_000);
+        assert_eq!(project_share(1, 8), 1, "never zero");
     }
 }
