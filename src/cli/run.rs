@@ -332,10 +332,14 @@ impl crate::daemon::engine::PassGate for Leases {
         }
     }
 
+    /// Held, and for long enough to screen a batch: a lease about to run
+    /// out is left for the next holder (a write is conditional anyway, so
+    /// an overlap could not answer twice, but it would do the work twice).
     fn serves(&self, member: &str) -> bool {
+        let margin = std::time::Duration::from_secs(10);
         self.held
             .as_ref()
-            .is_some_and(|h| h.holds(member, std::time::Instant::now()))
+            .is_some_and(|h| h.holds(member, std::time::Instant::now() + margin))
     }
 }
 

@@ -713,11 +713,12 @@ impl Store for PostgresStore {
     fn claim_meta(&mut self, key: &str, value: &str) -> Result<bool> {
         // One statement: the row lock ON CONFLICT takes makes a second
         // claimant re-check the condition against the first one's value,
-        // so exactly one of them sees a row come back.
+        // so exactly one of them sees a row come back. Byte order ("C"),
+        // as SQLite's default compares, whatever the database's collation.
         let rows = self.client.get_mut().query(
             "INSERT INTO meta (key, value) VALUES ($1, $2)
              ON CONFLICT (key) DO UPDATE SET value = excluded.value
-             WHERE meta.value < excluded.value
+             WHERE meta.value COLLATE \"C\" < excluded.value COLLATE \"C\"
              RETURNING 1",
             &[&key, &value],
         )?;
