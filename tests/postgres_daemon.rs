@@ -168,3 +168,41 @@ fn store_migrate_moves_a_sqlite_state_and_its_log() {
     assert!(code == 0 || code == 6, "stderr: {err}");
     assert_eq!(log_rows(&config), sqlite_log, "new lines: {out}");
 }
+
+#[test]
+fn an_unreachable_database_is_named_without_its_password() {
+    let dir = demo_copy();
+    let config = dir.path().join("gatekeeper.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    // Port 1 on loopback: nothing listens there.
+    std::fs::write(
+        &config,
+        text.replace(
+            "sqlite = \"state/gatekeeper.db\"",
+            "url = \"postgres://gk:s3cret-pw@127.0.0.1:1/gk?sslmode=disable&connect_timeout=5\"",
+        ),
+    )
+    .unwrap();
+    for args in [
+        vec!["run", "--once", "--now", DEMO_NOW],
+        vec!["log"],
+        vec!["status"],
+    ] {
+        let out = gatekeeper()
+            .args(&args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("postgres://gk@127.0.0.1:1/gk"),
+            "{args:?} names the database: {err}"
+        );
+        assert!(
+            !err.contains("s3cret") && !stdout_of(&out).contains("s3cret"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -174,8 +174,30 @@ fn read_password_file(path: &Path) -> std::result::Result<String, BackendError> 
     Ok(text.trim_end_matches(['\n', '\r']).to_string())
 }
 
-/// The URL without its password, for messages.
+/// The URL without its password (in the user part or a `password=`
+/// parameter), for messages.
 pub fn redact(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((u, q)) => {
+            let kept: Vec<&str> = q
+                .split('&')
+                .filter(|p| !p.to_ascii_lowercase().starts_with("password="))
+                .collect();
+            (
+                u,
+                if kept.is_empty() {
+                    String::new()
+                } else {
+                    format!("?{}", kept.join("&"))
+                },
+            )
+        }
+        None => (url, String::new()),
+    };
+    redact_authority(url) + &query
+}
+
+fn redact_authority(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return "(a PostgreSQL URL)".into();
     };
@@ -1031,5 +1053,27 @@ impl PostgresStore {
         }
         tx.commit()?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_keeps_the_address_and_drops_every_password() {
+        for (url, shown) in [
+            ("postgres://gk@db/gk", "postgres://gk@db/gk"),
+            ("postgres://gk:pw@db:5432/gk", "postgres://gk@db:5432/gk"),
+            ("postgres://gk:p@ss@db/gk", "postgres://gk@db/gk"),
+            (
+                "postgres://db/gk?user=gk&password=pw&sslmode=require",
+                "postgres://db/gk?user=gk&sslmode=require",
+            ),
+            ("postgres://db/gk?PASSWORD=pw", "postgres://db/gk"),
+            ("not a url", "(a PostgreSQL URL)"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
     }
 }
