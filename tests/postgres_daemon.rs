@@ -206,3 +206,84 @@ fn an_unreachable_database_is_named_without_its_password() {
         );
     }
 }
+
+/// Who holds which member now, by instance id (live leases only).
+fn lease_holders(scratch: &postgres::Scratch) -> BTreeMap<String, String> {
+    // Nothing yet while the first instance is still creating the schema.
+    let mut c = scratch.target().connect().unwrap();
+    c.query(
+        "SELECT member, instance FROM leases WHERE expires_at > now()",
+        &[],
+    )
+    .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    .unwrap_or_default()
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let give_up = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while !done() {
+        assert!(std::time::Instant::now() < give_up, "never: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_killed_instances_members_are_taken_over_and_nothing_is_decided_twice() {
+    let scratch = postgres::Scratch::new("kill");
+    let (_dir, config) = demo_on(&scratch);
+    let text = std::fs::read_to_string(&config).unwrap();
+    let text = text
+        .replace("poll_seconds = 30", "poll_seconds = 1")
+        .replacen("url = ", "lease_seconds = 5\nurl = ", 1);
+    std::fs::write(&config, text).unwrap();
+
+    let start = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_gatekeeper"))
+            .args(["run", "--now", DEMO_NOW, "--config"])
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut instances: Vec<_> = (0..3).map(|_| start()).collect();
+    let id_of = |child: &std::process::Child| format!("-{}", child.id());
+    let members = ["ana@example.com", "bo@example.com", "chen@example.com"];
+
+    // All three members held, one each.
+    wait_for("the three instances split the three members", || {
+        let h = lease_holders(&scratch);
+        h.len() == 3
+            && instances
+                .iter()
+                .all(|c| h.values().filter(|i| i.ends_with(&id_of(c))).count() == 1)
+    });
+    // SIGKILL: no goodbye; its member is free once its lease runs out.
+    let mut killed = instances.remove(0);
+    let gone = id_of(&killed);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    wait_for("the killed instance's member taken over", || {
+        let h = lease_holders(&scratch);
+        members
+            .iter()
+            .all(|m| h.get(*m).is_some_and(|i| !i.ends_with(&gone)))
+    });
+    // A new instance takes its share without the others restarting.
+    instances.push(start());
+    wait_for("the new instance holds a member", || {
+        let h = lease_holders(&scratch);
+        let newest = id_of(instances.last().unwrap());
+        h.len() == 3 && h.values().any(|i| i.ends_with(&newest))
+    });
+
+    for mut c in instances {
+        c.kill().unwrap();
+        c.wait().unwrap();
+    }
+    let got = decided(&log_rows(&config));
+    assert!(!got.is_empty());
+    for ((member, uid, rid), n) in &got {
+        assert_eq!(*n, 1, "{member} {uid} {rid} decided {n} times");
+    }
+}

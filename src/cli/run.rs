@@ -288,13 +288,16 @@ struct Leases {
     /// config), split among the instances.
     members: Vec<String>,
     held: Option<crate::store::lease::Held>,
+    /// A sixth of the TTL (10 s of the default minute).
+    margin: std::time::Duration,
 }
 
 /// How long a lease lasts unless renewed: a few polls, and never under a
 /// minute. A pass longer than this stops at the members it has not reached
 /// yet (the gate asks the deadline), and gets them back next pass.
 fn lease_ttl(config: &Config) -> std::time::Duration {
-    std::time::Duration::from_secs(config.poll_seconds.saturating_mul(3).max(60))
+    let default = config.poll_seconds.saturating_mul(3).max(60);
+    std::time::Duration::from_secs(config.store.lease_seconds.unwrap_or(default))
 }
 
 fn join_leases(config: &Config, members: Vec<String>) -> crate::store::Result<Option<Leases>> {
@@ -313,6 +316,7 @@ fn join_leases(config: &Config, members: Vec<String>) -> crate::store::Result<Op
         board,
         members,
         held: None,
+        margin: lease_ttl(config) / 6,
     }))
 }
 
@@ -336,7 +340,7 @@ impl crate::daemon::engine::PassGate for Leases {
     /// out is left for the next holder (a write is conditional anyway, so
     /// an overlap could not answer twice, but it would do the work twice).
     fn serves(&self, member: &str) -> bool {
-        let margin = std::time::Duration::from_secs(10);
+        let margin = self.margin;
         self.held
             .as_ref()
             .is_some_and(|h| h.holds(member, std::time::Instant::now() + margin))

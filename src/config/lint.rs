@@ -242,6 +242,14 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         STORE,
+        "lease_seconds",
+        KeyType::Int(5, 3_600),
+        false,
+        "",
+        "how long an instance holds its members unless renewed (PostgreSQL); three polls, at least 60, when left out",
+    ),
+    key(
+        STORE,
         "password_env",
         KeyType::Text,
         false,

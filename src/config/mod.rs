@@ -295,6 +295,10 @@ pub struct StoreConfig {
     /// An environment variable holding the PostgreSQL password.
     #[serde(default)]
     pub password_env: Option<String>,
+    /// How long an instance's hold on its members lasts unless renewed
+    /// (PostgreSQL); three polls and at least a minute when left out.
+    #[serde(default)]
+    pub lease_seconds: Option<u64>,
 }
 
 impl StoreConfig {
