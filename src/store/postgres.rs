@@ -65,6 +65,17 @@ impl Target {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(std::time::Duration::from_secs(10));
         }
+        // A database host that goes silent (a partition) must fail the
+        // calls waiting on it within about a minute, not after the
+        // system's two-hour keepalive: until then no heartbeat can run, and
+        // the instance's own lease deadline is what keeps it from acting.
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(std::time::Duration::from_secs(60));
+        }
+        if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+            // tokio-postgres's default: the URL did not choose one.
+            config.keepalives_idle(std::time::Duration::from_secs(30));
+        }
         config.application_name("gatekeeper");
         Ok(Target { config, display })
     }
