@@ -2,6 +2,7 @@
 //! file per backend behind the `CalendarSource` trait. Sources do I/O and
 //! map wire formats into the calendar domain; they never decide anything.
 
+pub mod caldav;
 pub mod google;
 pub mod vdir;
 
