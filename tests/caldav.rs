@@ -52,3 +52,402 @@ fn xandikos_harness_serves_its_user() {
     let etag = server.put_ok(item, INVITE.as_bytes());
     assert_eq!(server.get(item).etag.as_deref(), Some(etag.as_str()));
 }
+
+use gatekeeper::config::SourceConfig;
+use gatekeeper::source::caldav::{
+    CaldavSettings, CaldavSource, WriteError, discovery::CalendarInfo, own_runtime, sync::Delta,
+};
+
+fn invite(uid: &str, summary: &str) -> String {
+    INVITE
+        .replace("harness-1@example.com", uid)
+        .replace("Harness check", summary)
+}
+
+/// A source logged in as `login`: the member's own login (`member`) or the
+/// delegate's with `principal_url = "/{user}/"` for `members`.
+fn source_as(
+    server: &Radicale,
+    dir: &std::path::Path,
+    login: &str,
+    member: Option<&str>,
+    members: &[&str],
+) -> CaldavSource {
+    let delegated = member.is_none();
+    let cfg = SourceConfig::Caldav {
+        name: "dav".into(),
+        url: server.base_url() + "/",
+        user: Some(login.into()),
+        password_file: Some(server.password_file(login, dir)),
+        token_file: None,
+        member: member.map(str::to_string),
+        members: delegated.then(|| members.iter().map(|m| m.to_string()).collect()),
+        principal_url: delegated.then(|| "/{user}/".into()),
+        mode: None,
+    };
+    let settings = CaldavSettings::from_config(&cfg, &[], 1 << 20).expect("settings");
+    CaldavSource::new(settings, own_runtime().unwrap()).expect("source")
+}
+
+fn names(delta: &Delta) -> Vec<String> {
+    let mut n: Vec<String> = delta.changed.iter().map(|e| e.name.clone()).collect();
+    n.sort();
+    n
+}
+
+fn only_calendar(source: &CaldavSource, member: &str) -> CalendarInfo {
+    let cals = source.discover(member).expect("discovery");
+    assert_eq!(cals.len(), 1, "{cals:?}");
+    cals.into_iter().next().unwrap()
+}
+
+#[test]
+fn discovery_with_the_members_own_login_and_through_the_delegate() {
+    let server = Radicale::start(&[("ana", "ana-pw"), ("bob", "bob-pw")]);
+    server.mkcalendar("ana", "work");
+    server.mkcalendar("ana", "home");
+    server.mkcalendar("bob", "main");
+    let dir = tempfile::tempdir().unwrap();
+    // Ana's own login: /.well-known/caldav (a 301 to a relative
+    // Location), her principal, its home, her two calendars.
+    let own = source_as(&server, dir.path(), "ana", Some("ana@example.com"), &[]);
+    assert_eq!(
+        own.principal("ana@example.com").unwrap().path(),
+        "/ana/",
+        "{}",
+        server.log()
+    );
+    let cals = own.discover("ana@example.com").unwrap();
+    let paths: Vec<&str> = cals.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(paths, ["/ana/home/", "/ana/work/"]);
+    assert!(cals.iter().all(|c| c.supports_sync && c.ctag.is_some()));
+    // The delegate reads both members' calendars through the template.
+    let delegate = source_as(
+        &server,
+        dir.path(),
+        DELEGATE,
+        None,
+        &["ana@example.com", "bob@example.com"],
+    );
+    assert_eq!(delegate.discover("ana@example.com").unwrap().len(), 2);
+    let bob = delegate.discover("bob@example.com").unwrap();
+    assert_eq!(bob[0].path, "/bob/main/");
+    // Bob's own login cannot read Ana's principal: a clean error.
+    let bob_own = source_as(&server, dir.path(), "bob", None, &["ana@example.com"]);
+    let err = bob_own.discover("ana@example.com").unwrap_err();
+    assert_eq!(err.status(), Some(403), "{err}");
+}
+
+#[test]
+fn sync_collection_reports_new_changed_and_deleted_items() {
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let source = source_as(&server, dir.path(), DELEGATE, None, &["ana@example.com"]);
+    server.put_ok("ana", &format!("{cal}a.ics"), invite("a@x", "A").as_bytes());
+    // A name that needs encoding: Radicale sends it as `%40`.
+    server.put_ok(
+        "ana",
+        &format!("{cal}b%40x.ics"),
+        invite("b@x", "B").as_bytes(),
+    );
+    let calendar = only_calendar(&source, "ana@example.com");
+
+    let first = source.changes(&calendar, None).unwrap();
+    assert!(first.complete);
+    assert_eq!(names(&first), ["a.ics", "b@x.ics"]);
+    assert!(first.cursor.starts_with("sync "), "{}", first.cursor);
+
+    // Nothing changed: nothing listed.
+    let same = source.changes(&calendar, Some(&first.cursor)).unwrap();
+    assert!(!same.complete && same.changed.is_empty() && same.deleted.is_empty());
+
+    // New, changed, deleted, and one created and deleted in between.
+    server.put_ok("ana", &format!("{cal}c.ics"), invite("c@x", "C").as_bytes());
+    let (_, a_etag) = server.get_ok("ana", &format!("{cal}a.ics"));
+    let r = server.put(
+        "ana",
+        &format!("{cal}a.ics"),
+        invite("a@x", "A moved").as_bytes(),
+        Some(&a_etag),
+    );
+    assert_eq!(r.status, 204);
+    assert_eq!(
+        server
+            .delete("ana", &format!("{cal}b%40x.ics"), None)
+            .status,
+        200
+    );
+    server.put_ok(
+        "ana",
+        &format!("{cal}tmp.ics"),
+        invite("t@x", "T").as_bytes(),
+    );
+    assert_eq!(
+        server.delete("ana", &format!("{cal}tmp.ics"), None).status,
+        200
+    );
+
+    let next = source.changes(&calendar, Some(&same.cursor)).unwrap();
+    assert!(!next.complete);
+    assert_eq!(names(&next), ["a.ics", "c.ics"]);
+    let a = next.changed.iter().find(|e| e.name == "a.ics").unwrap();
+    assert_eq!(Some(&a.etag), r.etag.as_ref());
+    let mut deleted = next.deleted.clone();
+    deleted.sort();
+    // Radicale lists an item created and deleted since the token; another
+    // server may not: either is fine for the engine.
+    assert!(deleted.contains(&"b@x.ics".to_string()), "{deleted:?}");
+    assert!(deleted.iter().all(|d| d == "b@x.ics" || d == "tmp.ics"));
+
+    // The items read back are exactly what the server stores.
+    let item = source
+        .get(&calendar.url, "a.ics")
+        .unwrap()
+        .expect("a.ics is there");
+    assert_eq!(Some(&item.etag), r.etag.as_ref());
+    assert!(String::from_utf8_lossy(&item.bytes).contains("A moved"));
+    assert_eq!(source.get(&calendar.url, "b@x.ics").unwrap(), None);
+}
+
+#[test]
+fn an_invalid_sync_token_leads_to_one_clean_full_listing() {
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let source = source_as(&server, dir.path(), "ana", Some("ana@example.com"), &[]);
+    server.put_ok("ana", &format!("{cal}a.ics"), invite("a@x", "A").as_bytes());
+    let calendar = only_calendar(&source, "ana@example.com");
+    // A token Radicale never issued (it answers 403 with
+    // `valid-sync-token`), with characters that must be escaped.
+    let stale = "sync http://radicale.org/ns/sync/0000<&>";
+    let full = source.changes(&calendar, Some(stale)).unwrap();
+    assert!(full.complete, "a refused token gives a full listing");
+    assert_eq!(names(&full), ["a.ics"]);
+    assert!(full.cursor.starts_with("sync http://radicale.org/ns/sync/"));
+    assert_ne!(full.cursor, stale);
+    // And the new token works.
+    let after = source.changes(&calendar, Some(&full.cursor)).unwrap();
+    assert!(!after.complete && after.changed.is_empty());
+}
+
+#[test]
+fn etag_listing_and_ctag_where_sync_collection_is_not_used() {
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let source = source_as(&server, dir.path(), "ana", Some("ana@example.com"), &[]);
+    server.put_ok("ana", &format!("{cal}a.ics"), invite("a@x", "A").as_bytes());
+    let mut calendar = only_calendar(&source, "ana@example.com");
+    // As a server without RFC 6578 would be used.
+    calendar.supports_sync = false;
+    let first = source.changes(&calendar, None).unwrap();
+    assert!(first.complete);
+    assert_eq!(names(&first), ["a.ics"]);
+    assert!(first.cursor.starts_with("ctag "), "{}", first.cursor);
+    // Unchanged ctag: nothing listed, nothing more asked.
+    let before = source.requests();
+    let same = source.changes(&calendar, Some(&first.cursor)).unwrap();
+    assert!(!same.complete && same.changed.is_empty());
+    assert_eq!(source.requests() - before, 1, "one PROPFIND of the ctag");
+    // A change moves the ctag: a full listing again.
+    server.put_ok("ana", &format!("{cal}b.ics"), invite("b@x", "B").as_bytes());
+    let next = source.changes(&calendar, Some(&same.cursor)).unwrap();
+    assert!(next.complete);
+    assert_eq!(names(&next), ["a.ics", "b.ics"]);
+}
+
+#[test]
+fn a_write_is_conditional_on_the_version_read() {
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let source = source_as(&server, dir.path(), DELEGATE, None, &["ana@example.com"]);
+    server.put_ok("ana", &format!("{cal}a.ics"), invite("a@x", "A").as_bytes());
+    let calendar = only_calendar(&source, "ana@example.com");
+    let read = source.get(&calendar.url, "a.ics").unwrap().unwrap();
+    // Ana answers on her phone between gatekeeper's read and its write.
+    let hers = invite("a@x", "A").replace("PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED");
+    let r = server.put(
+        "ana",
+        &format!("{cal}a.ics"),
+        hers.as_bytes(),
+        Some(&read.etag),
+    );
+    assert_eq!(r.status, 204);
+    let ours = invite("a@x", "A").replace("PARTSTAT=NEEDS-ACTION", "PARTSTAT=DECLINED");
+    match source.put_if_match(&calendar.url, "a.ics", &read.etag, ours.as_bytes()) {
+        Err(WriteError::Conflict { .. }) => {}
+        other => panic!("a stale etag must be a conflict, got {other:?}"),
+    }
+    let (now, _) = server.get_ok("ana", &format!("{cal}a.ics"));
+    assert!(String::from_utf8_lossy(&now).contains("PARTSTAT=ACCEPTED"));
+    // With the current etag the write goes through, and its etag is the
+    // server's.
+    let fresh = source.get(&calendar.url, "a.ics").unwrap().unwrap();
+    let etag = source
+        .put_if_match(&calendar.url, "a.ics", &fresh.etag, ours.as_bytes())
+        .unwrap();
+    assert_eq!(server.get_ok("ana", &format!("{cal}a.ics")).1, etag);
+    // An empty etag is never sent as an unconditional write.
+    assert!(matches!(
+        source.put_if_match(&calendar.url, "a.ics", "", ours.as_bytes()),
+        Err(WriteError::Conflict { .. })
+    ));
+    // A second item with the same UID: Radicale's 409 `no-uid-conflict`
+    // is permanent for that write, not a conflict to retry.
+    server.put_ok("ana", &format!("{cal}b.ics"), invite("b@x", "B").as_bytes());
+    let b = source.get(&calendar.url, "b.ics").unwrap().unwrap();
+    match source.put_if_match(&calendar.url, "b.ics", &b.etag, ours.as_bytes()) {
+        Err(WriteError::Refused { conditions, .. }) => {
+            assert_eq!(conditions, ["no-uid-conflict"])
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn events_for_a_window_come_from_a_calendar_query() {
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let source = source_as(&server, dir.path(), "ana", Some("ana@example.com"), &[]);
+    server.put_ok(
+        "ana",
+        &format!("{cal}in.ics"),
+        invite("in@x", "In").as_bytes(),
+    );
+    let later = invite("out@x", "Out").replace("20261201T1", "20270601T1");
+    server.put_ok("ana", &format!("{cal}out.ics"), later.as_bytes());
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let got = source
+        .events_between(
+            "ana@example.com",
+            at("2026-11-30T00:00:00Z"),
+            at("2026-12-07T00:00:00Z"),
+        )
+        .unwrap();
+    let names: Vec<&str> = got.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["in.ics"]);
+    assert!(String::from_utf8_lossy(&got[0].data).contains("SUMMARY:In"));
+    // calendar-multiget gives the same data.
+    let calendar = only_calendar(&source, "ana@example.com");
+    let both = source
+        .multiget(&calendar.url, &["in.ics".into(), "out.ics".into()])
+        .unwrap();
+    assert_eq!(both.len(), 2);
+}
+
+#[test]
+fn a_password_file_others_can_read_is_refused() {
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let dir = tempfile::tempdir().unwrap();
+    let file = server.password_file("ana", dir.path());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = SourceConfig::Caldav {
+        name: "dav".into(),
+        url: server.base_url(),
+        user: Some("ana".into()),
+        password_file: Some(file),
+        token_file: None,
+        member: Some("ana@example.com".into()),
+        members: None,
+        principal_url: None,
+        mode: None,
+    };
+    let err = CaldavSettings::from_config(&cfg, &[], 1 << 20).unwrap_err();
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+    // A wrong password: a clean 401 error that shows no password.
+    let wrong = dir.path().join("wrong");
+    std::fs::write(&wrong, "not-her-password\n").unwrap();
+    std::fs::set_permissions(&wrong, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = SourceConfig::Caldav {
+        name: "dav".into(),
+        url: server.base_url(),
+        user: Some("ana".into()),
+        password_file: Some(wrong),
+        token_file: None,
+        member: Some("ana@example.com".into()),
+        members: None,
+        principal_url: None,
+        mode: None,
+    };
+    let settings = CaldavSettings::from_config(&cfg, &[], 1 << 20).unwrap();
+    assert!(!format!("{settings:?}").contains("not-her-password"));
+    let source = CaldavSource::new(settings, own_runtime().unwrap()).unwrap();
+    let err = source.discover("ana@example.com").unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert!(!err.to_string().contains("not-her-password"));
+}
+
+/// Xandikos differs where it matters: a 302 with a relative Location, a
+/// home below the principal, hrefs with a plain `@`, a sync token that is
+/// not a URI, 412 for a token it refuses, deletions of items created since
+/// the token not listed.
+#[test]
+fn discovery_and_sync_against_xandikos() {
+    let server = Xandikos::start("ana");
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = SourceConfig::Caldav {
+        name: "x".into(),
+        url: server.base_url() + "/",
+        user: None,
+        // Xandikos has no logins of its own (a proxy does that); a token
+        // file is sent as a bearer token and ignored.
+        password_file: None,
+        token_file: Some({
+            let f = dir.path().join("token");
+            std::fs::write(&f, "unused").unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+            f
+        }),
+        member: Some("ana@example.com".into()),
+        members: None,
+        principal_url: None,
+        mode: None,
+    };
+    let settings = CaldavSettings::from_config(&cfg, &[], 1 << 20).unwrap();
+    let source = CaldavSource::new(settings, own_runtime().unwrap()).unwrap();
+    let calendar = only_calendar(&source, "ana@example.com");
+    assert_eq!(
+        calendar.path,
+        "/ana/calendars/calendar/",
+        "{}",
+        server.log()
+    );
+    let item = "/ana/calendars/calendar/a@x.ics";
+    server.put_ok(item, invite("a@x", "A").as_bytes());
+    let first = source.changes(&calendar, None).unwrap();
+    assert_eq!(names(&first), ["a@x.ics"]);
+    assert!(first.cursor.starts_with("sync "));
+    server.put_ok(
+        "/ana/calendars/calendar/b.ics",
+        invite("b@x", "B").as_bytes(),
+    );
+    assert_eq!(server.delete(item, None).status, 204);
+    let next = source.changes(&calendar, Some(&first.cursor)).unwrap();
+    assert!(!next.complete);
+    assert_eq!(names(&next), ["b.ics"]);
+    assert_eq!(next.deleted, ["a@x.ics"]);
+    // A refused token (Xandikos: 412 `valid-sync-token`).
+    let full = source.changes(&calendar, Some("sync 0123456789")).unwrap();
+    assert!(full.complete);
+    assert_eq!(names(&full), ["b.ics"]);
+    // A conditional write on a stale etag is a conflict here too.
+    let read = source.get(&calendar.url, "b.ics").unwrap().unwrap();
+    server.put_ok(
+        "/ana/calendars/calendar/b.ics",
+        invite("b@x", "B2").as_bytes(),
+    );
+    assert!(matches!(
+        source.put_if_match(
+            &calendar.url,
+            "b.ics",
+            &read.etag,
+            invite("b@x", "B3").as_bytes()
+        ),
+        Err(WriteError::Conflict { .. })
+    ));
+}
