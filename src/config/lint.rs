@@ -829,16 +829,6 @@ impl Walker<'_> {
             )),
             _ => {}
         }
-        if let Some(v) = lookup(t, "url")
-            && let Some(url) = v.get_ref().as_str()
-            && url::Url::parse(url).is_ok_and(|u| u.scheme() == "http" && !is_loopback(&u))
-        {
-            problems.push((
-                v.span(),
-                format!("source `{name}`: plain `http` is only used with loopback hosts"),
-                "use `https://`; `http://` is for a server on 127.0.0.1, ::1 or localhost",
-            ));
-        }
         for (span, message, help) in problems {
             self.diags.push(
                 Diagnostic::error("sign-in", message)
@@ -1026,20 +1016,6 @@ impl Walker<'_> {
             Diagnostic::error("wrong-type", format!("{what} must be {expected}"))
                 .at(v.span(), format!("this is a {}", v.get_ref().type_str())),
         );
-    }
-}
-
-/// Whether a URL's host is a loopback address (127.0.0.0/8, ::1,
-/// `localhost`): the only hosts gatekeeper talks plain `http` to.
-pub fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => {
-            let d = d.to_ascii_lowercase();
-            d == "localhost" || d.ends_with(".localhost")
-        }
-        None => false,
     }
 }
 

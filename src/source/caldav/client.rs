@@ -87,28 +87,27 @@ impl DavError {
     }
 }
 
-/// Whether `url` may be used with plain `http`: only a loopback host.
-pub fn is_loopback(url: &Url) -> bool {
-    crate::config::lint::is_loopback(url)
-}
-
-/// Check a server URL as configured: `https`, or `http` to loopback.
+/// Check a server URL as configured: `https`, or `http` to loopback
+/// (`crate::net`, the product's one rule for plain HTTP).
 pub fn check_server_url(url: &str) -> Result<Url, DavError> {
-    let parsed = Url::parse(url).map_err(|e| DavError::BadUrl {
+    match crate::net::check_url(url) {
+        Ok(()) => {}
+        Err(crate::net::UrlError::PlainHttpNotLoopback { .. }) => {
+            return Err(DavError::Insecure {
+                url: url.to_string(),
+            });
+        }
+        Err(e) => {
+            return Err(DavError::BadUrl {
+                url: url.to_string(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    Url::parse(url).map_err(|e| DavError::BadUrl {
         url: url.to_string(),
         reason: e.to_string(),
-    })?;
-    match parsed.scheme() {
-        "https" => Ok(parsed),
-        "http" if is_loopback(&parsed) => Ok(parsed),
-        "http" => Err(DavError::Insecure {
-            url: url.to_string(),
-        }),
-        other => Err(DavError::BadUrl {
-            url: url.to_string(),
-            reason: format!("the scheme `{other}` is not `https`"),
-        }),
-    }
+    })
 }
 
 /// A request's answer, body read in full (within the cap).
@@ -437,6 +436,7 @@ mod tests {
         check("http://dav.example.com/", false);
         check("http://10.0.0.1/", false);
         check("http://localhost.example.com/", false);
+        check("http://127.0.0.1@dav.example.com/", false);
         check("ftp://dav.example.com/", false);
         check("not a url", false);
     }
