@@ -79,8 +79,10 @@ pub async fn changes(
             }
             // The server claimed RFC 6578 but does not take the report:
             // list etags instead.
-            Err(DavError::Status { status, .. })
-                if matches!(status, 400 | 403 | 404 | 405 | 415 | 501) => {}
+            Err(DavError::Status {
+                status: 400 | 403 | 404 | 405 | 415 | 501,
+                ..
+            }) => {}
             Err(e) => return Err(e),
         }
     }
