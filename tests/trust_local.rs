@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use common::*;
+use gatekeeper::source::SourceError;
 use gatekeeper::source::vdir::VdirSource;
-use gatekeeper::source::{CalendarSource, SourceError};
 
 /// How a racing client writes the file.
 #[derive(Clone, Copy, Debug)]

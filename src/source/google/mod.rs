@@ -15,6 +15,7 @@
 //! decides nothing.
 
 pub mod auth;
+pub mod calendar;
 pub mod limit;
 pub mod map;
 pub mod retry;
@@ -36,7 +37,9 @@ use self::auth::{Credentials, SCOPES};
 use self::limit::RateLimiter;
 use self::map::{GoogleEvent, MARKER_KEY, RULES_KEY, Skip, map_event, partstat_to_google};
 use self::retry::{Backoff, Class, Jitter, Seen, classify};
-use crate::daemon::screen::Write;
+use crate::source::Answer as Write;
+
+pub use self::calendar::{GoogleCalendar, google_settings_for};
 
 type Hub = CalendarHub<HttpsConnector<HttpConnector>>;
 
@@ -868,8 +871,8 @@ async fn conditional_patch(
 
 /// Ids of the Google source's state in the store's cursor table: the sync
 /// token, and the open watch channel.
-pub const SYNC_TOKEN_ITEM: &str = "";
-pub const CHANNEL_ITEM: &str = "channel";
+pub use self::calendar::SYNC_TOKEN_ITEM;
+pub use crate::source::CHANNEL_ITEM;
 
 /// A random channel token: the webhook checks it on every notification.
 pub fn random_token() -> String {
