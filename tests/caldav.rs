@@ -451,3 +451,237 @@ fn discovery_and_sync_against_xandikos() {
         Err(WriteError::Conflict { .. })
     ));
 }
+
+/// The daemon, end to end, against Radicale through a delegated login:
+/// an invite without an agenda is declined in the member's own copy with
+/// gatekeeper's comment, every other byte kept; a second pass writes
+/// nothing; a member's own answer stands.
+#[test]
+fn the_daemon_answers_in_the_members_copy_on_radicale() {
+    let server = Radicale::start(&[("ana", "ana-pw"), ("bo", "bo-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    server.mkcalendar("bo", "work");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/team.toml"),
+        "[team]\nname = \"t\"\ndomains = [\"example.com\"]\n\n\
+         [[member]]\nemail = \"ana@example.com\"\ntime_zone = \"Europe/Lisbon\"\nworking_hours = \"08:00-18:00\"\n\n\
+         [[member]]\nemail = \"bo@example.com\"\ntime_zone = \"Europe/Lisbon\"\nworking_hours = \"08:00-18:00\"\n\n\
+         [[rule]]\nkind = \"agenda\"\naction = \"decline\"\nmin_words = 6\n",
+    )
+    .unwrap();
+    server.password_file(DELEGATE, dir.path());
+    let config = dir.path().join("gatekeeper.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "policies = [\"policies\"]\n[store]\nsqlite = \"state.db\"\n\n\
+             [[source]]\nkind = \"caldav\"\nname = \"dav\"\nurl = \"{}/\"\nuser = \"{DELEGATE}\"\n\
+             password_file = \"{DELEGATE}.password\"\nprincipal_url = \"/{{user}}/\"\n\
+             members = [\"ana@example.com\", \"bo@example.com\"]\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    // Bytes gatekeeper does not own: a folded description, an unknown
+    // property with parameters, LF-only line endings inside the VALARM.
+    let no_agenda = "BEGIN:VCALENDAR\r\n\
+VERSION:2.0\r\n\
+PRODID:-//Other Client//EN\r\n\
+BEGIN:VEVENT\r\n\
+UID:sync-up@example.com\r\n\
+DTSTAMP:20261128T100000Z\r\n\
+DTSTART:20261201T100000Z\r\n\
+DTEND:20261201T103000Z\r\n\
+SUMMARY:Sync\r\n\
+X-OTHER-CLIENT;X-KEEP=yes:value with   spaces\r\n\
+ORGANIZER:mailto:olga@example.org\r\n\
+ATTENDEE;CN=Ana;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:ana@example.com\r\n\
+ATTENDEE;PARTSTAT=ACCEPTED:mailto:olga@example.org\r\n\
+ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:pat@example.org\r\n\
+END:VEVENT\r\n\
+END:VCALENDAR\r\n";
+    // Ana already answered this one herself.
+    let hers = no_agenda
+        .replace("sync-up@example.com", "hers@example.com")
+        .replace("PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED");
+    let item = format!("{cal}sync-up.ics");
+    let her_item = format!("{cal}hers.ics");
+    server.put_ok("ana", &item, no_agenda.as_bytes());
+    let her_etag = server.put_ok("ana", &her_item, hers.as_bytes());
+    let (before, _) = server.get_ok("ana", &item);
+
+    let (code, out, err) = common::run_once(&config, "2026-11-29T08:00:00Z");
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}\n{}", server.log());
+    let (after, etag) = server.get_ok("ana", &item);
+    let text = common::unfold(&String::from_utf8_lossy(&after));
+    assert!(
+        // An organizer outside the team gets a tentative answer with the
+        // comment (the policy's softening for external organizers).
+        text.contains("ATTENDEE;CN=Ana;PARTSTAT=TENTATIVE")
+            && text.contains("COMMENT;X-GATEKEEPER=TRUE:")
+            && text.contains("X-GATEKEEPER-PARTSTAT;X-GATEKEEPER-RULES=agenda:TENTATIVE"),
+        "{text}\n{out}\n{err}"
+    );
+    // Every line gatekeeper does not own is still there, as Radicale keeps
+    // it (it re-serialises; the comparison is with its own copy).
+    let owned = |l: &&str| {
+        l.starts_with("ATTENDEE;CN=Ana") || l.contains("X-GATEKEEPER") || l.starts_with("COMMENT")
+    };
+    let before_text = common::unfold(&String::from_utf8_lossy(&before));
+    let kept: Vec<&str> = before_text.lines().filter(|l| !owned(l)).collect();
+    let now: Vec<&str> = text.lines().filter(|l| !owned(l)).collect();
+    assert_eq!(kept, now);
+    assert!(text.contains("X-OTHER-CLIENT;X-KEEP=yes:value with   spaces"));
+    // Her own answer stands, untouched.
+    assert_eq!(server.get_ok("ana", &her_item).1, her_etag);
+
+    // A second pass: nothing changed, nothing written.
+    let rows = common::log_rows(&config).len();
+    let (code, out, err) = common::run_once(&config, "2026-11-29T08:05:00Z");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(server.get_ok("ana", &item).1, etag, "{err}");
+    assert_eq!(common::log_rows(&config).len(), rows);
+
+    // The server forgets its sync tokens (Radicale keeps them in a cache
+    // folder): the refused token leads to one full listing, and nothing
+    // is answered twice.
+    // Ana adds time for herself meanwhile, so the old token names a state
+    // the server no longer has (Radicale: 403 `valid-sync-token`).
+    let focus = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:focus@example.com\r\nDTSTAMP:20261128T100000Z\r\nDTSTART:20261202T140000Z\r\nDTEND:20261202T160000Z\r\nSUMMARY:Focus\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    server.put_ok("ana", &format!("{cal}focus.ics"), focus.as_bytes());
+    let tokens = server
+        .folder()
+        .join("collections/collection-root/ana/work/.Radicale.cache/sync-token");
+    assert!(tokens.is_dir(), "{}", tokens.display());
+    std::fs::remove_dir_all(&tokens).unwrap();
+    let (code, out, err) = common::run_once(&config, "2026-11-29T08:07:00Z");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(server.get_ok("ana", &item).1, etag, "{err}");
+    assert_eq!(common::log_rows(&config).len(), rows);
+
+    // Ana accepts after all, on her phone: her answer is hers.
+    let accepted = String::from_utf8_lossy(&after)
+        .replace("CN=Ana;PARTSTAT=TENTATIVE", "CN=Ana;PARTSTAT=ACCEPTED");
+    let r = server.put("ana", &item, accepted.as_bytes(), Some(&etag));
+    assert_eq!(r.status, 204);
+    let (code, out, err) = common::run_once(&config, "2026-11-29T08:10:00Z");
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (last, last_etag) = server.get_ok("ana", &item);
+    assert_eq!(Some(last_etag), r.etag);
+    assert!(String::from_utf8_lossy(&last).contains("CN=Ana;PARTSTAT=ACCEPTED"));
+}
+
+/// The trait's write: a client writing between gatekeeper's read and its
+/// write wins (the write is refused as a conflict, nothing is written);
+/// the batch is not finished, so the next sync hands the item over again
+/// with the member's version. Gatekeeper's own write, once finished, is not
+/// read again.
+#[test]
+fn a_client_writing_during_gatekeepers_write_wins() {
+    use gatekeeper::calendar::PartStat;
+    use gatekeeper::source::{Answer, CalendarSource, Change, CursorOp, Cursors, SyncRequest};
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let client = source_as(&server, dir.path(), DELEGATE, None, &["ana@example.com"]);
+    let source = gatekeeper::source::caldav::calendar::CaldavCalendar::new(
+        client,
+        gatekeeper::calendar::ical::Limits::DEFAULT,
+    );
+    let three = invite("a@x", "A").replace(
+        "END:VEVENT",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:pat@example.org\r\nEND:VEVENT",
+    );
+    let item = format!("{cal}a.ics");
+    server.put_ok("ana", &item, three.as_bytes());
+    let members = ["ana@example.com".to_string()];
+    let request = SyncRequest {
+        members: Some(&members),
+        now: chrono::Utc::now(),
+        horizon_days: 180,
+    };
+    let apply = |cursors: &mut Cursors, ops: Vec<CursorOp>| {
+        for op in ops {
+            match op {
+                CursorOp::Set {
+                    calendar,
+                    item,
+                    value,
+                } => {
+                    cursors.insert((calendar, item), value);
+                }
+                CursorOp::Remove { calendar, item } => {
+                    cursors.remove(&(calendar, item));
+                }
+            }
+        }
+    };
+    let answer = Answer {
+        partstat: PartStat::Declined,
+        comment: Some("no agenda".into()),
+        marker: Some(PartStat::Declined),
+        rules: vec!["agenda".into()],
+    };
+    let mut cursors = Cursors::new();
+    let batches = |cursors: &Cursors| -> Vec<Box<gatekeeper::source::Batch>> {
+        source
+            .changes(cursors, request)
+            .filter_map(|c| match c {
+                Change::Batch(b) => Some(b),
+                Change::Cursor(_) => None,
+                Change::Failed { error, .. } => panic!("{error}"),
+            })
+            .collect()
+    };
+    // First pass: the item is read; Ana answers on her phone before
+    // gatekeeper writes.
+    let first = batches(&cursors);
+    assert_eq!(first.len(), 1);
+    let entry = &first[0].series[0][0];
+    let (_, read_etag) = server.get_ok("ana", &item);
+    let hers = three.replacen("PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED", 1);
+    assert_eq!(
+        server
+            .put("ana", &item, hers.as_bytes(), Some(&read_etag))
+            .status,
+        204
+    );
+    let refused = source.write(&entry.target, &entry.event, &answer);
+    assert!(
+        matches!(
+            refused,
+            Err(gatekeeper::source::SourceError::Conflict { .. })
+        ),
+        "{refused:?}"
+    );
+    let (now, her_etag) = server.get_ok("ana", &item);
+    assert!(String::from_utf8_lossy(&now).contains("PARTSTAT=ACCEPTED"));
+    assert!(!String::from_utf8_lossy(&now).contains("X-GATEKEEPER"));
+    // Unfinished: the cursors stay; the next sync hands her version over.
+    let second = batches(&cursors);
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].item.etag, her_etag);
+    apply(&mut cursors, source.finish(&second[0]));
+    assert!(batches(&cursors).is_empty(), "finished: nothing to read");
+
+    // A new invite: gatekeeper writes, finishes, and its own write is not
+    // handed over again.
+    server.put_ok(
+        "ana",
+        &format!("{cal}b.ics"),
+        three.replace("a@x", "b@x").as_bytes(),
+    );
+    let third = batches(&cursors);
+    assert_eq!(third.len(), 1);
+    let entry = &third[0].series[0][0];
+    source.write(&entry.target, &entry.event, &answer).unwrap();
+    apply(&mut cursors, source.finish(&third[0]));
+    let (written, _) = server.get_ok("ana", &format!("{cal}b.ics"));
+    assert!(common::unfold(&String::from_utf8_lossy(&written)).contains("PARTSTAT=DECLINED"));
+    assert!(
+        batches(&cursors).is_empty(),
+        "gatekeeper's own write is not news"
+    );
+}

@@ -386,6 +386,13 @@ pub fn build(config: &Config, team: &[String]) -> Sources {
                 google::GoogleCalendar::from_config(s, team, &mut runtime)
                     .map(|g| Box::new(g) as Box<dyn CalendarSource>)
             }
+            SourceConfig::Caldav { .. } => caldav::calendar::CaldavCalendar::from_config(
+                s,
+                team,
+                config.limits.ical(),
+                &mut runtime,
+            )
+            .map(|c| Box::new(c) as Box<dyn CalendarSource>),
         };
         sources.extend(source);
     }

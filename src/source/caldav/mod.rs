@@ -17,6 +17,7 @@
 //! Must not: write without `If-Match`, retry a write, follow a redirect or
 //! an href to another origin, or show a credential anywhere.
 
+pub mod calendar;
 pub mod client;
 pub mod discovery;
 pub mod sync;
