@@ -537,6 +537,17 @@ END:VCALENDAR\r\n";
     // Her own answer stands, untouched.
     assert_eq!(server.get_ok("ana", &her_item).1, her_etag);
 
+    // The weekly report reads the members' calendars from the server
+    // (a calendar-query over the week).
+    let out = common::gatekeeper()
+        .args(["report", "--week", "2026-W49", "--format", "json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["totals"]["distinct_meetings"], 2, "{json:#}");
+
     // A second pass: nothing changed, nothing written.
     let rows = common::log_rows(&config).len();
     let (code, out, err) = common::run_once(&config, "2026-11-29T08:05:00Z");
