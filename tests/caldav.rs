@@ -540,7 +540,9 @@ END:VCALENDAR\r\n";
     // The weekly report reads the members' calendars from the server
     // (a calendar-query over the week).
     let out = common::gatekeeper()
-        .args(["report", "--week", "2026-W49", "--format", "json", "--config"])
+        .args([
+            "report", "--week", "2026-W49", "--format", "json", "--config",
+        ])
         .arg(&config)
         .output()
         .unwrap();

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Url;
 
 use super::discovery::CalendarInfo;
-use super::{CaldavSettings, CaldavSource, WriteError};
+use super::{CaldavSettings, CaldavSource, MemberSync, WriteError};
 use crate::calendar::Event;
 use crate::calendar::edit::{ItemEditor, ResponseEdit};
 use crate::calendar::ical::{Limits, parse_ics_bytes_with};
@@ -193,12 +193,12 @@ impl CaldavCalendar {
     fn member_changes<'s>(
         &'s self,
         member: String,
+        synced: MemberSync,
         cursors: &Cursors,
     ) -> Box<dyn Iterator<Item = Change> + 's> {
-        let calendars = match self.source.calendars(&member) {
+        let calendars = match synced {
             Ok(c) => c,
             Err(e) => {
-                self.source.forget_calendars(&member);
                 return Box::new(std::iter::once(Change::Failed {
                     member: Some(member),
                     error: SourceError::Backend(Box::new(e)),
@@ -208,9 +208,9 @@ impl CaldavCalendar {
         let mut first: Vec<Change> = Vec::new();
         let mut reads: Vec<(CalendarInfo, ItemRef)> = Vec::new();
         let mut gone: Vec<Change> = Vec::new();
-        for calendar in calendars {
+        for (calendar, delta) in calendars {
             let state = cursors.get(&(calendar.path.clone(), SYNC_ITEM.to_string()));
-            let delta = match self.source.changes(&calendar, state.map(String::as_str)) {
+            let delta = match delta {
                 Ok(d) => d,
                 Err(e) => {
                     // A calendar deleted or moved since discovery: find
@@ -436,11 +436,19 @@ impl CalendarSource for CaldavCalendar {
             .filter(|m| request.members.is_none_or(|only| only.contains(m)))
             .cloned()
             .collect();
+        let states: HashMap<String, String> = cursors
+            .iter()
+            .filter(|((_, item), _)| item == SYNC_ITEM)
+            .map(|((calendar, _), value)| (calendar.clone(), value.clone()))
+            .collect();
+        // Every member's sync report first, concurrently; items are read
+        // one by one as the engine gets to them.
+        let synced = self.source.sync_members(&members, &states);
         let cursors = cursors.clone();
         Box::new(
-            members
+            synced
                 .into_iter()
-                .flat_map(move |m| self.member_changes(m, &cursors)),
+                .flat_map(move |(m, r)| self.member_changes(m, r, &cursors)),
         )
     }
 

@@ -237,7 +237,7 @@ pub struct Item {
 /// calendar disappears).
 pub struct CaldavSource {
     settings: CaldavSettings,
-    client: DavClient,
+    client: Arc<DavClient>,
     runtime: Arc<tokio::runtime::Runtime>,
     calendars: Mutex<HashMap<String, Vec<CalendarInfo>>>,
 }
@@ -272,16 +272,10 @@ impl CaldavSource {
         )?;
         Ok(CaldavSource {
             settings,
-            client,
+            client: Arc::new(client),
             runtime,
             calendars: Mutex::new(HashMap::new()),
         })
-    }
-
-    /// Shorter retry waits (tests).
-    pub fn with_backoff(mut self, backoff: crate::source::google::retry::Backoff) -> CaldavSource {
-        self.client = self.client.with_backoff(backoff);
-        self
     }
 
     pub fn settings(&self) -> &CaldavSettings {
@@ -303,24 +297,106 @@ impl CaldavSource {
 
     /// A member's principal URL.
     pub fn principal(&self, member: &str) -> Result<Url, DavError> {
-        match &self.settings.principals {
-            Principals::Own { .. } => self.block_on(async {
-                let context = discovery::context_path(&self.client).await?;
-                discovery::current_user_principal(&self.client, &context).await
-            }),
-            Principals::Delegated { template, .. } => {
-                discovery::principal_from_template(&self.client, template, member)
-            }
-        }
+        self.block_on(principal_of(
+            &self.client,
+            &self.settings.principals,
+            member,
+        ))
     }
 
     /// A member's event calendars, discovered now (and remembered).
     pub fn discover(&self, member: &str) -> Result<Vec<CalendarInfo>, DavError> {
-        let principal = self.principal(member)?;
-        let found = self.block_on(discovery::calendars_of(&self.client, &principal))?;
+        let found = self.block_on(discover(&self.client, &self.settings.principals, member))?;
         self.lock_calendars()
             .insert(member.to_string(), found.clone());
         Ok(found)
+    }
+
+    /// What changed in each member's calendars since the cursors
+    /// (`states`: calendar path → sync cursor), members synced
+    /// concurrently (at most `CONCURRENT_MEMBERS` at a time) so a slow one
+    /// (a refused login or token costs Radicale a second) does not hold
+    /// the others up. In the members' order.
+    pub fn sync_members(
+        &self,
+        members: &[String],
+        states: &HashMap<String, String>,
+    ) -> Vec<(String, MemberSync)> {
+        let states = Arc::new(states.clone());
+        let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_MEMBERS));
+        let cached: Vec<Option<Vec<CalendarInfo>>> = {
+            let c = self.lock_calendars();
+            members.iter().map(|m| c.get(m).cloned()).collect()
+        };
+        let results: Vec<MemberSync> = self.block_on(async {
+            let mut tasks = tokio::task::JoinSet::new();
+            for (i, (member, cached)) in members.iter().zip(cached).enumerate() {
+                let client = Arc::clone(&self.client);
+                let principals = self.settings.principals.clone();
+                let states = Arc::clone(&states);
+                let limit = Arc::clone(&limit);
+                let member = member.clone();
+                tasks.spawn(async move {
+                    let _permit = limit.acquire().await;
+                    let calendars = match cached {
+                        Some(c) => c,
+                        None => match discover(&client, &principals, &member).await {
+                            Ok(c) => c,
+                            Err(e) => return (i, Err(e)),
+                        },
+                    };
+                    let mut out = Vec::new();
+                    for calendar in calendars {
+                        let delta = sync::changes(
+                            &client,
+                            &calendar.url,
+                            states.get(&calendar.path).map(String::as_str),
+                            calendar.supports_sync,
+                        )
+                        .await;
+                        out.push((calendar, delta));
+                    }
+                    (i, Ok(out))
+                });
+            }
+            let mut results: Vec<Option<MemberSync>> = (0..members.len()).map(|_| None).collect();
+            while let Some(done) = tasks.join_next().await {
+                if let Ok((i, r)) = done {
+                    results[i] = Some(r);
+                }
+            }
+            results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(DavError::Transport {
+                            url: String::new(),
+                            reason: "the sync task stopped".into(),
+                        })
+                    })
+                })
+                .collect()
+        });
+        let mut calendars = self.lock_calendars();
+        members
+            .iter()
+            .cloned()
+            .zip(results)
+            .map(|(member, r)| {
+                match &r {
+                    Ok(found) => {
+                        calendars.insert(
+                            member.clone(),
+                            found.iter().map(|(c, _)| c.clone()).collect(),
+                        );
+                    }
+                    Err(_) => {
+                        calendars.remove(&member);
+                    }
+                }
+                (member, r)
+            })
+            .collect()
     }
 
     /// A member's calendars as last discovered, discovering them the first
@@ -478,6 +554,38 @@ impl CaldavSource {
         }
         Ok(out)
     }
+}
+
+/// How many members are synced at once.
+const CONCURRENT_MEMBERS: usize = 8;
+
+/// One member's sync: their calendars, each with what changed in it, or
+/// why their calendars could not be found.
+pub type MemberSync = Result<Vec<(CalendarInfo, Result<sync::Delta, DavError>)>, DavError>;
+
+async fn principal_of(
+    client: &DavClient,
+    principals: &Principals,
+    member: &str,
+) -> Result<Url, DavError> {
+    match principals {
+        Principals::Own { .. } => {
+            let context = discovery::context_path(client).await?;
+            discovery::current_user_principal(client, &context).await
+        }
+        Principals::Delegated { template, .. } => {
+            discovery::principal_from_template(client, template, member)
+        }
+    }
+}
+
+async fn discover(
+    client: &DavClient,
+    principals: &Principals,
+    member: &str,
+) -> Result<Vec<CalendarInfo>, DavError> {
+    let principal = principal_of(client, principals, member).await?;
+    discovery::calendars_of(client, &principal).await
 }
 
 /// Where the password or token files of a source are, for `config check`.
