@@ -9,9 +9,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use gatekeeper::config::Config;
 use gatekeeper::daemon::Engine;
-use gatekeeper::daemon::team::Team;
 use gatekeeper::store::Outcome;
 use gatekeeper::store::sqlite::SqliteStore;
+use gatekeeper::team::Team;
 use proptest::prelude::*;
 
 const MEMBERS: [&str; 3] = ["ana@example.com", "bo@example.com", "kai@example.com"];
@@ -236,7 +236,7 @@ fn check(c: &Case) -> Result<(), String> {
     let now: DateTime<Utc> = "2026-11-30T08:00:00Z".parse().unwrap();
 
     let first = engine.run_once(now).map_err(|e| e.to_string())?;
-    let verdicts: Vec<(String, String)> = first
+    let verdicts: Vec<(String, gatekeeper::store::LoggedAction)> = first
         .decisions
         .iter()
         .map(|d| (d.member.clone(), d.action.clone()))

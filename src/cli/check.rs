@@ -10,9 +10,9 @@ use crate::calendar::PartStat;
 use crate::calendar::ical::parse_ics;
 use crate::calendar::recurrence::group_by_uid;
 use crate::daemon::engine::upcoming_spans;
-use crate::daemon::team::Team;
 use crate::policy::diagnostic::did_you_mean_help;
 use crate::policy::{Context, Invite, Policy, evaluate};
+use crate::team::Team;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,9 +1,13 @@
 //! Calendar sources: where invites come from and where answers go. One
-//! folder or file per backend (`vdir`, `google/`), each behind the one
-//! [`CalendarSource`] trait; [`build`] makes them from the config. Sources do
-//! I/O and map wire formats into the calendar domain; they never decide
-//! anything. The engine (`daemon::engine`) is a pipeline over
-//! `dyn CalendarSource` and knows no backend.
+//! folder or file per backend (`vdir`, `google/`, `caldav/` next), each
+//! behind the one [`CalendarSource`] trait; [`build`] makes them from the
+//! config, for the daemon and the weekly report alike. `ics` is what
+//! backends whose items are iCalendar bytes share (reading an item into
+//! entries, writing an answer into its bytes); `push` the push channels of
+//! backends that can push. Sources do I/O and map wire formats into the
+//! calendar domain; they never decide anything. The engine
+//! (`daemon::engine`) is a pipeline over `dyn CalendarSource` and knows no
+//! backend: adding one is a folder here and one line in [`build`].
 //!
 //! # The contract
 //!
@@ -48,6 +52,8 @@
 
 pub mod caldav;
 pub mod google;
+pub mod ics;
+pub mod push;
 pub mod vdir;
 
 use std::collections::HashMap;
@@ -59,7 +65,7 @@ use crate::calendar::{Event, PartStat};
 use crate::config::{Config, Mode, SourceConfig};
 
 pub use google::stats::ApiStatsSnapshot;
-pub use google::{ChannelRegistry, WatchChannel};
+pub use push::{ChannelRegistry, WatchChannel, random_token};
 
 /// One stored calendar object (a vdir `.ics` file, a CalDAV resource).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -415,9 +421,4 @@ pub(crate) fn runtime(
         }
     }
     slot.clone()
-}
-
-/// A random channel token: the webhook checks it on every notification.
-pub fn random_token() -> String {
-    google::random_token()
 }

@@ -25,11 +25,10 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 
 use super::{
-    Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Entry, Gone, ItemRef, SourceError,
+    Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Gone, ItemRef, SourceError,
     SyncRequest, Target, Window,
 };
 use crate::calendar::Event;
-use crate::calendar::edit::{ItemEditor, ResponseEdit};
 use crate::calendar::ical::{Limits, parse_ics_bytes_with};
 use crate::calendar::recurrence::group_by_uid;
 use crate::config::{Mode, SourceConfig};
@@ -631,22 +630,6 @@ impl VdirCalendar {
             }
         };
         batch.items_read = 1;
-        let parsed = match parse_ics_bytes_with(&bytes, &self.limits) {
-            Ok(p) => p,
-            Err(e) => {
-                batch.problems.push(format!("{path}: {e}; skipped"));
-                return Change::Batch(Box::new(batch));
-            }
-        };
-        batch
-            .problems
-            .extend(parsed.problems.iter().map(|p| format!("{path}: {p}")));
-        // Answers are edited into these bytes: a file the editor cannot
-        // read is not answered at all.
-        if let Err(e) = ItemEditor::new(&bytes) {
-            batch.problems.push(format!("{path}: {e}; skipped"));
-            return Change::Batch(Box::new(batch));
-        }
         let target = Target {
             member: self.member().to_string(),
             calendar: batch.item.calendar.clone(),
@@ -654,31 +637,15 @@ impl VdirCalendar {
             shared_id: None,
             etag: Some(batch.item.etag.clone()),
         };
+        let read = super::ics::read_item(&bytes, &self.limits, &path, &target);
+        batch.problems = read.problems;
+        batch.series = read.series;
         // The events the file holds, so its meetings leave the ledger when
-        // it goes. Several events without UID are not answered (the engine
-        // cannot tell them apart), and not remembered.
-        let without_uid = parsed.events.iter().filter(|e| e.uid.is_empty()).count();
-        let mut cursor = VdirCursor::new(batch.item.etag.clone());
-        batch.series = group_by_uid(parsed.events)
-            .into_iter()
-            .map(|group| {
-                group
-                    .into_iter()
-                    .map(|event| {
-                        if !(event.uid.is_empty() && without_uid > 1) {
-                            cursor.events.push((
-                                super::uid_key(&event.uid, &batch.item.href),
-                                event.recurrence_key(),
-                            ));
-                        }
-                        Entry {
-                            event,
-                            target: target.clone(),
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        // it goes.
+        let cursor = VdirCursor {
+            etag: batch.item.etag.clone(),
+            events: read.keys,
+        };
         batch.cursor = vec![CursorOp::Set {
             calendar: batch.item.calendar.clone(),
             item: batch.item.href.clone(),
@@ -830,19 +797,7 @@ impl CalendarSource for VdirCalendar {
         }) else {
             return Err(conflict());
         };
-        let edit = ResponseEdit {
-            uid: &event.uid,
-            recurrence_id: event.recurrence_id,
-            attendee: &target.member,
-            partstat: answer.partstat.clone(),
-            comment: answer.comment.as_deref(),
-            marker: answer.marker.clone(),
-            marker_rules: &answer.rules,
-        };
-        // Each edit's bytes are what a fresh edit of the previous result
-        // gives (`ItemEditor`), so the file's current bytes are all it
-        // takes.
-        let bytes = ItemEditor::new(&o.bytes)?.edit(&edit)?.bytes().to_vec();
+        let bytes = super::ics::answer_bytes(&o.bytes, event, &target.member, answer)?;
         let current = ItemRef {
             etag: o.etag.clone(),
             ..o.read.clone()

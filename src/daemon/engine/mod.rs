@@ -20,7 +20,6 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
-use super::team::Team;
 use crate::calendar::recurrence::expand;
 use crate::calendar::{Event, EventTime, PartStat, Status};
 use crate::config::{Config, Mode};
@@ -28,7 +27,8 @@ use crate::fairness::{BurdenSnapshot, BusyTime, Standing, ledger_entries};
 use crate::policy::{Context, Invite, Policy, RuleKind, Span, evaluate};
 use crate::source::{ApiStatsSnapshot, CalendarSource, ChannelRegistry, CursorOp, ItemRef};
 use crate::store::{BurdenEntry, BurdenItem};
-use crate::store::{DecisionRecord, Outcome, Screening, ScreeningKey, Store, StoreError};
+use crate::store::{DecisionRecord, Findings, Outcome, Screening, ScreeningKey, Store, StoreError};
+use crate::team::Team;
 
 pub struct Engine<S: Store> {
     pub config: Config,
@@ -916,12 +916,9 @@ impl Plan {
                     event.summary.clone()
                 },
                 organizer: event.organizer.clone().unwrap_or_default(),
-                action: self.verdict.decision.as_str().to_string(),
-                response: self
-                    .write
-                    .as_ref()
-                    .map(|w| w.partstat.as_ical().to_string()),
-                findings: findings_json(&self.verdict),
+                action: self.verdict.decision.into(),
+                response: self.write.as_ref().map(|w| w.partstat.clone()),
+                findings: Findings::from_verdict(&self.verdict),
                 exemption: self.verdict.exemption.as_ref().map(|e| e.describe()),
                 comment: self.comment.clone(),
                 policy_hash: s.policy.hash.clone(),
@@ -969,22 +966,13 @@ pub fn upcoming_spans(
 
 /// The rules that decided (not observe-only ones) in a logged findings
 /// list, sorted as `screen::acting_rules` gives them.
-fn acting_rules(findings: &serde_json::Value) -> Vec<String> {
-    let mut rules: Vec<String> = findings
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["action"] != "observe")
-        .filter_map(|f| f["rule"].as_str().map(str::to_string))
-        .collect();
-    rules.sort();
-    rules.dedup();
-    rules
+fn acting_rules(findings: &Findings) -> Vec<String> {
+    findings.acting_rules()
 }
 
 /// The write a logged row planned: what an interrupted pass finishes.
 fn logged_write(row: &DecisionRecord) -> Option<Write> {
-    let partstat = PartStat::parse(row.response.as_deref()?);
+    let partstat = row.response.clone()?;
     let marker = (partstat != PartStat::NeedsAction).then(|| partstat.clone());
     let rules = if marker.is_some() {
         acting_rules(&row.findings)
@@ -1001,24 +989,6 @@ fn logged_write(row: &DecisionRecord) -> Option<Write> {
         marker,
         rules,
     })
-}
-
-fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {
-    serde_json::Value::Array(
-        verdict
-            .findings
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "rule": f.rule.as_str(),
-                    "action": f.action.as_str(),
-                    "message": f.problem.message(),
-                    "fix": f.problem.fix(),
-                    "problem": f.problem,
-                })
-            })
-            .collect(),
-    )
 }
 
 /// Store one cursor change of `source`.

@@ -69,13 +69,8 @@ pub(super) fn organizer_stats(decisions: &[&DecisionRecord]) -> Vec<OrganizerSta
             (false, "annotate") => e.0 += 1,
             (false, _) => e.1 += 1,
         }
-        for f in d.findings.as_array().into_iter().flatten() {
-            if f["action"] == "observe" {
-                continue;
-            }
-            if let Some(rule) = f["rule"].as_str() {
-                *e.3.entry(rule.to_string()).or_default() += 1;
-            }
+        for f in d.findings.iter().filter(|f| f.acts()) {
+            *e.3.entry(f.rule.as_str().to_string()).or_default() += 1;
         }
     }
     let mut out: Vec<OrganizerStats> = by
