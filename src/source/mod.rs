@@ -1,5 +1,5 @@
 //! Calendar sources: where invites come from and where answers go. One
-//! folder or file per backend (`vdir`, `google/`, `caldav/` next), each
+//! folder or file per backend (`vdir`, `google/`, `caldav/`), each
 //! behind the one [`CalendarSource`] trait; [`build`] makes them from the
 //! config, for the daemon and the weekly report alike. `ics` is what
 //! backends whose items are iCalendar bytes share (reading an item into

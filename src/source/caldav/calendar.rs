@@ -32,12 +32,11 @@ use reqwest::Url;
 use super::discovery::CalendarInfo;
 use super::{CaldavSettings, CaldavSource, MemberSync, WriteError};
 use crate::calendar::Event;
-use crate::calendar::edit::{ItemEditor, ResponseEdit};
 use crate::calendar::ical::{Limits, parse_ics_bytes_with};
 use crate::calendar::recurrence::group_by_uid;
 use crate::config::{Mode, SourceConfig};
 use crate::source::{
-    Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Entry, Gone, ItemRef, SourceError,
+    Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Gone, ItemRef, SourceError,
     SyncRequest, Target, Window,
 };
 
@@ -346,25 +345,6 @@ impl CaldavCalendar {
         // the listing said a moment before.
         batch.item.etag = fetched.etag.clone();
         batch.items_read = 1;
-        let parsed = match parse_ics_bytes_with(&fetched.bytes, &self.limits) {
-            Ok(p) => p,
-            Err(e) => {
-                batch.problems.push(format!("{path}: {e}; skipped"));
-                batch.cursor = vec![CursorOp::Set {
-                    calendar: batch.item.calendar.clone(),
-                    item: batch.item.href.clone(),
-                    value: ItemCursor::new(fetched.etag).to_string(),
-                }];
-                return Change::Batch(Box::new(batch));
-            }
-        };
-        batch
-            .problems
-            .extend(parsed.problems.iter().map(|p| format!("{path}: {p}")));
-        if let Err(e) = ItemEditor::new(&fetched.bytes) {
-            batch.problems.push(format!("{path}: {e}; skipped"));
-            return Change::Batch(Box::new(batch));
-        }
         let target = Target {
             member: member.to_string(),
             calendar: batch.item.calendar.clone(),
@@ -374,28 +354,16 @@ impl CaldavCalendar {
             shared_id: None,
             etag: Some(fetched.etag.clone()),
         };
-        let without_uid = parsed.events.iter().filter(|e| e.uid.is_empty()).count();
-        let mut cursor = ItemCursor::new(fetched.etag.clone());
-        batch.series = group_by_uid(parsed.events)
-            .into_iter()
-            .map(|group| {
-                group
-                    .into_iter()
-                    .map(|event| {
-                        if !(event.uid.is_empty() && without_uid > 1) {
-                            cursor.events.push((
-                                crate::source::uid_key(&event.uid, &batch.item.href),
-                                event.recurrence_key(),
-                            ));
-                        }
-                        Entry {
-                            event,
-                            target: target.clone(),
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        let read = crate::source::ics::read_item(&fetched.bytes, &self.limits, &path, &target);
+        batch.problems = read.problems;
+        batch.series = read.series;
+        // The events the item holds, so its meetings leave the ledger when
+        // it goes; an item that cannot be read is remembered at its version
+        // so later passes do not trip on it again.
+        let cursor = ItemCursor {
+            etag: fetched.etag.clone(),
+            events: read.keys,
+        };
         batch.cursor = vec![CursorOp::Set {
             calendar: batch.item.calendar.clone(),
             item: batch.item.href.clone(),
@@ -509,19 +477,9 @@ impl CalendarSource for CaldavCalendar {
         }) else {
             return Err(conflict());
         };
-        let edit = ResponseEdit {
-            uid: &event.uid,
-            recurrence_id: event.recurrence_id,
-            attendee: &target.member,
-            partstat: answer.partstat.clone(),
-            comment: answer.comment.as_deref(),
-            marker: answer.marker.clone(),
-            marker_rules: &answer.rules,
-        };
-        // Each edit applies to the bytes as they stand after gatekeeper's
-        // earlier writes to this item in the pass (`ItemEditor` gives what
-        // a fresh edit of the previous result gives).
-        let bytes = ItemEditor::new(&o.bytes)?.edit(&edit)?.bytes().to_vec();
+        // Each answer applies to the bytes as they stand after gatekeeper's
+        // earlier writes to this item in the pass.
+        let bytes = crate::source::ics::answer_bytes(&o.bytes, event, &target.member, answer)?;
         match self
             .source
             .put_if_match(&o.calendar, &o.read.href, &o.etag, &bytes)
