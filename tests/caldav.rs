@@ -512,6 +512,20 @@ END:VCALENDAR\r\n";
     let her_etag = server.put_ok("ana", &her_item, hers.as_bytes());
     let (before, _) = server.get_ok("ana", &item);
 
+    // `config check` logs in and finds each member's calendars.
+    let out = common::gatekeeper()
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", common::stderr_of(&out));
+    let checked = common::stdout_of(&out);
+    assert!(
+        checked.contains("source `dav` (caldav, ana@example.com): 1 calendar(s)")
+            && checked.contains("source `dav` (caldav, bo@example.com): 1 calendar(s)"),
+        "{checked}"
+    );
+
     let (code, out, err) = common::run_once(&config, "2026-11-29T08:00:00Z");
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}\n{}", server.log());
     let (after, etag) = server.get_ok("ana", &item);
@@ -696,5 +710,68 @@ fn a_client_writing_during_gatekeepers_write_wins() {
     assert!(
         batches(&cursors).is_empty(),
         "gatekeeper's own write is not news"
+    );
+}
+
+/// The config's CalDAV keys: one way to log in, one way to find members'
+/// calendars, `https` unless the server is on this machine; every problem
+/// at once.
+#[test]
+fn caldav_config_problems_are_reported_with_their_fix() {
+    let check = |source: &str, expect: &[&str]| {
+        let text = format!(
+            "policies = []\n[store]\nsqlite = \"s.db\"\n[[source]]\nkind = \"caldav\"\nname = \"dav\"\n{source}"
+        );
+        match gatekeeper::config::Config::parse(&text) {
+            Ok(_) if expect.is_empty() => {}
+            Ok(_) => panic!("{source}: expected {expect:?}"),
+            Err(e) => {
+                let shown = e.render(false);
+                assert!(!expect.is_empty(), "{source}: {shown}");
+                for want in expect {
+                    assert!(shown.contains(want), "{source}: `{want}` not in {shown}");
+                }
+            }
+        }
+    };
+    check(
+        "url = \"https://dav.example.com/\"\nuser = \"ana\"\npassword_file = \"p\"\nmember = \"ana@example.com\"\n",
+        &[],
+    );
+    check(
+        "url = \"https://dav.example.com/\"\ntoken_file = \"t\"\nprincipal_url = \"/{user}/\"\n",
+        &[],
+    );
+    check(
+        "url = \"https://dav.example.com/\"\nmember = \"ana@example.com\"\n",
+        &["has no way to log in"],
+    );
+    check(
+        "url = \"https://dav.example.com/\"\npassword_file = \"p\"\nmember = \"ana@example.com\"\n",
+        &["`password_file` needs `user`"],
+    );
+    check(
+        "url = \"https://dav.example.com/\"\ntoken_file = \"t\"\n",
+        &["does not say whose calendars it reads"],
+    );
+    check(
+        "url = \"https://dav.example.com/\"\ntoken_file = \"t\"\nmember = \"ana@example.com\"\nprincipal_url = \"/{user}/\"\n",
+        &["sets `member`"],
+    );
+    check(
+        "url = \"https://dav.example.com/\"\ntoken_file = \"t\"\nmembers = [\"ana@example.com\"]\n",
+        &["`members` needs `principal_url`"],
+    );
+    check(
+        "url = \"http://dav.example.com/\"\ntoken_file = \"t\"\nmember = \"ana@example.com\"\n",
+        &["plain `http://`"],
+    );
+    check(
+        "url = \"http://127.0.0.1:5232/\"\ntoken_file = \"t\"\nmember = \"ana@example.com\"\n",
+        &[],
+    );
+    check(
+        "url = \"https://dav.example.com/\"\ntoken_file = \"t\"\nmember = \"ana@example.com\"\npasword_file = \"p\"\n",
+        &["unknown key `pasword_file`", "password_file"],
     );
 }
