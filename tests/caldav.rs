@@ -711,6 +711,28 @@ fn a_client_writing_during_gatekeepers_write_wins() {
         batches(&cursors).is_empty(),
         "gatekeeper's own write is not news"
     );
+
+    // The calendar is deleted: the pass that finds out fails for it (a
+    // 404 on its sync report), the next one finds Ana's calendars again,
+    // and the items' meetings leave the ledger before their rows go.
+    assert_eq!(server.delete("ana", &cal, None).status, 200);
+    let failed = source
+        .changes(&cursors, request)
+        .filter(|c| matches!(c, Change::Failed { .. }))
+        .count();
+    assert_eq!(failed, 1);
+    let gone = batches(&cursors);
+    let mut names: Vec<&str> = gone.iter().map(|b| b.item.href.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["a.ics", "b.ics"]);
+    assert!(
+        gone.iter()
+            .all(|b| !b.gone.is_empty() && b.series.is_empty())
+    );
+    for b in &gone {
+        apply(&mut cursors, source.finish(b));
+    }
+    assert!(cursors.is_empty(), "{cursors:?}");
 }
 
 /// The config's CalDAV keys: one way to log in, one way to find members'
