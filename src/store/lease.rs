@@ -346,9 +346,13 @@ impl PushRelay {
                     continue;
                 };
                 if !heard(source.to_string(), member.to_string()) {
-                    break;
+                    return;
                 }
             }
+            tracing::warn!(
+                "the connection that hears other instances' push notifications ended; \
+                 polling picks those changes up"
+            );
         }))
     }
 }
