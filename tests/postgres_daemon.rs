@@ -287,3 +287,42 @@ fn a_killed_instances_members_are_taken_over_and_nothing_is_decided_twice() {
         assert_eq!(*n, 1, "{member} {uid} {rid} decided {n} times");
     }
 }
+
+#[test]
+fn store_table_problems_point_at_their_line() {
+    fn check(store: &str, expect: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+        let text = format!("policies = [\"policies\"]\n[store]\n{store}");
+        std::fs::write(dir.path().join("gatekeeper.toml"), &text).unwrap();
+        let out = gatekeeper()
+            .current_dir(dir.path())
+            .args(["config", "check", "--config", "gatekeeper.toml"])
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(4), "{text}\n{err}");
+        assert!(err.contains(expect), "{text}\nwanted {expect:?} in:\n{err}");
+    }
+    check(
+        "sqlite = \"s.db\"\nurl = \"postgres://db/gk\"\n",
+        "error[store]: `[store]` sets both `sqlite` and `url`\n --> gatekeeper.toml:4:7",
+    );
+    check("", "error[store]: `[store]` names no database");
+    check(
+        "url = \"mysql://db/gk\"\n",
+        "`url` in `[store]` is not a PostgreSQL URL",
+    );
+    check(
+        "sqlite = \"s.db\"\npassword_env = \"PW\"\n",
+        "a password is set for `[store]` but it has no `url`",
+    );
+    check(
+        "url = \"postgres://db/gk\"\npassword_env = \"PW\"\npassword_file = \"pw\"\n",
+        "`[store]` sets both `password_file` and `password_env`",
+    );
+    check(
+        "url = \"postgres://db/gk\"\nlease_seconds = 1\n",
+        "`lease_seconds` must be between 5 and 3600",
+    );
+}
