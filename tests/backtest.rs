@@ -346,3 +346,225 @@ fn backtest_agrees_with_the_daemon() {
         }
     }
 }
+
+/// Every file under `dir`, with its bytes.
+fn tree(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.insert(p.clone(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+fn backtest_demo(config: &Path, extra: &[&str]) -> std::process::Output {
+    gatekeeper()
+        .args([
+            "backtest",
+            "--from",
+            "2026-11-30",
+            "--to",
+            "2026-12-06",
+            "--config",
+        ])
+        .arg(config)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// Nothing is written: not the calendars (byte for byte), not the state
+/// database, whether it exists or not, in every format and with a
+/// candidate policy.
+#[test]
+fn backtest_writes_nothing() {
+    let fresh = common::demo_copy();
+    let before = tree(fresh.path());
+    let config = fresh.path().join("gatekeeper.toml");
+    let candidate = common::repo().join("examples/demo/candidate.toml");
+    for format in ["md", "html", "json", "csv"] {
+        let out = backtest_demo(&config, &["--format", format]);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let out = backtest_demo(
+            &config,
+            &["--format", format, "--policy", candidate.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    assert_eq!(
+        tree(fresh.path()),
+        before,
+        "a backtest changed the demo folder"
+    );
+
+    // Over a daemon's state and answers: the same.
+    let (code, _, err) = run_once(&config, common::DEMO_NOW);
+    assert_eq!(code, 0, "{err}");
+    let before = tree(fresh.path());
+    let out = backtest_demo(&config, &["--format", "json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        tree(fresh.path()),
+        before,
+        "a backtest changed the state or calendars"
+    );
+    // And it sees through the daemon's answers: the same figures as before
+    // the daemon ran.
+    let again = common::demo_copy();
+    let clean = backtest_demo(&again.path().join("gatekeeper.toml"), &["--format", "json"]);
+    let a: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(a["outcomes"], b["outcomes"]);
+}
+
+/// The demo policy against a candidate that annotates a missing agenda
+/// instead of declining it and has no meeting-free Wednesday: by hand,
+/// the six declines become annotations on the remaining rules, and the
+/// retro, declined only for Wednesday, is allowed. Nothing else differs.
+#[test]
+fn diff_between_two_policies_known_by_hand() {
+    let config = common::repo().join("examples/demo/gatekeeper.toml");
+    let candidate = common::repo().join("examples/demo/candidate.toml");
+    let out = backtest_demo(
+        &config,
+        &["--format", "json", "--policy", candidate.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<String> = v["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}: {} {} -> {} {}",
+                d["member"].as_str().unwrap(),
+                d["title"].as_str().unwrap(),
+                d["current"].as_str().unwrap(),
+                d["current_rules"],
+                d["candidate"].as_str().unwrap(),
+                d["candidate_rules"],
+            )
+        })
+        .collect();
+    let mut got = got;
+    got.sort();
+    let expected = [
+        r#"ana@example.com Coffee chat: decline ["agenda","working_hours"] -> annotate ["agenda","working_hours"]"#,
+        r#"ana@example.com Q1 planning: decline ["meeting_free_days","working_hours"] -> annotate ["working_hours"]"#,
+        r#"ana@example.com Sync: decline ["agenda","working_hours"] -> annotate ["agenda","working_hours"]"#,
+        r#"ana@example.com Team retro: decline ["meeting_free_days"] -> allow []"#,
+        r#"bo@example.com Hiring sync: decline ["agenda","meeting_free_days","working_hours"] -> annotate ["agenda","working_hours"]"#,
+        r#"chen@example.com Sync: decline ["agenda","working_hours"] -> annotate ["agenda","working_hours"]"#,
+    ];
+    assert_eq!(got, expected);
+    let totals = |i: usize| v["outcomes"][i]["totals"].clone();
+    assert_eq!(totals(0)["declined"], 6);
+    assert_eq!(totals(1)["declined"], 0);
+    assert_eq!(totals(1)["annotated"], 6);
+}
+
+/// Every format, on the shipped demo with the candidate beside it.
+#[test]
+fn formats_snapshots() {
+    let config = common::repo().join("examples/demo/gatekeeper.toml");
+    let candidate = common::repo().join("examples/demo/candidate.toml");
+    for format in ["md", "html", "json", "csv"] {
+        let out = backtest_demo(
+            &config,
+            &["--format", format, "--policy", candidate.to_str().unwrap()],
+        );
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        insta::assert_snapshot!(format!("demo_{format}"), stdout_of(&out));
+    }
+}
+
+#[test]
+fn bad_arguments() {
+    let config = common::repo().join("examples/demo/gatekeeper.toml");
+    let out = gatekeeper()
+        .args([
+            "backtest",
+            "--from",
+            "2026-12-06",
+            "--to",
+            "2026-11-30",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let out = backtest_demo(&config, &["--team", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("no team named `nope`"));
+}
+
+/// Headless Chromium, or `None` after saying loudly that the test skips
+/// (as `tests/report.rs` does; GATEKEEPER_REQUIRE_CHROMIUM=1 fails instead).
+fn chromium_or_skip(test: &str) -> Option<PathBuf> {
+    use std::io::Write;
+    let found = [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/lib/chromium/chromium",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.exists());
+    if found.is_none() {
+        if std::env::var("GATEKEEPER_REQUIRE_CHROMIUM").is_ok_and(|v| v == "1") {
+            panic!("GATEKEEPER_REQUIRE_CHROMIUM=1 but chromium is not installed");
+        }
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "\n!!! SKIPPED {test}: chromium not found (apt-get install -y chromium) !!!\n"
+        );
+    }
+    found
+}
+
+/// Headless Chromium renders the backtest page with its charts.
+#[test]
+fn html_renders_in_headless_chromium() {
+    let Some(chromium) = chromium_or_skip("html_renders_in_headless_chromium") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("backtest.html");
+    let config = common::repo().join("examples/demo/gatekeeper.toml");
+    let out = backtest_demo(
+        &config,
+        &["--format", "html", "--out", html.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let profile = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .arg("--window-size=412,900")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("Backtest: demo"),
+        "page did not render: {dom:.500}"
+    );
+    assert_eq!(dom.matches("<svg").count(), 1, "the chart is missing");
+    assert!(dom.contains("<title>After-hours burden by time zone, before and after</title>"));
+}

@@ -61,6 +61,16 @@ fn rules(r: &[String]) -> String {
     }
 }
 
+/// An action and the rules it stands on: `decline [agenda, working_hours]`,
+/// or the bare action when no rule acted.
+fn verdict(action: &str, r: &[String]) -> String {
+    if r.is_empty() {
+        action.to_string()
+    } else {
+        format!("{action} [{}]", r.join(", "))
+    }
+}
+
 fn markdown(b: &Backtest) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# Backtest: {}\n", md(&b.team));
@@ -159,14 +169,12 @@ fn markdown(b: &Backtest) -> String {
             for d in diff {
                 let _ = writeln!(
                     o,
-                    "| {} | {} | {} | {} [{}] | {} [{}] |",
+                    "| {} | {} | {} | {} | {} |",
                     md(&d.member),
                     md(&d.title),
                     md(&d.organizer),
-                    md(&d.current),
-                    md(&rules(&d.current_rules)),
-                    md(&d.candidate),
-                    md(&rules(&d.candidate_rules))
+                    md(&verdict(&d.current, &d.current_rules)),
+                    md(&verdict(&d.candidate, &d.candidate_rules))
                 );
             }
             o.push('\n');
@@ -352,8 +360,8 @@ fn html(b: &Backtest) -> String {
                     d.member.clone(),
                     d.title.clone(),
                     d.organizer.clone(),
-                    format!("{} [{}]", d.current, rules(&d.current_rules)),
-                    format!("{} [{}]", d.candidate, rules(&d.candidate_rules)),
+                    verdict(&d.current, &d.current_rules),
+                    verdict(&d.candidate, &d.candidate_rules),
                 ]
             }),
         );
