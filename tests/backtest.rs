@@ -304,6 +304,7 @@ fn backtest_rows(dir: &Path) -> (Vec<Row>, usize) {
         from() - backtest::warm_up(&team),
         to,
         config.horizon_days,
+        &[],
     );
     let replayed = backtest::replay(&config, team, &calendars, &mut |_, _| {}).unwrap();
     let mut rows: Vec<Row> = replayed

@@ -44,6 +44,9 @@ pub struct SourceItems {
     pub name: String,
     pub members: Vec<String>,
     pub arrivals: Vec<Arrival>,
+    /// Calendar time zone settings of members whose policy leaves their
+    /// zone to the calendar (Google), as the daemon reads them.
+    pub zones: HashMap<String, String>,
 }
 
 /// How long before `from` is replayed so the ledger and the allowances
@@ -58,12 +61,14 @@ pub fn warm_up(team: &Team) -> Duration {
     Duration::days((weeks * 7).max(31))
 }
 
-/// Read every item of `sources` that arrived in `[from, to)`, read-only.
+/// Read every item of `sources` that arrived in `[from, to)`, read-only,
+/// and the calendar time zones of the members in `needing_zone`.
 pub fn read(
     sources: &[Box<dyn CalendarSource>],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     horizon_days: u32,
+    needing_zone: &[String],
 ) -> Calendars {
     let mut out = Calendars {
         sources: Vec::new(),
@@ -124,10 +129,26 @@ pub fn read(
                 }
             }
         }
+        let zones = source
+            .members()
+            .iter()
+            .filter(|m| needing_zone.contains(m))
+            .filter_map(|m| match source.time_zone(m)? {
+                Ok(z) => Some((m.clone(), z)),
+                Err(e) => {
+                    out.problems.push(format!(
+                        "source `{}`: `{m}`: cannot read the calendar's time zone: {e}; using UTC",
+                        source.name()
+                    ));
+                    None
+                }
+            })
+            .collect();
         out.sources.push(SourceItems {
             name: source.name().to_string(),
             members: source.members().to_vec(),
             arrivals,
+            zones,
         });
     }
     out
@@ -158,6 +179,7 @@ pub fn replay(
                 &s.name,
                 s.members.clone(),
                 s.arrivals.clone(),
+                s.zones.clone(),
             ))
         })
         .collect();
@@ -262,11 +284,17 @@ pub fn backtest(
         req.period.from - warm,
         req.period.to,
         req.config.horizon_days,
+        &req.current.members_needing_zone(),
     );
     let known = events_by_key(&calendars);
+    // Invites: copies of events the member was invited to, not their own.
     let invites = known
-        .values()
-        .filter(|k| k.arrived >= req.period.from && k.arrived < req.period.to)
+        .iter()
+        .filter(|(key, k)| {
+            k.arrived >= req.period.from
+                && k.arrived < req.period.to
+                && k.group[k.idx].organizer.as_deref() != Some(key.member.as_str())
+        })
         .count();
     let mut notes = calendars.problems.clone();
     let policy_of = |t: &Team| {

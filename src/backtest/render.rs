@@ -44,10 +44,12 @@ pub fn headline(o: &Outcome) -> String {
 }
 
 fn fairness_line(o: &Outcome) -> String {
+    // The report shows evenness (1 − Gini, 0–1) rather than the unbounded
+    // 1 − σ/μ index; the JSON carries both.
     format!(
-        "fairness index {:.2} → {:.2}, Gini {:.2} → {:.2}",
-        o.fairness_before.index,
-        o.fairness_after.index,
+        "burden evenness {:.2} → {:.2} (Gini {:.2} → {:.2})",
+        1.0 - o.fairness_before.gini,
+        1.0 - o.fairness_after.gini,
         o.fairness_before.gini,
         o.fairness_after.gini
     )

@@ -86,6 +86,7 @@ struct State {
 pub struct ReplaySource {
     name: String,
     members: Vec<String>,
+    zones: HashMap<String, String>,
     state: Mutex<State>,
 }
 
@@ -94,7 +95,12 @@ fn cursor_value(version: u64) -> String {
 }
 
 impl ReplaySource {
-    pub fn new(name: &str, members: Vec<String>, mut arrivals: Vec<Arrival>) -> ReplaySource {
+    pub fn new(
+        name: &str,
+        members: Vec<String>,
+        mut arrivals: Vec<Arrival>,
+        zones: HashMap<String, String>,
+    ) -> ReplaySource {
         arrivals.sort_by(|a, b| {
             (a.at, &a.batch.item.calendar, &a.batch.item.href).cmp(&(
                 b.at,
@@ -125,6 +131,7 @@ impl ReplaySource {
         ReplaySource {
             name: name.to_string(),
             members,
+            zones,
             state: Mutex::new(State {
                 clock: DateTime::<Utc>::MIN_UTC,
                 items,
@@ -299,6 +306,11 @@ impl CalendarSource for ReplaySource {
             answer: answer.partstat.clone(),
         });
         Ok(())
+    }
+
+    /// The real calendar's setting, read once before the replay.
+    fn time_zone(&self, member: &str) -> Option<Result<String, SourceError>> {
+        self.zones.get(member).cloned().map(Ok)
     }
 
     fn rescreen(&self, _cursors: &Cursors, _members: &[&str]) -> Vec<CursorOp> {
