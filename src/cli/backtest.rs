@@ -4,7 +4,7 @@
 //! to any calendar or to the state database (see `crate::backtest`).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -59,7 +59,7 @@ fn load(paths: &[PathBuf]) -> Result<Team, Exit> {
 }
 
 /// The policy set with the team's own files replaced by `candidate`.
-fn candidate_team(config: &Config, team: &str, candidate: &PathBuf) -> Result<Team, Exit> {
+fn candidate_team(config: &Config, team: &str, candidate: &Path) -> Result<Team, Exit> {
     let files = policy_files(&config.policies).map_err(|e| {
         super::err(e);
         Exit::Failure
@@ -74,7 +74,7 @@ fn candidate_team(config: &Config, team: &str, candidate: &PathBuf) -> Result<Te
             paths.push(f);
         }
     }
-    paths.push(candidate.clone());
+    paths.push(candidate.to_path_buf());
     load(&paths)
 }
 
