@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use common::{gatekeeper, log_rows, run_once, stderr_of, stdout_of};
 use gatekeeper::backtest;
 use gatekeeper::config::Config;
-use gatekeeper::daemon::team::Team;
+use gatekeeper::team::Team;
 
 const MEMBERS: [&str; 3] = ["ana@example.com", "bo@example.com", "chen@example.com"];
 
@@ -462,14 +462,49 @@ fn diff_between_two_policies_known_by_hand() {
         r#"ana@example.com Q1 planning: decline ["meeting_free_days","working_hours"] -> annotate ["working_hours"]"#,
         r#"ana@example.com Sync: decline ["agenda","working_hours"] -> annotate ["agenda","working_hours"]"#,
         r#"ana@example.com Team retro: decline ["meeting_free_days"] -> allow []"#,
-        r#"bo@example.com Hiring sync: decline ["agenda","meeting_free_days","working_hours"] -> annotate ["agenda","working_hours"]"#,
+        r#"bo@example.com Hiring sync: decline ["agenda","meeting_free_days","purpose","working_hours"] -> annotate ["agenda","purpose","working_hours"]"#,
         r#"chen@example.com Sync: decline ["agenda","working_hours"] -> annotate ["agenda","working_hours"]"#,
     ];
     assert_eq!(got, expected);
     let totals = |i: usize| v["outcomes"][i]["totals"].clone();
     assert_eq!(totals(0)["declined"], 6);
     assert_eq!(totals(1)["declined"], 0);
-    assert_eq!(totals(1)["annotated"], 6);
+    // Five of the declines become annotations; the retro is allowed.
+    assert_eq!(
+        totals(1)["annotated"].as_u64().unwrap(),
+        totals(0)["annotated"].as_u64().unwrap() + 5
+    );
+    assert_eq!(
+        totals(1)["allowed"].as_u64().unwrap(),
+        totals(0)["allowed"].as_u64().unwrap() + 1
+    );
+}
+
+/// The shipped candidate is the demo policy with exactly the two changes
+/// the diff test reasons about: when the demo policy changes, copy it
+/// again and make them.
+#[test]
+fn the_demo_candidate_differs_from_the_demo_policy_by_two_rules() {
+    let demo =
+        std::fs::read_to_string(common::repo().join("examples/demo/policies/demo.toml")).unwrap();
+    let candidate =
+        std::fs::read_to_string(common::repo().join("examples/demo/candidate.toml")).unwrap();
+    let body = |s: &str| -> String {
+        s.lines()
+            .skip_while(|l| l.starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let expected = body(&demo)
+        .replace(
+            "kind = \"agenda\"\naction = \"decline\"",
+            "kind = \"agenda\"\naction = \"annotate\"",
+        )
+        .replace(
+            "[[rule]]\nkind = \"meeting_free_days\"\naction = \"decline\"\ndays = [\"wednesday\"]\n\n",
+            "",
+        );
+    assert_eq!(body(&candidate), expected);
 }
 
 /// Every format, on the shipped demo with the candidate beside it.

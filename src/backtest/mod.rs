@@ -27,10 +27,10 @@ use chrono::{DateTime, Duration, Utc};
 use crate::calendar::Event;
 use crate::config::Config;
 use crate::daemon::Engine;
-use crate::daemon::team::Team;
 use crate::source::{CalendarSource, Change, Cursors, SyncRequest};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{DecisionRecord, StoreError};
+use crate::team::Team;
 use replay::{Arrival, ReplaySource, arrival_of, as_arrived};
 
 /// Every item the sources hold, with its arrival time, per source.

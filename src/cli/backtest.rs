@@ -12,8 +12,8 @@ use super::Exit;
 use crate::backtest::summary::Period;
 use crate::backtest::{Request, backtest, render};
 use crate::config::Config;
-use crate::daemon::team::{Team, policy_files};
 use crate::report::Format;
+use crate::team::{Team, policy_files};
 
 #[derive(clap::Args)]
 pub struct Args {

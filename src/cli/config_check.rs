@@ -8,8 +8,8 @@ use std::path::PathBuf;
 
 use super::Exit;
 use crate::config::{Config, Mode, SourceConfig};
-use crate::daemon::team::Team;
 use crate::source::vdir::VdirSource;
+use crate::team::Team;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -20,7 +20,6 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
-use super::team::Team;
 use crate::calendar::recurrence::expand;
 use crate::calendar::{Event, EventTime, PartStat, Status};
 use crate::config::{Config, Mode};
@@ -29,6 +28,7 @@ use crate::policy::{Context, Invite, Policy, RuleKind, Span, evaluate};
 use crate::source::{ApiStatsSnapshot, CalendarSource, ChannelRegistry, CursorOp, ItemRef};
 use crate::store::{BurdenEntry, BurdenItem};
 use crate::store::{DecisionRecord, Findings, Outcome, Screening, ScreeningKey, Store, StoreError};
+use crate::team::Team;
 
 pub struct Engine<S: Store> {
     pub config: Config,

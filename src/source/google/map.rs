@@ -222,6 +222,8 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
             Some("workingLocation") => EventType::WorkingLocation,
             Some(_) => EventType::Other,
         },
+        // Google Calendar has no categories.
+        categories: Vec::new(),
     };
     Ok(GoogleEvent {
         series_id: event.uid.clone(),
