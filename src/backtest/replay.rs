@@ -77,7 +77,12 @@ struct Item {
 
 struct State {
     clock: DateTime<Utc>,
+    /// Sorted by arrival.
     items: Vec<Item>,
+    /// Items whose current version was not yet finished by the engine:
+    /// a pass looks only at these, so a long period costs what changes,
+    /// not the whole calendar at every arrival.
+    dirty: std::collections::BTreeSet<usize>,
     by_key: HashMap<(String, String), usize>,
     writes: Vec<CapturedWrite>,
 }
@@ -109,6 +114,7 @@ impl ReplaySource {
             ))
         });
         let mut by_key = HashMap::new();
+        let dirty = (0..arrivals.len()).collect();
         let items = arrivals
             .into_iter()
             .enumerate()
@@ -135,6 +141,7 @@ impl ReplaySource {
             state: Mutex::new(State {
                 clock: DateTime::<Utc>::MIN_UTC,
                 items,
+                dirty,
                 by_key,
                 writes: Vec::new(),
             }),
@@ -160,8 +167,12 @@ impl ReplaySource {
     /// really did, unless gatekeeper declined it for them.
     pub fn settle(&self, now: DateTime<Utc>) {
         let mut state = self.state();
-        for item in state.items.iter_mut() {
-            if item.settled || item.arrival.at > now {
+        let mut changed_items = Vec::new();
+        for (i, item) in state.items.iter_mut().enumerate() {
+            if item.arrival.at > now {
+                break;
+            }
+            if item.settled {
                 continue;
             }
             item.settled = true;
@@ -182,8 +193,10 @@ impl ReplaySource {
             }
             if changed {
                 item.version += 1;
+                changed_items.push(i);
             }
         }
+        state.dirty.extend(changed_items);
     }
 
     /// The writes gatekeeper would have made, in order.
@@ -233,9 +246,10 @@ impl CalendarSource for ReplaySource {
     ) -> Box<dyn Iterator<Item = Change> + 's> {
         let state = self.state();
         let batches: Vec<Change> = state
-            .items
+            .dirty
             .iter()
-            .filter(|i| i.arrival.at <= request.now)
+            .map(|&i| &state.items[i])
+            .take_while(|i| i.arrival.at <= request.now)
             .filter(|i| {
                 request
                     .members
@@ -254,14 +268,17 @@ impl CalendarSource for ReplaySource {
     }
 
     fn finish(&self, batch: &Batch) -> Vec<CursorOp> {
-        let state = self.state();
+        let mut state = self.state();
         let key = (batch.item.calendar.clone(), batch.item.href.clone());
-        match state.by_key.get(&key) {
-            Some(&i) => vec![CursorOp::Set {
-                calendar: key.0,
-                item: key.1,
-                value: cursor_value(state.items[i].version),
-            }],
+        match state.by_key.get(&key).copied() {
+            Some(i) => {
+                state.dirty.remove(&i);
+                vec![CursorOp::Set {
+                    calendar: key.0,
+                    item: key.1,
+                    value: cursor_value(state.items[i].version),
+                }]
+            }
             None => batch.cursor.clone(),
         }
     }
@@ -299,6 +316,7 @@ impl CalendarSource for ReplaySource {
             item.declined = true;
         }
         item.version += 1;
+        state.dirty.insert(i);
         state.writes.push(CapturedWrite {
             at: clock,
             member,
