@@ -604,3 +604,58 @@ fn html_renders_in_headless_chromium() {
     assert_eq!(dom.matches("<svg").count(), 1, "the chart is missing");
     assert!(dom.contains("<title>After-hours burden by time zone, before and after</title>"));
 }
+
+/// With fairness on, a would-be decline lists the fairer times gatekeeper's
+/// comment would have offered; the figures add up.
+#[test]
+fn declines_carry_the_fairer_times_and_the_figures_add_up() {
+    let dir = team_dir(POLICY);
+    for copies in month(dir.path(), 3).values() {
+        for c in copies {
+            std::fs::write(&c.file, &c.bytes).unwrap();
+        }
+    }
+    let out = gatekeeper()
+        .args([
+            "backtest",
+            "--from",
+            "2026-11-02",
+            "--to",
+            "2026-11-29",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(dir.path().join("gatekeeper.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let o = &v["outcomes"][0];
+    let declines = o["declines"].as_array().unwrap();
+    assert!(!declines.is_empty());
+    assert!(
+        declines
+            .iter()
+            .any(|d| !d["suggestions"].as_array().unwrap().is_empty()),
+        "no decline suggests a fairer time: {declines:#?}"
+    );
+    let t = &o["totals"];
+    let n = |k: &str| t[k].as_u64().unwrap();
+    assert_eq!(n("allowed") + n("annotated") + n("declined"), n("screened"));
+    assert_eq!(n("declined"), declines.len() as u64);
+    let by_person: u64 = o["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["declined"].as_u64().unwrap())
+        .sum();
+    assert_eq!(by_person, n("declined"));
+    let zones = o["zones"].as_array().unwrap();
+    let before: u64 = zones.iter().map(|z| z["before"].as_u64().unwrap()).sum();
+    let after: u64 = zones.iter().map(|z| z["after"].as_u64().unwrap()).sum();
+    assert!(
+        after < before,
+        "declines take burden off: {before} -> {after}"
+    );
+}
