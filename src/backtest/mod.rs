@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::calendar::Event;
 use crate::config::Config;
 use crate::daemon::Engine;
-use crate::source::{CalendarSource, Change, Cursors, SyncRequest};
+use crate::source::{Batch, CalendarSource, Change, Cursors, SyncRequest};
 use crate::store::sqlite::SqliteStore;
 use crate::store::{DecisionRecord, StoreError};
 use crate::team::Team;
@@ -93,39 +93,54 @@ pub fn read(
                 }),
                 Change::Batch(mut batch) => {
                     out.problems.append(&mut batch.problems);
-                    let at = batch
-                        .series
-                        .iter()
-                        .flatten()
-                        .filter_map(|e| arrival_of(&e.event))
-                        .min();
-                    let Some(at) = at else {
-                        if !batch.series.is_empty() {
-                            out.problems.push(format!(
-                                "source `{}`: {}/{}: no CREATED, DTSTAMP or LAST-MODIFIED, so no arrival time; left out",
-                                source.name(),
-                                batch.item.calendar,
-                                batch.item.href
-                            ));
-                        }
-                        continue;
-                    };
-                    if at < from || at >= to {
-                        continue;
-                    }
-                    let member = batch.member.clone();
-                    let answers = batch
-                        .series
-                        .iter_mut()
-                        .flatten()
-                        .map(|e| as_arrived(&mut e.event, &member))
-                        .collect();
                     batch.gone.clear();
-                    arrivals.push(Arrival {
-                        at,
-                        batch: *batch,
-                        answers,
-                    });
+                    // A member-wide sync (Google) hands a member's whole
+                    // calendar as one batch: each series is an item of its
+                    // own, with its own arrival.
+                    let parts: Vec<Batch> = if batch.item.href.is_empty() {
+                        std::mem::take(&mut batch.series)
+                            .into_iter()
+                            .filter_map(|group| {
+                                let href = group.first()?.target.href.clone();
+                                let mut b = (*batch).clone();
+                                b.item.href = href;
+                                b.series = vec![group];
+                                Some(b)
+                            })
+                            .collect()
+                    } else {
+                        vec![*batch]
+                    };
+                    for mut batch in parts {
+                        let at = batch
+                            .series
+                            .iter()
+                            .flatten()
+                            .filter_map(|e| arrival_of(&e.event))
+                            .min();
+                        let Some(at) = at else {
+                            if !batch.series.is_empty() {
+                                out.problems.push(format!(
+                                    "source `{}`: {}/{}: no CREATED, DTSTAMP or LAST-MODIFIED, so no arrival time; left out",
+                                    source.name(),
+                                    batch.item.calendar,
+                                    batch.item.href
+                                ));
+                            }
+                            continue;
+                        };
+                        if at < from || at >= to {
+                            continue;
+                        }
+                        let member = batch.member.clone();
+                        let answers = batch
+                            .series
+                            .iter_mut()
+                            .flatten()
+                            .map(|e| as_arrived(&mut e.event, &member))
+                            .collect();
+                        arrivals.push(Arrival { at, batch, answers });
+                    }
                 }
             }
         }
