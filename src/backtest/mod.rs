@@ -139,7 +139,12 @@ pub fn read(
                             .flatten()
                             .map(|e| as_arrived(&mut e.event, &member))
                             .collect();
-                        arrivals.push(Arrival { at, batch, answers });
+                        arrivals.push(Arrival {
+                            at,
+                            batch,
+                            answers,
+                            rank: 0,
+                        });
                     }
                 }
             }
@@ -186,18 +191,32 @@ pub fn replay(
     calendars: &Calendars,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Replay, StoreError> {
-    let sources: Vec<Arc<ReplaySource>> = calendars
-        .sources
-        .iter()
-        .map(|s| {
-            Arc::new(ReplaySource::new(
-                &s.name,
-                s.members.clone(),
-                s.arrivals.clone(),
-                s.zones.clone(),
-            ))
-        })
-        .collect();
+    // One replay source for every configured one: a pass then costs what
+    // arrived, not a visit to every source (1,000 members are 1,000
+    // sources). Calendars are named `source/calendar` so state the store
+    // keeps per source and calendar (protected time, the ledger) stays
+    // each member's own.
+    let mut members: Vec<String> = Vec::new();
+    let mut zones = HashMap::new();
+    let mut arrivals = Vec::new();
+    for (rank, s) in calendars.sources.iter().enumerate() {
+        members.extend(s.members.iter().cloned());
+        zones.extend(s.zones.clone());
+        for a in &s.arrivals {
+            let mut a = a.clone();
+            a.rank = rank;
+            a.batch.item.calendar = format!("{}/{}", s.name, a.batch.item.calendar);
+            for e in a.batch.series.iter_mut().flatten() {
+                e.target.calendar = format!("{}/{}", s.name, e.target.calendar);
+            }
+            arrivals.push(a);
+        }
+    }
+    members.sort();
+    members.dedup();
+    let sources = vec![Arc::new(ReplaySource::new(
+        "backtest", members, arrivals, zones,
+    ))];
     let mut times: Vec<DateTime<Utc>> = sources.iter().flat_map(|s| s.arrival_times()).collect();
     times.sort();
     times.dedup();

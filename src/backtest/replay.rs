@@ -31,6 +31,9 @@ pub struct Arrival {
     /// in the batch's order); `NeedsAction` when they had not, or when the
     /// answer there was gatekeeper's own.
     pub answers: Vec<PartStat>,
+    /// The source's place in the config: items that arrive together are
+    /// screened in the daemon's order (sources in config order, then items).
+    pub rank: usize,
 }
 
 /// When an event arrived: CREATED, else DTSTAMP, else LAST-MODIFIED.
@@ -87,6 +90,8 @@ struct State {
     /// Where an answer to a target goes: (calendar, href) of the target
     /// (a Google event id is not its batch's item).
     by_target: HashMap<(String, String), usize>,
+    /// Each member's items, in arrival order (busy times).
+    by_member: HashMap<String, Vec<usize>>,
     writes: Vec<CapturedWrite>,
 }
 
@@ -110,15 +115,18 @@ impl ReplaySource {
         zones: HashMap<String, String>,
     ) -> ReplaySource {
         arrivals.sort_by(|a, b| {
-            (a.at, &a.batch.item.calendar, &a.batch.item.href).cmp(&(
+            (a.at, a.rank, &a.batch.item.calendar, &a.batch.item.href).cmp(&(
                 b.at,
+                b.rank,
                 &b.batch.item.calendar,
                 &b.batch.item.href,
             ))
         });
         let mut by_key = HashMap::new();
         let mut by_target = HashMap::new();
+        let mut by_member: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, a) in arrivals.iter().enumerate() {
+            by_member.entry(a.batch.member.clone()).or_default().push(i);
             for e in a.batch.series.iter().flatten() {
                 by_target.insert((e.target.calendar.clone(), e.target.href.clone()), i);
             }
@@ -153,6 +161,7 @@ impl ReplaySource {
                 dirty,
                 by_key,
                 by_target,
+                by_member,
                 writes: Vec::new(),
             }),
         }
@@ -339,10 +348,11 @@ impl CalendarSource for ReplaySource {
         _to: DateTime<Utc>,
     ) -> Result<Window, SourceError> {
         let state = self.state();
-        let series = state
-            .items
+        let mine = state.by_member.get(member).map_or(&[][..], Vec::as_slice);
+        let series = mine
             .iter()
-            .filter(|i| i.arrival.at <= state.clock && i.arrival.batch.member == member)
+            .map(|&i| &state.items[i])
+            .take_while(|i| i.arrival.at <= state.clock)
             .flat_map(|i| i.arrival.batch.series.iter())
             .map(|group| group.iter().map(|e: &Entry| e.event.clone()).collect())
             .collect();
