@@ -659,3 +659,81 @@ fn declines_carry_the_fairer_times_and_the_figures_add_up() {
         "declines take burden off: {before} -> {after}"
     );
 }
+
+/// Every backend: calendars on a CalDAV server (Radicale) are read, not
+/// written (every item's etag unchanged), the member's own answer is
+/// ignored as the daemon ignores gatekeeper's, and no state is created.
+#[test]
+fn backtest_reads_caldav_and_writes_nothing() {
+    use common::radicale::{DELEGATE, Radicale};
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/team.toml"),
+        "[team]\nname = \"t\"\ndomains = [\"example.com\"]\n\n\
+         [[member]]\nemail = \"ana@example.com\"\ntime_zone = \"Europe/Lisbon\"\nworking_hours = \"08:00-18:00\"\n\n\
+         [[rule]]\nkind = \"agenda\"\naction = \"decline\"\nmin_words = 6\n",
+    )
+    .unwrap();
+    server.password_file(DELEGATE, dir.path());
+    let config = dir.path().join("gatekeeper.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "policies = [\"policies\"]\n[store]\nsqlite = \"state.db\"\n\n\
+             [[source]]\nkind = \"caldav\"\nname = \"dav\"\nurl = \"{}/\"\nuser = \"{DELEGATE}\"\n\
+             password_file = \"{DELEGATE}.password\"\nprincipal_url = \"/{{user}}/\"\n\
+             members = [\"ana@example.com\"]\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let invite = |uid: &str, partstat: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Other Client//EN\r\nBEGIN:VEVENT\r\n\
+             UID:{uid}\r\nDTSTAMP:20261128T100000Z\r\nDTSTART:20261201T100000Z\r\n\
+             DTEND:20261201T103000Z\r\nSUMMARY:Sync\r\nORGANIZER:mailto:bo@example.com\r\n\
+             ATTENDEE;PARTSTAT={partstat}:mailto:ana@example.com\r\n\
+             ATTENDEE;PARTSTAT=ACCEPTED:mailto:bo@example.com\r\n\
+             ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:cy@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    let a = format!("{cal}a.ics");
+    let b = format!("{cal}b.ics");
+    let etag_a = server.put_ok(
+        "ana",
+        &a,
+        invite("a@example.com", "NEEDS-ACTION").as_bytes(),
+    );
+    // Ana accepted this one herself: the backtest still screens it.
+    let etag_b = server.put_ok("ana", &b, invite("b@example.com", "ACCEPTED").as_bytes());
+    let out = gatekeeper()
+        .args([
+            "backtest",
+            "--from",
+            "2026-11-28",
+            "--to",
+            "2026-11-28",
+            "--format",
+            "json",
+            "--config",
+        ])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stderr_of(&out),
+        server.log()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let totals = &v["outcomes"][0]["totals"];
+    assert_eq!(totals["screened"], 2, "{v:#}");
+    assert_eq!(totals["declined"], 2, "{v:#}");
+    assert_eq!(server.get_ok("ana", &a).1, etag_a);
+    assert_eq!(server.get_ok("ana", &b).1, etag_b);
+    assert!(!dir.path().join("state.db").exists());
+}
