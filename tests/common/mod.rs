@@ -1,6 +1,8 @@
 //! Helpers shared by the tests that drive the real binary.
 #![allow(dead_code)]
 
+pub mod radicale;
+
 use std::path::{Path, PathBuf};
 
 pub fn repo() -> PathBuf {
