@@ -133,6 +133,24 @@ impl World for Caldav {
         }
     }
 
+    fn pass_answers_on(&mut self, id: &Id) {
+        let invited = self.attendees[id].clone();
+        let answers: Vec<(String, String)> = invited
+            .iter()
+            .map(|m| (m.clone(), self.partstat_of(m, id)))
+            .collect();
+        for m in &invited {
+            self.rewrite(m, id, |text| {
+                answers
+                    .iter()
+                    .filter(|(o, _)| o != m)
+                    .fold(text.to_string(), |t, (other, partstat)| {
+                        ics::answer(&t, &id.0, other, partstat)
+                    })
+            });
+        }
+    }
+
     fn member_answers(&mut self, member: &str, id: &Id, partstat: &str) {
         self.rewrite(member, id, |text| {
             ics::answer(text, &id.0, member, partstat)

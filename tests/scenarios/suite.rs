@@ -72,6 +72,23 @@ pub fn a_new_invite_that_breaks_the_policy_is_declined_with_the_rules_comment<W:
             "{rows:#?}"
         );
     }
+    assert_settled(&w, &ms, &[bad.clone(), good.clone()]);
+
+    // Each decline reaches the colleague's copy, where nothing says it was
+    // gatekeeper's: the copies changed, the invite did not, so nothing is
+    // decided or written again.
+    let before = states(&w, &ms, std::slice::from_ref(&bad));
+    w.pass_answers_on(&bad);
+    if w.writes_landed().is_none() {
+        // Where the test passes answers on, the copies really changed.
+        assert_ne!(states(&w, &ms, std::slice::from_ref(&bad)), before);
+    }
+    let r = run(&w);
+    r.assert_quiet();
+    assert_writes(&w, 2);
+    for m in &ms {
+        assert_eq!(w.partstat_of(m, &bad), DECLINED, "{m}");
+    }
     assert_settled(&w, &ms, &[bad, good]);
 }
 

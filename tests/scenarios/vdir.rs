@@ -114,6 +114,22 @@ impl World for Vdir {
         }
     }
 
+    fn pass_answers_on(&mut self, id: &Id) {
+        let invited = self.attendees[id].clone();
+        let answers: Vec<(String, String)> = invited
+            .iter()
+            .map(|m| (m.clone(), self.partstat_of(m, id)))
+            .collect();
+        for m in &invited {
+            let path = self.file(m, id);
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            for (other, partstat) in answers.iter().filter(|(o, _)| o != m) {
+                text = ics::answer(&text, &id.0, other, partstat);
+            }
+            self.client_write(&path, &text);
+        }
+    }
+
     fn member_answers(&mut self, member: &str, id: &Id, partstat: &str) {
         let path = self.file(member, id);
         let text = std::fs::read_to_string(&path).unwrap();

@@ -97,6 +97,11 @@ pub trait World: Sized {
     /// it on to every copy, keeping each attendee's answer and gatekeeper's
     /// lines as the copy has them.
     fn edit_description(&mut self, id: &Id, description: &str);
+    /// The organizer's server passes every attendee's answer on to every
+    /// other attendee's copy (gatekeeper's declines included, where nothing
+    /// says whose they were). Where the backend does this itself, nothing
+    /// is left to do.
+    fn pass_answers_on(&mut self, id: &Id);
     /// The member answers in their own calendar app.
     fn member_answers(&mut self, member: &str, id: &Id, partstat: &str);
     /// The member's answer as their copy shows it (iCalendar's words).
