@@ -222,7 +222,7 @@ fn applied_rows(db: &Path) -> Vec<(String, String)> {
 /// Polls `what` until it holds, a bounded number of times: the condition,
 /// not the clock, ends the wait (the bound only turns a hang into a failure).
 pub fn wait_for(what: impl Fn() -> bool) -> bool {
-    for _ in 0..6000 {
+    for _ in 0..12_000 {
         if what() {
             return true;
         }
