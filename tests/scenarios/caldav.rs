@@ -86,9 +86,8 @@ impl World for Caldav {
             .collect();
         let server = Radicale::start(&refs);
         let password_file = server.password_file(DELEGATE, dir.path());
-        std::fs::write(dir.path().join("policy.toml"), policy(members, action)).unwrap();
-        let mut config =
-            String::from("policies = [\"policy.toml\"]\n\n[store]\nsqlite = \"state.db\"\n");
+        write_policy(dir.path(), TEAM, members, action);
+        let mut config = format!("{POLICIES}\n[store]\nsqlite = \"state.db\"\n");
         for m in members {
             server.mkcalendar(user(m), "work");
             config.push_str(&source_config(m, &server.base_url(), &password_file));

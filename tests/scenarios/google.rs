@@ -76,7 +76,7 @@ impl World for Google {
             fake.add_user(m, "Europe/Lisbon");
         }
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("policy.toml"), policy(members, action)).unwrap();
+        write_policy(dir.path(), TEAM, members, action);
         let mut key: Value = serde_json::from_str(
             &std::fs::read_to_string(repo.join("tests/fixtures/google/service-account.json"))
                 .unwrap(),
@@ -97,7 +97,7 @@ impl World for Google {
         std::fs::write(
             dir.path().join("gatekeeper.toml"),
             format!(
-                "policies = [\"policy.toml\"]\npoll_seconds = 3600\n\n[store]\nsqlite = \"state.db\"\n\n[[source]]\nkind = \"google\"\nname = \"google\"\nservice_account_key = \"key.json\"\nmembers = [{list}]\napi_base = \"{}\"\n",
+                "{POLICIES}poll_seconds = 3600\n\n[store]\nsqlite = \"state.db\"\n\n[[source]]\nkind = \"google\"\nname = \"google\"\nservice_account_key = \"key.json\"\nmembers = [{list}]\napi_base = \"{}\"\n",
                 fake.api_base()
             ),
         )
@@ -164,8 +164,18 @@ impl World for Google {
     }
 
     fn copy_state(&self, member: &str, id: &Id) -> String {
-        // The copy as the API shows it, etag included.
-        self.fake.event_as(member, &id.0).unwrap().to_string()
+        // What gatekeeper may change: the member's own entry and their
+        // private properties (other attendees' answers echo into every
+        // copy and move its etag). A write that puts back the same content
+        // shows in `writes_landed`, which the scenarios check beside this.
+        let copy = self.fake.event_as(member, &id.0).unwrap();
+        format!(
+            "{}\n{}",
+            self.me(member, id),
+            copy.pointer("/extendedProperties/private")
+                .cloned()
+                .unwrap_or_default()
+        )
     }
 
     fn writes_landed(&self) -> Option<u64> {

@@ -284,31 +284,59 @@ pub fn a_run_killed_mid_sync_is_finished_by_the_next_without_answering_twice<W: 
     assert_settled(&w, &ms, &ids);
 }
 
-/// 6. The team softens its rule (decline → annotate): its invites are
-///    screened again and each decline becomes a tentative, one write per
-///    copy; an invite nothing changed for is not touched.
+/// 6. One team softens its rule (decline → annotate): its members' copies
+///    are screened again and each decline becomes a tentative, one write
+///    per copy; the other team's copies are not touched, and an invite
+///    nothing changed for is not either.
 pub fn a_policy_edit_rescreens_the_team_with_one_write_per_copy<W: World>() {
-    let ms = members(2);
+    let ms = members(4);
+    let (soft, firm) = ms.split_at(2);
     let mut w = W::new(&ms, "decline");
+    // Two teams from the start: `s` (m0, m1) and `u` (m2, m3).
+    w.set_policy(TEAM, soft, "decline");
+    w.set_policy("u", firm, "decline");
     let bad = w.add_invite(&Invite::new("soften", "", &ms));
     let good = w.add_invite(&Invite::new("fine", AGENDA, &ms));
-    run(&w).assert_ok();
-    let good_copies = states(&w, &ms, std::slice::from_ref(&good));
+    let r = run(&w);
+    r.assert_ok();
+    assert_eq!(r.applied(), 4, "{}", r.out);
+    // Every copy as it stands, once the declines are passed on.
+    w.pass_answers_on(&bad);
+    run(&w).assert_quiet();
+    let untouched = |w: &W| {
+        let mut s = states(w, firm, &[bad.clone(), good.clone()]);
+        s.extend(states(w, soft, std::slice::from_ref(&good)));
+        s
+    };
+    let before = untouched(&w);
+    let writes = w.writes_landed();
 
-    std::fs::write(w.policy_path(), policy(&ms, "annotate")).unwrap();
+    w.set_policy(TEAM, soft, "annotate");
     let r = run(&w);
     r.assert_ok();
     assert_eq!(r.applied(), 2, "{}", r.out);
     assert_eq!(r.out.matches("→ TENTATIVE").count(), 2, "{}", r.out);
-    assert_writes(&w, 4);
-    for m in &ms {
+    for m in firm {
+        assert!(
+            !r.out.contains(m.as_str()),
+            "team u is not re-screened:\n{}",
+            r.out
+        );
+    }
+    if let Some(n) = writes {
+        assert_writes(&w, n + 2);
+    }
+    for m in soft {
         assert_eq!(w.partstat_of(m, &bad), TENTATIVE, "{m}");
         assert!(
             w.comment_of(m, &bad).is_some_and(|c| c.contains(NO_AGENDA)),
             "{m}: the comment still says why"
         );
     }
-    assert_eq!(states(&w, &ms, std::slice::from_ref(&good)), good_copies);
+    for m in firm {
+        assert_eq!(w.partstat_of(m, &bad), DECLINED, "{m}");
+    }
+    assert_eq!(untouched(&w), before, "nothing else was written");
     assert_settled(&w, &ms, &[bad, good]);
 }
 

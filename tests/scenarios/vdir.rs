@@ -51,9 +51,8 @@ impl World for Vdir {
     fn new(members: &[String], action: &str) -> Vdir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        std::fs::write(root.join("policy.toml"), policy(members, action)).unwrap();
-        let mut config =
-            String::from("policies = [\"policy.toml\"]\n\n[store]\nsqlite = \"state.db\"\n");
+        write_policy(root, TEAM, members, action);
+        let mut config = format!("{POLICIES}\n[store]\nsqlite = \"state.db\"\n");
         for m in members {
             std::fs::create_dir_all(root.join("cal").join(local(m)).join("work")).unwrap();
             config.push_str(&format!(

@@ -23,10 +23,16 @@ pub const NO_AGENDA: &str = "the invite has no agenda";
 pub const AGENDA: &str =
     "Agree the rollout order for the three payment regions and name the owners";
 
-/// Team `s`: every member in Lisbon, working 09:00-17:30; an invite without
-/// an agenda of six words or more is declined (`action`).
-pub fn policy(members: &[String], action: &str) -> String {
-    let mut p = String::from("[team]\nname = \"s\"\ndomains = [\"example.com\"]\n\n");
+/// The team every world starts with: all its members.
+pub const TEAM: &str = "s";
+
+/// The config's first line: every file in the `policies` folder.
+pub const POLICIES: &str = "policies = [\"policies\"]\n";
+
+/// A team's policy: every member in Lisbon, working 09:00-17:30; an invite
+/// without an agenda of six words or more is declined (`action`).
+pub fn policy(team: &str, members: &[String], action: &str) -> String {
+    let mut p = format!("[team]\nname = \"{team}\"\ndomains = [\"example.com\"]\n\n");
     for m in members {
         p.push_str(&format!(
             "[[member]]\nemail = \"{m}\"\ntime_zone = \"Europe/Lisbon\"\nworking_hours = \"09:00-17:30\"\n\n"
@@ -36,6 +42,16 @@ pub fn policy(members: &[String], action: &str) -> String {
         "[[rule]]\nkind = \"agenda\"\naction = \"{action}\"\nmin_words = 6\n\n[exceptions]\none_to_one = \"screen\"\n"
     ));
     p
+}
+
+/// Writes `dir/policies/<team>.toml`.
+pub fn write_policy(dir: &Path, team: &str, members: &[String], action: &str) {
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    std::fs::write(
+        dir.join(format!("policies/{team}.toml")),
+        policy(team, members, action),
+    )
+    .unwrap();
 }
 
 /// `n` members: `m0@example.com`, `m1@example.com`, …
@@ -108,9 +124,10 @@ pub trait World: Sized {
     fn partstat_of(&self, member: &str, id: &Id) -> String;
     /// gatekeeper's comment on the member's copy, as a person reads it.
     fn comment_of(&self, member: &str, id: &Id) -> Option<String>;
-    /// Everything of the member's copy a write could change (bytes, or the
-    /// server's version and content): equal before and after a run means
-    /// that run wrote nothing there.
+    /// Everything of the member's copy a write of gatekeeper's could change
+    /// (bytes and identity, or the server's version and content, or the
+    /// member's own entry and the writes sent for them): equal before and
+    /// after a run means that run wrote nothing there.
     fn copy_state(&self, member: &str, id: &Id) -> String;
     /// gatekeeper's writes that landed, counted by the backend itself where
     /// it can (the fake counts its 200s); `None` where only the copies can
@@ -121,8 +138,9 @@ pub trait World: Sized {
         self.dir().join("gatekeeper.toml")
     }
 
-    fn policy_path(&self) -> PathBuf {
-        self.dir().join("policy.toml")
+    /// Write (or rewrite) a team's policy file.
+    fn set_policy(&self, team: &str, members: &[String], action: &str) {
+        write_policy(self.dir(), team, members, action);
     }
 
     fn db(&self) -> PathBuf {
