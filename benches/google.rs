@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gatekeeper::source::google::fake::FakeGoogle;
+use gatekeeper_google_fake::FakeGoogle;
 use serde_json::{Value, json};
 
 const NOW: &str = "2026-11-30T08:00:00Z";

@@ -7,7 +7,8 @@
 #   sudo dpkg -i target/debian/gatekeeper_*.deb
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked
+# The product only, never the workspace's development crates (crates/).
+cargo build --release --locked -p gatekeeper
 bin=target/release/gatekeeper
 rm -rf target/assets
 mkdir -p target/assets/completions
@@ -15,4 +16,4 @@ mkdir -p target/assets/completions
 "$bin" completions bash > target/assets/completions/gatekeeper.bash
 "$bin" completions zsh > target/assets/completions/_gatekeeper
 "$bin" completions fish > target/assets/completions/gatekeeper.fish
-cargo deb --no-build --locked "$@"
+cargo deb --no-build --locked -p gatekeeper "$@"

@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod fairness;
 pub mod metrics;
+pub mod net;
 pub mod policy;
 pub mod report;
 pub mod source;

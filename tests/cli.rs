@@ -377,6 +377,51 @@ fn log_shows_decisions_since_a_date() {
     assert!(rows.is_empty(), "every decision was made on 2026-11-30");
 }
 
+/// gatekeeper talks plain `http://` only to this machine: a Google
+/// endpoint or a chat webhook elsewhere is refused at config check, at its
+/// place in the file, in a message that does not carry the webhook's path.
+#[test]
+fn plain_http_to_another_machine_is_refused_with_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("p")).unwrap();
+    let config = dir.path().join("gatekeeper.toml");
+    std::fs::write(
+        &config,
+        "policies = [\"p\"]\n[store]\nsqlite = \"x.db\"\n\
+         [report]\nchat_webhook_url = \"http://hooks.example.com/services/SECRET\"\n\
+         [[source]]\nkind = \"google\"\nname = \"g\"\nservice_account_key = \"k.json\"\n\
+         api_base = \"http://calendar.example.com/calendar/v3/\"\n\
+         token_uri = \"http://127.0.0.1:9/token\"\n",
+    )
+    .unwrap();
+    let out = gatekeeper()
+        .args(["config", "check", "--config"])
+        .arg(&config)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("gatekeeper.toml:5:20")
+            && err.contains("plain `http://` to `hooks.example.com`"),
+        "{err}"
+    );
+    // The message names the host only; the snippet below it quotes the
+    // person's own config line, as for every config diagnostic.
+    let message = err
+        .lines()
+        .find(|l| l.contains("hooks.example.com`"))
+        .unwrap();
+    assert!(!message.contains("SECRET"), "{message}");
+    assert!(
+        err.contains("gatekeeper.toml:10:12")
+            && err.contains("plain `http://` to `calendar.example.com`"),
+        "{err}"
+    );
+    assert!(!err.contains("`127.0.0.1`"), "{err}");
+}
+
 #[test]
 fn bad_config_exits_4_with_its_place() {
     let dir = tempfile::tempdir().unwrap();
@@ -737,41 +782,35 @@ fn free_port() -> u16 {
 }
 
 /// The Google walkthrough from a folder outside the repository: the fake
-/// starts with its built-in key and seed, the daemon screens the seeded
-/// invites, an invite added with `google-fake invite` reaches the daemon by
-/// push notification and is screened, and Ctrl-C prints a summary.
+/// (the dev crate's, in this process; its own binary is tested in
+/// `crates/google-fake/tests/`) writes the example folder with its built-in
+/// key, config and policy, the daemon screens the seeded invites, and an
+/// invite added the way `gatekeeper-google-fake invite` adds it reaches the
+/// daemon by push notification and is screened.
 #[test]
 fn google_walkthrough_works_from_any_folder_and_an_added_invite_is_pushed() {
+    use gatekeeper_google_fake::{FakeGoogle, demo, invite};
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(
-        &repo().join("examples/google-fake/policies"),
-        &dir.path().join("policies"),
-    );
-    let fake = Running::start(&[
-        "google-fake",
-        "--listen",
-        "127.0.0.1:0",
-        "--write-key",
-        dir.path()
-            .join("state/service-account.json")
-            .to_str()
-            .unwrap(),
-    ]);
-    let api_base = fake.wait_for("api_base");
-    let api_base = api_base.split('"').nth(1).unwrap().to_string();
-    let fake_url = api_base.trim_end_matches("/calendar/v3/").to_string();
-    let hook = free_port();
-    std::fs::write(
-        dir.path().join("gatekeeper.toml"),
-        format!(
-            "policies = [\"policies\"]\npoll_seconds = 3600\n[store]\nsqlite = \"state/gatekeeper.db\"\n\
-             [[source]]\nkind = \"google\"\nname = \"google\"\nservice_account_key = \"state/service-account.json\"\n\
-             api_base = \"{api_base}\"\n\
-             [webhook]\nlisten = \"127.0.0.1:{hook}\"\npublic_url = \"http://127.0.0.1:{hook}/google/notify\"\n"
-        ),
-    )
-    .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let fake = FakeGoogle::new(demo::TEST_PUBLIC_KEY.to_vec());
+    fake.load_seed(&serde_json::from_str(demo::SEED).unwrap())
+        .unwrap();
+    fake.start(rt.handle(), ([127, 0, 0, 1], 0).into()).unwrap();
+    demo::write_example(dir.path(), &fake, demo::TEST_KEY).unwrap();
     let config = dir.path().join("gatekeeper.toml");
+    // Another port for the push listener, so tests can run side by side, and
+    // polling an hour away, so only a push can bring the new invite soon.
+    let hook = free_port();
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("127.0.0.1:8086", &format!("127.0.0.1:{hook}"))
+        .replace("poll_seconds = 300", "poll_seconds = 3600");
+    assert!(text.contains(&format!("127.0.0.1:{hook}")) && text.contains("3600"));
+    std::fs::write(&config, text).unwrap();
     let daemon = Running::start_logging(
         &[
             "run",
@@ -787,39 +826,39 @@ fn google_walkthrough_works_from_any_folder_and_an_added_invite_is_pushed() {
     // the attendees' channels exist would wait for the hourly poll.
     daemon.wait_for_err("`ana@example.com`: push channel open");
     daemon.wait_for_err("`chen@example.com`: push channel open");
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("gatekeeper"))
-        .args(["google-fake", "invite", "--fake", &fake_url])
-        .args([
-            "--organizer",
-            "bo@example.com",
-            "--attendee",
-            "ana@example.com",
-        ])
-        .args([
-            "--attendee",
-            "chen@example.com",
-            "--summary",
-            "Pushed without an agenda",
-        ])
-        .args(["--start", "2026-03-05T15:00:00Z"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(stdout_of(&out).contains("added"), "{}", stdout_of(&out));
-    // Polling is an hour away: only the push can bring it this soon.
+    let fake_url = fake.root_url();
+    let added = invite::post(
+        &fake_url,
+        &invite::Invite {
+            organizer: "bo@example.com".to_string(),
+            attendees: vec![
+                "ana@example.com".to_string(),
+                "chen@example.com".to_string(),
+            ],
+            summary: "Pushed without an agenda".to_string(),
+            description: String::new(),
+            start: "2026-03-05T15:00:00Z".parse().unwrap(),
+            minutes: 30,
+        },
+    );
+    assert!(added.is_ok(), "{added:?}");
     let line = daemon.wait_for("Pushed without an agenda");
     assert!(
         line.contains("  decline ") && line.contains("[agenda"),
         "{line}"
     );
     daemon.interrupt();
-    let summary = fake.interrupt();
-    assert!(summary.contains("google-fake: stopped after"), "{summary}");
-    assert!(
-        summary.contains("by method:") && summary.contains("events.list"),
-        "{summary}"
-    );
-    assert!(!summary.contains("Stats {"), "{summary}");
+    assert!(fake.stats().count("ana@example.com", "events.watch") >= 1);
+}
+
+/// The fake of Google's API is development infrastructure: no command of
+/// the product runs it.
+#[test]
+fn the_product_has_no_google_fake_command() {
+    let out = gatekeeper().arg("--help").output().unwrap();
+    assert!(!stdout_of(&out).contains("fake"), "{}", stdout_of(&out));
+    let out = gatekeeper().arg("google-fake").output().unwrap();
+    assert!(!out.status.success());
 }
 
 /// Every flag of every command, as `(command path, --flag, help text)`.

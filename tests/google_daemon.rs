@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use gatekeeper::config::Config;
 use gatekeeper::daemon::Engine;
 use gatekeeper::daemon::team::Team;
-use gatekeeper::source::google::fake::{Failure, FailureKind, FakeGoogle};
 use gatekeeper::store::sqlite::SqliteStore;
+use gatekeeper_google_fake::{Failure, FailureKind, FakeGoogle};
 use serde_json::{Value, json};
 
 const NOW: &str = "2026-11-30T08:00:00Z";

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gatekeeper::source::google::fake::{
+use gatekeeper_google_fake::{
     Failure, FailureKind, FakeGoogle, SCOPE_CALENDAR, SCOPE_EVENTS, SCOPE_SETTINGS_READONLY,
 };
 use google_calendar3::api::{Channel, Event, EventAttendee, EventExtendedProperties, Events};

@@ -8,7 +8,6 @@ mod check;
 mod completions;
 mod config_check;
 mod events;
-mod google_fake;
 mod init;
 mod lint;
 mod log;
@@ -94,8 +93,6 @@ enum Command {
     Log(log::Args),
     /// Sign in to a calendar provider once (Google installed-app OAuth).
     Auth(auth::Args),
-    /// Start the fake Google Calendar API with seeded data (no account needed).
-    GoogleFake(google_fake::Args),
     /// Suggest the fairest times for a meeting across time zones.
     Suggest(suggest::Args),
     /// The weekly meeting-load report: where the time went, who paid for it.
@@ -137,7 +134,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_logging();
-    if !matches!(cli.command, Command::Run(_) | Command::GoogleFake(_)) {
+    if !matches!(cli.command, Command::Run(_)) {
         exit_quietly_on_closed_pipe();
     }
     let exit = match cli.command {
@@ -153,7 +150,6 @@ pub fn main() -> ExitCode {
         Command::Events(a) => events::run(a),
         Command::Log(a) => log::run(a),
         Command::Auth(a) => auth::run(a),
-        Command::GoogleFake(a) => google_fake::run(a),
         Command::Suggest(a) => suggest::run(a),
         Command::Report(a) => report::run(a),
         Command::Completions(a) => completions::completions(a),
@@ -165,8 +161,8 @@ pub fn main() -> ExitCode {
 /// A one-shot command whose reader goes away (`gatekeeper log | head -1`)
 /// ends quietly, as other Unix tools do, instead of panicking in `println!`
 /// with "Broken pipe": Rust ignores SIGPIPE by default, so it is restored
-/// here once for every command that prints and exits. The daemon and the
-/// fake keep Rust's default so a closed stdout cannot kill a server.
+/// here once for every command that prints and exits. The daemon keeps
+/// Rust's default so a closed stdout cannot kill a server.
 fn exit_quietly_on_closed_pipe() {
     #[cfg(unix)]
     // SAFETY: `signal` with `SIG_DFL` installs no Rust code as a handler; it

@@ -793,17 +793,21 @@ impl Walker<'_> {
                     );
                 }
             }
-            KeyType::Url => {
-                if let Some(s) = self.string(v, &what)
-                    && !(s.starts_with("https://") || s.starts_with("http://"))
-                {
-                    self.diags.push(
-                        Diagnostic::error("bad-value", format!("{what} must be an http(s) URL"))
-                            .at(v.span(), "not a URL")
-                            .help("write the whole address, starting with `https://`"),
-                    );
-                }
-            }
+            KeyType::Url => match self.string(v, &what).map(|s| crate::net::check_url(&s)) {
+                Some(Err(crate::net::UrlError::NotHttp)) => self.diags.push(
+                    Diagnostic::error("bad-value", format!("{what} must be an http(s) URL"))
+                        .at(v.span(), "not a URL")
+                        .help("write the whole address, starting with `https://`"),
+                ),
+                Some(Err(e)) => self.diags.push(
+                    Diagnostic::error("plain-http", format!("{what}: {e}"))
+                        .at(v.span(), "not encrypted")
+                        .help(
+                            "write `https://`; plain `http://` is for a test server on 127.0.0.1",
+                        ),
+                ),
+                Some(Ok(())) | None => {}
+            },
         }
     }
 

@@ -4,7 +4,7 @@
 
 // The one place the fake is imported from: when it moves into its own dev
 // crate, only this line changes.
-use gatekeeper::source::google::fake::FakeGoogle;
+use gatekeeper_google_fake::FakeGoogle;
 
 use std::path::Path;
 

@@ -51,6 +51,20 @@ pub enum AuthError {
     TooOpen { path: String, mode: u32 },
     #[error("cannot set up Google authentication for `{member}`: {reason}")]
     Setup { member: String, reason: String },
+    #[error("the token endpoint in `{path}` is refused: {reason}")]
+    InsecureTokenUri {
+        path: String,
+        reason: crate::net::UrlError,
+    },
+}
+
+/// A token endpoint must be `https://` unless it is on this machine: the
+/// signed assertion or the refresh token goes to it.
+fn check_token_uri(uri: &str, path: &Path) -> Result<(), AuthError> {
+    crate::net::check_url(uri).map_err(|reason| AuthError::InsecureTokenUri {
+        path: path.display().to_string(),
+        reason,
+    })
 }
 
 /// Refuse key and token files that other users can read.
@@ -116,6 +130,7 @@ pub async fn authenticator(
             if let Some(uri) = token_uri {
                 key.token_uri = uri.clone();
             }
+            check_token_uri(&key.token_uri, key_file)?;
             yup_oauth2::ServiceAccountAuthenticator::with_client(key, client)
                 .subject(member)
                 .build()
@@ -136,6 +151,7 @@ pub async fn authenticator(
                     path: client_secret.display().to_string(),
                     reason: e.to_string(),
                 })?;
+            check_token_uri(&secret.token_uri, client_secret)?;
             yup_oauth2::InstalledFlowAuthenticator::builder(
                 secret,
                 yup_oauth2::InstalledFlowReturnMethod::HTTPRedirect,
@@ -212,5 +228,70 @@ mod tests {
             check_private(&dir.path().join("missing")),
             Err(AuthError::KeyUnreadable { .. })
         ));
+    }
+
+    /// A key or client secret whose token endpoint is plain `http://` to
+    /// another machine is refused before anything is sent to it; the
+    /// loopback (a test server) is allowed.
+    #[test]
+    fn a_token_endpoint_in_plain_http_is_refused_unless_on_loopback() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("key.json");
+        let mut key: serde_json::Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/google/service-account.json"
+        ))
+        .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut build = |token_uri: &str, override_uri: Option<&str>| {
+            key["token_uri"] = serde_json::json!(token_uri);
+            std::fs::write(&f, key.to_string()).unwrap();
+            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+            let creds = Credentials::ServiceAccount {
+                key_file: f.clone(),
+                token_uri: override_uri.map(str::to_string),
+            };
+            let client = auth_client(connector().unwrap());
+            rt.block_on(authenticator(&creds, "ana@example.com", client))
+                .err()
+                .map(|e| e.to_string())
+        };
+        let err = build("http://oauth2.example.com/token", None).expect("refused");
+        assert!(
+            err.contains("key.json") && err.contains("`oauth2.example.com`"),
+            "{err}"
+        );
+        let err = build(
+            "https://oauth2.googleapis.com/token",
+            Some("http://10.1.2.3/token"),
+        );
+        assert!(err.is_some_and(|e| e.contains("`10.1.2.3`")));
+        assert_eq!(build("http://127.0.0.1:9/token", None), None);
+        assert_eq!(build("https://oauth2.googleapis.com/token", None), None);
+
+        let secret = dir.path().join("client_secret.json");
+        std::fs::write(
+            &secret,
+            r#"{"installed":{"client_id":"x","client_secret":"y","auth_uri":"https://accounts.google.com/o/oauth2/auth","token_uri":"http://oauth2.example.com/token","redirect_uris":["http://localhost"]}}"#,
+        )
+        .unwrap();
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let creds = Credentials::InstalledApp {
+            client_secret: secret,
+            token_file: dir.path().join("token.json"),
+        };
+        let client = auth_client(connector().unwrap());
+        let err = rt
+            .block_on(authenticator(&creds, "ana@example.com", client))
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("client_secret.json")),
+            "{err:?}"
+        );
     }
 }

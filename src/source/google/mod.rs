@@ -15,7 +15,6 @@
 //! decides nothing.
 
 pub mod auth;
-pub mod fake;
 pub mod limit;
 pub mod map;
 pub mod retry;

@@ -4,16 +4,22 @@
 //! It keeps one copy of each event per participant, sync tokens, patch
 //! rules, push channels and injected failures, faithful to
 //! `GOOGLE-API.md`: a fake kinder than Google would hide bugs. It is test
-//! and demo infrastructure: nothing in the daemon's production path uses it.
+//! and demo infrastructure, a crate of its own that gatekeeper's tests and
+//! benches take as a dev-dependency: nothing gatekeeper ships depends on
+//! it, and it does not depend on gatekeeper (it speaks HTTP and JSON only).
 //!
 //! Files: `server` (HTTP and routing), `auth` (token endpoint, scopes),
 //! `store` (calendars, copies, change log), `sync` (`events.list`), `patch`
 //! (`events.patch` rules), `watch` (channels, notifications), `failure`
-//! (injection), `stats` (request accounting), `error` (error bodies).
+//! (injection), `stats` (request accounting), `error` (error bodies);
+//! `demo` (the built-in test key, seed and example folder) and `invite`
+//! (adding an invite to a running fake) serve the development binary.
 
 mod auth;
+pub mod demo;
 mod error;
 mod failure;
+pub mod invite;
 mod patch;
 mod server;
 mod stats;

@@ -190,7 +190,7 @@ async fn handle(fake: FakeGoogle, req: Request<Incoming>) -> Answer {
         return token(fake, &body).await;
     }
     // Not part of Google's API: how a person adds an invite to a running
-    // fake (`gatekeeper google-fake invite`, or curl), as if the organizer
+    // fake (`gatekeeper-google-fake invite`, or curl), as if the organizer
     // had made it in Google's UI. The daemon never calls it.
     if method == Method::POST && path == "/fake/invite" {
         return fake_invite(&fake, &body);
