@@ -297,6 +297,15 @@ impl Stalled {
                 stderr.join().unwrap()
             );
         }
+        // The seam must really hold: a thread of the run sleeps writing to
+        // the pipe. If the decision lines stopped being printed one by one
+        // as decisions finish, this says so instead of a scenario passing
+        // without its race.
+        let pid = child.id();
+        assert!(
+            wait_for(|| blocked_on_pipe(pid) != Some(false)),
+            "the run did not block printing its first decision: the stall seam is gone"
+        );
         let first = applied_rows(&db).remove(0);
         Stalled {
             child,
@@ -325,6 +334,23 @@ impl Stalled {
         self.child.wait().unwrap();
         let _ = self.stderr.join();
     }
+}
+
+/// Whether a thread of `pid` sleeps writing to a pipe; `None` where the
+/// kernel does not say (`wchan` hidden).
+fn blocked_on_pipe(pid: u32) -> Option<bool> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut known = false;
+    for t in tasks.filter_map(Result::ok) {
+        let Ok(wchan) = std::fs::read_to_string(t.path().join("wchan")) else {
+            continue;
+        };
+        if wchan.contains("pipe_write") {
+            return Some(true);
+        }
+        known |= wchan.chars().any(|c| c.is_ascii_alphabetic());
+    }
+    known.then_some(false)
 }
 
 /// A pipe whose buffer is full: (read end, write end, bytes in it).
