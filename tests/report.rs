@@ -14,7 +14,7 @@ use gatekeeper::calendar::recurrence::group_by_uid;
 use gatekeeper::policy::model::Policy;
 use gatekeeper::report::stats::{Input, MemberCalendar, Settings, main_zone};
 use gatekeeper::report::{Format, IsoWeek, WeeklyReport, weekly_report};
-use gatekeeper::store::{DecisionRecord, Outcome};
+use gatekeeper::store::{DecisionRecord, Findings, LoggedAction, Outcome};
 
 fn policy(extra_members: &str) -> Policy {
     let src = format!(
@@ -79,13 +79,17 @@ fn decision(
         recurrence_id: String::new(),
         title: "(private event)".into(),
         organizer: organizer.into(),
-        action: action.into(),
+        action: LoggedAction::parse(action),
         response: None,
-        findings: serde_json::Value::Array(
-            rules
-                .iter()
-                .map(|r| serde_json::json!({"rule": r, "action": action}))
-                .collect(),
+        // Read from the stored form, as the report reads the log.
+        findings: Findings::from_stored(
+            &serde_json::Value::Array(
+                rules
+                    .iter()
+                    .map(|r| serde_json::json!({"rule": r, "action": action}))
+                    .collect(),
+            )
+            .to_string(),
         ),
         exemption: None,
         comment: None,

@@ -554,7 +554,7 @@ fn a_policy_edit_rescreens_only_that_team_and_keeps_every_cursor() {
         edited
             .decisions
             .iter()
-            .any(|d| d.response.as_deref() == Some("TENTATIVE")),
+            .any(|d| d.response == Some(gatekeeper::calendar::PartStat::Tentative)),
         "{:?}",
         edited.decisions
     );

@@ -236,7 +236,7 @@ fn check(c: &Case) -> Result<(), String> {
     let now: DateTime<Utc> = "2026-11-30T08:00:00Z".parse().unwrap();
 
     let first = engine.run_once(now).map_err(|e| e.to_string())?;
-    let verdicts: Vec<(String, String)> = first
+    let verdicts: Vec<(String, gatekeeper::store::LoggedAction)> = first
         .decisions
         .iter()
         .map(|d| (d.member.clone(), d.action.clone()))

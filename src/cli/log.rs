@@ -80,3 +80,58 @@ pub fn run(args: Args) -> Exit {
     }
     Exit::Ok
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::calendar::PartStat;
+    use crate::store::{DecisionRecord, Findings, LoggedAction, Outcome};
+
+    fn row(action: LoggedAction, findings: &str, outcome: Outcome) -> DecisionRecord {
+        DecisionRecord {
+            id: 1,
+            decided_at: "2026-11-20T10:00:00Z".parse().unwrap(),
+            source: "s".into(),
+            calendar: "work".into(),
+            member: "ana@example.com".into(),
+            uid: "u".into(),
+            recurrence_id: String::new(),
+            title: "Sync".into(),
+            organizer: "bo@example.com".into(),
+            action,
+            response: Some(PartStat::Declined),
+            findings: Findings::from_stored(findings),
+            exemption: None,
+            comment: None,
+            policy_hash: "h".into(),
+            outcome,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn log_lines_read_typed_rows_and_say_what_cannot_be_read() {
+        let check = |r: DecisionRecord, expect: &str| {
+            assert_eq!(super::super::run::decision_line(&r), expect);
+        };
+        check(
+            row(
+                LoggedAction::Decline,
+                r#"[{"rule":"agenda","action":"decline"},{"rule":"max_attendees","action":"observe"}]"#,
+                Outcome::Applied,
+            ),
+            r#"2026-11-20T10:00:00Z  decline   ana@example.com  "Sync" from bo@example.com  [agenda, max_attendees(observe)]  applied → DECLINED"#,
+        );
+        check(
+            row(LoggedAction::Annotate, "[]", Outcome::Observed),
+            r#"2026-11-20T10:00:00Z  annotate  ana@example.com  "Sync" from bo@example.com  [no rule fired]  observed (would write DECLINED)"#,
+        );
+        check(
+            row(
+                LoggedAction::Unknown("escalate".into()),
+                "{not json",
+                Outcome::Failed,
+            ),
+            r#"2026-11-20T10:00:00Z  escalate  ana@example.com  "Sync" from bo@example.com  [rules unreadable in this log row]  failed → DECLINED"#,
+        );
+    }
+}

@@ -34,22 +34,18 @@ pub struct Args {
 pub fn decision_line(r: &DecisionRecord) -> String {
     let rules: Vec<String> = r
         .findings
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|f| {
-                    let rule = f.get("rule")?.as_str()?;
-                    let action = f.get("action")?.as_str()?;
-                    Some(if action == "observe" {
-                        format!("{rule}(observe)")
-                    } else {
-                        rule.to_string()
-                    })
-                })
-                .collect()
+        .iter()
+        .map(|f| {
+            if f.acts() {
+                f.rule.as_str().to_string()
+            } else {
+                format!("{}(observe)", f.rule.as_str())
+            }
         })
-        .unwrap_or_default();
-    let mut why = if rules.is_empty() {
+        .collect();
+    let mut why = if !r.findings.is_readable() {
+        "rules unreadable in this log row".to_string()
+    } else if rules.is_empty() {
         "no rule fired".to_string()
     } else {
         rules.join(", ")
@@ -79,9 +75,9 @@ pub fn decision_line(r: &DecisionRecord) -> String {
     );
     match (&r.response, r.outcome) {
         (Some(resp), crate::store::Outcome::Observed) => {
-            line.push_str(&format!(" (would write {resp})"))
+            line.push_str(&format!(" (would write {})", resp.as_ical()))
         }
-        (Some(resp), _) => line.push_str(&format!(" → {resp}")),
+        (Some(resp), _) => line.push_str(&format!(" → {}", resp.as_ical())),
         (None, _) => {}
     }
     if let Some(e) = &r.error {
@@ -248,14 +244,8 @@ pub fn run(args: Args) -> Exit {
     let sink_metrics = std::sync::Arc::clone(&metrics);
     engine.set_decision_sink(Box::new(move |r| {
         println!("{}", decision_line(r));
-        let rules: Vec<&str> = r
-            .findings
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f.get("rule")?.as_str())
-            .collect();
-        sink_metrics.record_decision(&r.action, &rules);
+        let rules: Vec<&str> = r.findings.iter().map(|f| f.rule.as_str()).collect();
+        sink_metrics.record_decision(r.action.as_str(), &rules);
     }));
     // A failure that lasts from pass to pass is printed once, and again
     // when it comes back after a pass without it.

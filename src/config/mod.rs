@@ -97,6 +97,32 @@ pub struct MetricsConfig {
     pub listen: String,
 }
 
+/// A weekly report format (`[report] formats`, `gatekeeper report --format`);
+/// `report` renders each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportFormat {
+    /// Markdown, for documentation and chat.
+    Md,
+    /// One self-contained HTML page with charts.
+    Html,
+    /// Every figure, for tools.
+    Json,
+    /// One row per member, for spreadsheets.
+    Csv,
+}
+
+impl ReportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ReportFormat::Md => "md",
+            ReportFormat::Html => "html",
+            ReportFormat::Json => "json",
+            ReportFormat::Csv => "csv",
+        }
+    }
+}
+
 /// The `[report]` section. Without it the daemon produces no scheduled
 /// report; `gatekeeper report` uses these defaults.
 #[derive(Debug, Clone, Deserialize)]
@@ -121,7 +147,7 @@ pub struct ReportConfig {
     pub focus_block_minutes: u32,
     /// What the scheduled report writes.
     #[serde(default = "default_report_formats")]
-    pub formats: Vec<crate::report::Format>,
+    pub formats: Vec<ReportFormat>,
     /// A Slack-compatible incoming webhook the Markdown summary is posted
     /// to. A secret: never logged, never in `Debug` output.
     #[serde(default)]
@@ -176,8 +202,8 @@ fn default_report_time() -> chrono::NaiveTime {
 fn default_focus_block() -> u32 {
     120
 }
-fn default_report_formats() -> Vec<crate::report::Format> {
-    vec![crate::report::Format::Md, crate::report::Format::Html]
+fn default_report_formats() -> Vec<ReportFormat> {
+    vec![ReportFormat::Md, ReportFormat::Html]
 }
 
 fn de_weekday<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono::Weekday, D::Error> {

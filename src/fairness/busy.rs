@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use super::search::BusyTime;
 use crate::calendar::recurrence::expand;
 use crate::calendar::{Event, PartStat, Status};
-use crate::policy::evaluate::Span;
+use crate::policy::invite::Span;
 
 /// At most this many occurrences of one series are read for busy times.
 const MAX_OCCURRENCES_PER_SERIES: usize = 500;

@@ -9,43 +9,13 @@
 use chrono::{DateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
+// The curve's weights are part of a policy's `[fairness]` section, so they
+// are defined with the policy's model, below this module.
+pub use crate::policy::model::Curve;
 use crate::policy::model::WorkingHours;
 
 pub const MINUTES_PER_DAY: i64 = 1440;
 pub const MINUTES_PER_WEEK: i64 = 7 * MINUTES_PER_DAY;
-
-/// Weights per minute of meeting, by where the minute falls in the
-/// attendee's week. Whole numbers so that burdens add up exactly.
-///
-/// Precedence, for a minute outside the attendee's working hours:
-/// 1. within `shoulder_minutes` before a working window starts or after one
-///    ends: `shoulder`;
-/// 2. on a non-working day, at a time that would be working or shoulder
-///    time on a working day: `non_working_day`;
-/// 3. anything else (the night): `night`.
-///
-/// Inside working hours a minute costs nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Curve {
-    pub shoulder_minutes: u32,
-    pub shoulder: u32,
-    pub non_working_day: u32,
-    pub night: u32,
-}
-
-impl Default for Curve {
-    /// Two shoulder hours either side of the working day at 1 per minute,
-    /// non-working days at 2, the night at 3: an hour at 22:00 for someone
-    /// who works 09:00–17:00 costs 180, an hour at 18:00 costs 60.
-    fn default() -> Self {
-        Curve {
-            shoulder_minutes: 120,
-            shoulder: 1,
-            non_working_day: 2,
-            night: 3,
-        }
-    }
-}
 
 impl Curve {
     pub fn weight(&self, c: Category) -> u32 {

@@ -13,7 +13,7 @@
 
 use super::curve::Profile;
 use super::ledger::occurrence_burden;
-use crate::policy::evaluate::Invite;
+use crate::policy::invite::Invite;
 use crate::policy::model::Policy;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -11,7 +11,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::curve::{Profile, Score, score};
 use crate::calendar::PartStat;
-use crate::policy::evaluate::{Invite, Span};
+use crate::policy::invite::{Invite, Span};
 use crate::policy::model::{Member, Policy};
 
 /// A member's accumulated inconvenience in the window.

@@ -16,7 +16,7 @@ use chrono_tz::Tz;
 use super::curve::{
     Category, Curve, JUDGED_MINUTES, MINUTES_PER_DAY, Profile, for_each_local_minute,
 };
-use crate::policy::evaluate::Span;
+use crate::policy::invite::Span;
 use crate::policy::model::{Member, WeekdaySet};
 
 /// Candidate starts are this far apart, aligned to the UTC quarter hour.

@@ -8,6 +8,7 @@ pub mod agenda;
 pub mod comment;
 pub mod diagnostic;
 pub mod evaluate;
+pub mod invite;
 pub mod model;
 pub mod parse;
 

@@ -420,13 +420,47 @@ impl Default for Exceptions {
     }
 }
 
+/// Weights per minute of meeting, by where the minute falls in the
+/// attendee's week. Whole numbers so that burdens add up exactly.
+///
+/// Precedence, for a minute outside the attendee's working hours:
+/// 1. within `shoulder_minutes` before a working window starts or after one
+///    ends: `shoulder`;
+/// 2. on a non-working day, at a time that would be working or shoulder
+///    time on a working day: `non_working_day`;
+/// 3. anything else (the night): `night`.
+///
+/// Inside working hours a minute costs nothing. The weights are read in
+/// `fairness::curve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Curve {
+    pub shoulder_minutes: u32,
+    pub shoulder: u32,
+    pub non_working_day: u32,
+    pub night: u32,
+}
+
+impl Default for Curve {
+    /// Two shoulder hours either side of the working day at 1 per minute,
+    /// non-working days at 2, the night at 3: an hour at 22:00 for someone
+    /// who works 09:00–17:00 costs 180, an hour at 18:00 costs 60.
+    fn default() -> Self {
+        Curve {
+            shoulder_minutes: 120,
+            shoulder: 1,
+            non_working_day: 2,
+            night: 3,
+        }
+    }
+}
+
 /// The `[fairness]` section: how inconvenience is weighed and who counts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fairness {
     /// Set when the file has a `[fairness]` section or a fairness rule:
     /// only then are other times suggested in comments.
     pub enabled: bool,
-    pub curve: crate::fairness::Curve,
+    pub curve: Curve,
     /// Length of the rolling window, centred on now.
     pub window_weeks: u32,
     /// Whether optional attendees carry burden and are protected by the
@@ -445,7 +479,7 @@ impl Default for Fairness {
     fn default() -> Self {
         Fairness {
             enabled: false,
-            curve: crate::fairness::Curve::default(),
+            curve: Curve::default(),
             window_weeks: 4,
             count_optional: false,
             count_external: true,

@@ -57,7 +57,7 @@ fn legend_height(entries: usize) -> u32 {
 fn finish(mut svg: String, title: &str) -> String {
     // Give the chart an accessible name and a tooltip: the `<title>` goes
     // first inside the root element.
-    let t = format!("<title>{}</title>\n", super::html::escape(title));
+    let t = format!("<title>{}</title>\n", super::text::escape(title));
     if let Some(end) = svg.find('>') {
         svg.insert_str(end + 1, &format!("\n{t}"));
         svg.insert_str(4, " role=\"img\"");

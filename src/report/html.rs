@@ -6,24 +6,9 @@
 
 use std::fmt::Write;
 
+use super::charts;
 use super::stats::WeeklyReport;
-use super::{charts, hours, percent};
-
-/// Escape text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use super::text::{escape, hours, percent};
 
 // The page is as wide as the people table needs at desktop widths (84rem);
 // header cells wrap so the table fits, and on a phone it scrolls in its
@@ -87,7 +72,7 @@ pub fn render(r: &WeeklyReport) -> String {
         escape(&r.dates),
         escape(&r.time_zone)
     );
-    let (lead, rest) = super::headline(r);
+    let (lead, rest) = super::text::headline(r);
     let _ = writeln!(
         o,
         "<p class=\"headline\"><strong>{}</strong>{}</p>",
@@ -111,7 +96,7 @@ pub fn render(r: &WeeklyReport) -> String {
             "zone",
             "meetings",
             "hours",
-            super::IN_HOURS_SHARE,
+            super::text::IN_HOURS_SHARE,
             "focus h",
             "outside hours",
             "meeting-free days",
@@ -119,7 +104,7 @@ pub fn render(r: &WeeklyReport) -> String {
             "annotated",
             "declined",
             "given back h",
-            super::BURDEN,
+            super::text::BURDEN,
         ],
         r.members.iter().map(|m| {
             if !m.has_calendar {
@@ -189,7 +174,7 @@ pub fn render(r: &WeeklyReport) -> String {
     }
 
     let _ = writeln!(o, "<h2>Fairness across time zones</h2>");
-    let _ = writeln!(o, "<p>{}</p>", escape(&super::fairness_sentence(r)));
+    let _ = writeln!(o, "<p>{}</p>", escape(&super::text::fairness_sentence(r)));
     chart(
         &mut o,
         charts::burden_by_zone(r),
@@ -253,7 +238,7 @@ pub fn render(r: &WeeklyReport) -> String {
             "week",
             "meetings",
             "hours",
-            super::IN_HOURS_SHARE,
+            super::text::IN_HOURS_SHARE,
             "focus h",
             "declined",
             "given back h",

@@ -2,7 +2,7 @@
 //! the struct is the single source of the format. Must not add or rename
 //! anything of its own.
 
-use super::WeeklyReport;
+use super::stats::WeeklyReport;
 
 pub fn render(report: &WeeklyReport) -> String {
     // Serializing plain structs of strings, numbers and vectors cannot

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use super::stats::WeeklyReport;
-use super::{hours, percent};
+use super::text::{hours, percent};
 
 /// Escape text for a Markdown table cell or a line: characters Markdown
 /// gives meaning to are backslash-escaped, and `<`/`>`/`&` become entities
@@ -50,15 +50,15 @@ pub fn render(r: &WeeklyReport) -> String {
         escape(&r.week)
     );
     let _ = writeln!(o, "{} ({}).\n", escape(&r.dates), escape(&r.time_zone));
-    let (lead, rest) = super::headline(r);
+    let (lead, rest) = super::text::headline(r);
     let _ = writeln!(o, "**{lead}**{rest}\n");
 
     let _ = writeln!(o, "## People\n");
     let _ = writeln!(
         o,
         "| member | zone | meetings | hours | {} | focus h | outside hours | meeting-free days | screened | annotated | declined | given back h | {} |",
-        super::IN_HOURS_SHARE,
-        super::BURDEN,
+        super::text::IN_HOURS_SHARE,
+        super::text::BURDEN,
     );
     let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
     for m in &r.members {
@@ -116,12 +116,12 @@ pub fn render(r: &WeeklyReport) -> String {
 
     let f = &r.fairness;
     let _ = writeln!(o, "\n## Fairness across time zones\n");
-    let _ = writeln!(o, "{}\n", escape(&super::fairness_sentence(r)));
+    let _ = writeln!(o, "{}\n", escape(&super::text::fairness_sentence(r)));
     if !f.by_zone.is_empty() {
         let _ = writeln!(
             o,
             "| time zone | members | {} | mean per member |",
-            super::BURDEN
+            super::text::BURDEN
         );
         let _ = writeln!(o, "|---|--:|--:|--:|");
         for z in &f.by_zone {
@@ -189,7 +189,7 @@ pub fn render(r: &WeeklyReport) -> String {
     let _ = writeln!(
         o,
         "| week | meetings | hours | {} | focus h | declined | given back h | evenness |",
-        super::IN_HOURS_SHARE
+        super::text::IN_HOURS_SHARE
     );
     let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|");
     for p in &r.trend {
@@ -238,7 +238,7 @@ pub fn escape_slack(s: &str) -> String {
 /// The short summary posted to chat (Slack mrkdwn): the headline and the
 /// people with the most meeting time.
 pub fn summary(r: &WeeklyReport) -> String {
-    let (lead, rest) = super::headline(r);
+    let (lead, rest) = super::text::headline(r);
     let mut o = format!(
         "*Meeting load: {} — {}*\n*{}*{} Burden evenness {:.2} (1 = shared evenly).\n",
         escape_slack(&r.team),

@@ -1,22 +1,38 @@
 //! gatekeeper's state: the decision log, what was already screened, urgent
-//! allowance spent, and per-source sync cursors.
+//! allowance spent, per-source sync cursors, the burden ledger and
+//! protected time.
 //!
 //! One trait, one file per database. SQLite is the embedded default; a
-//! PostgreSQL implementation joins behind the same trait. Migrations are
+//! PostgreSQL implementation joins behind the same trait: nothing in the
+//! trait, its types or `StoreError` names a database library (the
+//! database's own error is only ever a boxed `source`), and the contract
+//! every backend keeps is tested once in `tests/store_contract.rs`.
+//! `decision` holds the log's typed row and its stored form. Migrations are
 //! append-only SQL files under `migrations/<database>/`.
 
+pub mod decision;
 pub mod lock;
 pub mod sqlite;
+
+pub use decision::{Findings, LoggedAction, LoggedFinding};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+/// The database's own error behind a `StoreError`: kept as its source for
+/// the message and for logs, never matched on, so no database library's
+/// type is part of the `Store` API.
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong in the store, in terms every backend shares.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("cannot open the state database `{path}`: {reason}")]
-    Open { path: String, reason: String },
+    #[error("cannot open the state database `{path}`: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: BackendError,
+    },
     #[error(
         "the state database `{path}` was written by a newer gatekeeper (schema {found}, this build knows {known})"
     )]
@@ -24,6 +40,47 @@ pub enum StoreError {
         path: String,
         found: i64,
         known: i64,
+    },
+    /// A migration failed; the transaction it ran in left the schema as it
+    /// was.
+    #[error("cannot bring the state database `{path}` to schema {version}: {source}")]
+    Migration {
+        path: String,
+        version: i64,
+        #[source]
+        source: BackendError,
+    },
+    /// Another process holds the database and waiting did not help.
+    #[error("the state database is locked by another process: {source}")]
+    Busy {
+        #[source]
+        source: BackendError,
+    },
+    /// The database itself is damaged (or is not one).
+    #[error("the state database is damaged: {source}")]
+    Corrupt {
+        #[source]
+        source: BackendError,
+    },
+    /// One stored row holds a value of the wrong kind (a hand edit, a
+    /// damaged page); the rest of the database may be fine.
+    #[error("a row of `{table}` cannot be read: {source}")]
+    CorruptRow {
+        table: &'static str,
+        #[source]
+        source: BackendError,
+    },
+    /// The disk is full, read-only, or failing.
+    #[error("cannot read or write the state database: {source}")]
+    Io {
+        #[source]
+        source: BackendError,
+    },
+    /// Any other failure of the database (a constraint, a bad statement).
+    #[error("database error: {source}")]
+    Database {
+        #[source]
+        source: BackendError,
     },
 }
 
@@ -81,6 +138,9 @@ impl Outcome {
         }
     }
 
+    /// An outcome this build does not know reads as `Failed`: the report
+    /// leaves such a row out, and the daemon never takes it for a standing
+    /// answer.
     pub fn parse(s: &str) -> Outcome {
         match s {
             "pending" => Outcome::Pending,
@@ -106,12 +166,13 @@ pub struct DecisionRecord {
     pub title: String,
     pub organizer: String,
     /// allow, annotate or decline.
-    pub action: String,
+    pub action: LoggedAction,
     /// The PARTSTAT written (DECLINED, TENTATIVE, or NEEDS-ACTION when an
     /// earlier response was withdrawn); none when nothing was written.
-    pub response: Option<String>,
-    /// The rules that fired, as JSON (rule, action, problem, message).
-    pub findings: serde_json::Value,
+    #[serde(serialize_with = "decision::serialize_response")]
+    pub response: Option<crate::calendar::PartStat>,
+    /// Every rule that fired, observe-only ones included.
+    pub findings: Findings,
     pub exemption: Option<String>,
     pub comment: Option<String>,
     pub policy_hash: String,

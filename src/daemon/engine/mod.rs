@@ -35,7 +35,7 @@ use crate::source::google::{
 use crate::source::vdir::VdirSource;
 use crate::source::{CalendarSource, ItemRef};
 use crate::store::{BurdenEntry, BurdenItem};
-use crate::store::{DecisionRecord, Outcome, Screening, ScreeningKey, Store, StoreError};
+use crate::store::{DecisionRecord, Findings, Outcome, Screening, ScreeningKey, Store, StoreError};
 
 pub struct Engine<S: Store> {
     pub config: Config,
@@ -800,9 +800,9 @@ impl<S: Store> Engine<S> {
                     event.summary.clone()
                 },
                 organizer: event.organizer.clone().unwrap_or_default(),
-                action: verdict.decision.as_str().to_string(),
-                response: write.as_ref().map(|w| w.partstat.as_ical().to_string()),
-                findings: findings_json(&verdict),
+                action: verdict.decision.into(),
+                response: write.as_ref().map(|w| w.partstat.clone()),
+                findings: Findings::from_verdict(&verdict),
                 exemption: verdict.exemption.as_ref().map(|e| e.describe()),
                 comment: comment.clone(),
                 policy_hash: policy.hash.clone(),
@@ -941,22 +941,13 @@ pub fn upcoming_spans(
 
 /// The rules that decided (not observe-only ones) in a logged findings
 /// list, sorted as `screen::acting_rules` gives them.
-fn acting_rules(findings: &serde_json::Value) -> Vec<String> {
-    let mut rules: Vec<String> = findings
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|f| f["action"] != "observe")
-        .filter_map(|f| f["rule"].as_str().map(str::to_string))
-        .collect();
-    rules.sort();
-    rules.dedup();
-    rules
+fn acting_rules(findings: &Findings) -> Vec<String> {
+    findings.acting_rules()
 }
 
 /// The write a logged row planned: what an interrupted pass finishes.
 fn logged_write(row: &DecisionRecord) -> Option<Write> {
-    let partstat = PartStat::parse(row.response.as_deref()?);
+    let partstat = row.response.clone()?;
     let marker = (partstat != PartStat::NeedsAction).then(|| partstat.clone());
     let rules = if marker.is_some() {
         acting_rules(&row.findings)
@@ -973,22 +964,4 @@ fn logged_write(row: &DecisionRecord) -> Option<Write> {
         marker,
         rules,
     })
-}
-
-fn findings_json(verdict: &crate::policy::Verdict) -> serde_json::Value {
-    serde_json::Value::Array(
-        verdict
-            .findings
-            .iter()
-            .map(|f| {
-                serde_json::json!({
-                    "rule": f.rule.as_str(),
-                    "action": f.action.as_str(),
-                    "message": f.problem.message(),
-                    "fix": f.problem.fix(),
-                    "problem": f.problem,
-                })
-            })
-            .collect(),
-    )
 }
