@@ -288,8 +288,11 @@ impl Stalled {
             s
         });
         let db = w.db();
-        let decided = wait_for(|| !applied_rows(&db).is_empty());
-        if !decided {
+        let child = std::cell::RefCell::new(child);
+        let exited = || child.borrow_mut().try_wait().ok().flatten().is_some();
+        let decided = wait_for(|| !applied_rows(&db).is_empty() || exited());
+        let mut child = child.into_inner();
+        if !decided || applied_rows(&db).is_empty() {
             let _ = child.kill();
             let _ = child.wait();
             panic!(
