@@ -7,7 +7,10 @@
 //! which PUT their answers.
 
 use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use crate::common::radicale::{DELEGATE, Radicale};
 use crate::world::*;
@@ -15,6 +18,9 @@ use crate::world::*;
 pub struct Caldav {
     dir: tempfile::TempDir,
     server: Radicale,
+    /// gatekeeper talks to Radicale through this: it passes every request
+    /// on, and can let a member's write in just before one of gatekeeper's.
+    proxy: Proxy,
     /// Which item holds which invite (the same name in every member's
     /// calendar).
     items: HashMap<Id, String>,
@@ -90,17 +96,19 @@ impl World for Caldav {
             .map(|(u, p)| (u.as_str(), p.as_str()))
             .collect();
         let server = Radicale::start(&refs);
+        let proxy = Proxy::start(server.port());
         let password_file = server.password_file(DELEGATE, dir.path());
         write_policy(dir.path(), TEAM, members, action);
         let mut config = format!("{POLICIES}\n[store]\nsqlite = \"state.db\"\n");
         for m in members {
             server.mkcalendar(user(m), "work");
         }
-        config.push_str(&source_config(members, &server.base_url(), &password_file));
+        config.push_str(&source_config(members, &proxy.base_url(), &password_file));
         std::fs::write(dir.path().join("gatekeeper.toml"), config).unwrap();
         Caldav {
             dir,
             server,
+            proxy,
             items: HashMap::new(),
             attendees: HashMap::new(),
         }
@@ -183,6 +191,183 @@ impl World for Caldav {
     fn writes_landed(&self) -> Option<u64> {
         None
     }
+
+    /// gatekeeper reads each item just before deciding it, so holding the
+    /// run between two decisions races nothing: instead the proxy holds
+    /// gatekeeper's PUT of the member's copy of the second invite, lets the
+    /// member's own PUT (conditional on the version gatekeeper read) reach
+    /// the server first, then passes gatekeeper's on.
+    fn run_with_member_answering_during_write(
+        &mut self,
+        member: &str,
+        ids: &[Id],
+        partstat: &str,
+    ) -> (Run, Id) {
+        let other = ids[1].clone();
+        let path = self.path(member, &other);
+        let (text, etag) = self.copy(member, &other);
+        let answered = ics::answer(&text, &other.0, member, partstat);
+        let auth = format!("{}:{}", user(member), self.server.password(user(member)));
+        let upstream = self.server.port();
+        let status = Arc::new(Mutex::new(None));
+        let seen = Arc::clone(&status);
+        let hook_path = path.clone();
+        self.proxy.before_put(&path, move || {
+            let reply = forward(
+                upstream,
+                &put_request(&hook_path, &auth, &etag, answered.as_bytes()),
+            );
+            *seen.lock().unwrap() = Some(status_of(&reply));
+        });
+        let run = run(self);
+        let landed = status.lock().unwrap().take();
+        assert!(
+            matches!(landed, Some(201 | 204)),
+            "the member's PUT landed first: {landed:?}\n{}\n{}",
+            run.out,
+            run.err
+        );
+        (run, other)
+    }
+}
+
+/// A hook run once, before the proxy passes on a PUT to this path.
+type Hook = (String, Box<dyn FnOnce() + Send>);
+
+/// A small HTTP proxy in front of Radicale (HTTP/1.0, one request per
+/// connection, as Radicale itself answers).
+struct Proxy {
+    port: u16,
+    hook: Arc<Mutex<Option<Hook>>>,
+}
+
+impl Proxy {
+    fn start(upstream: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hook: Arc<Mutex<Option<Hook>>> = Arc::new(Mutex::new(None));
+        let hooks = Arc::clone(&hook);
+        // The thread ends with the test process: it only ever waits in
+        // `accept` once the scenario is over.
+        std::thread::spawn(move || {
+            for conn in listener.incoming().filter_map(Result::ok) {
+                let hooks = Arc::clone(&hooks);
+                std::thread::spawn(move || relay(conn, upstream, &hooks));
+            }
+        });
+        Proxy { port, hook }
+    }
+
+    fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn before_put(&self, path: &str, f: impl FnOnce() + Send + 'static) {
+        *self.hook.lock().unwrap() = Some((path.to_string(), Box::new(f)));
+    }
+}
+
+/// Where the head of an HTTP message ends (after the blank line).
+fn head_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+}
+
+/// The head's lines with any `Connection` header replaced by `close`.
+fn closing(head: &str) -> String {
+    let mut lines: Vec<&str> = head
+        .trim_end()
+        .split("\r\n")
+        .filter(|l| {
+            !l.to_ascii_lowercase().starts_with("connection:")
+                && !l.to_ascii_lowercase().starts_with("keep-alive:")
+        })
+        .collect();
+    lines.push("Connection: close");
+    format!("{}\r\n\r\n", lines.join("\r\n"))
+}
+
+fn relay(mut client: TcpStream, upstream: u16, hooks: &Mutex<Option<Hook>>) {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let end = loop {
+        if let Some(end) = head_end(&buf) {
+            break end;
+        }
+        match client.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while buf.len() < end + length {
+        match client.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let mut request_line = head.split_whitespace();
+    let (method, path) = (request_line.next(), request_line.next());
+    if method == Some("PUT") {
+        let mut slot = hooks.lock().unwrap();
+        if slot.as_ref().is_some_and(|(p, _)| Some(p.as_str()) == path) {
+            let (_, f) = slot.take().unwrap();
+            drop(slot);
+            f();
+        }
+    }
+    let mut request = closing(&head).into_bytes();
+    request.extend_from_slice(&buf[end..end + length]);
+    let reply = forward(upstream, &request);
+    let reply = match head_end(&reply) {
+        Some(end) => {
+            let mut r = closing(&String::from_utf8_lossy(&reply[..end])).into_bytes();
+            r.extend_from_slice(&reply[end..]);
+            r
+        }
+        None => reply,
+    };
+    let _ = client.write_all(&reply);
+    let _ = client.shutdown(std::net::Shutdown::Both);
+}
+
+/// Send one request to Radicale and read its whole answer.
+fn forward(upstream: u16, request: &[u8]) -> Vec<u8> {
+    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+    up.write_all(request).unwrap();
+    let mut reply = Vec::new();
+    let _ = up.read_to_end(&mut reply);
+    reply
+}
+
+fn put_request(path: &str, auth: &str, etag: &str, body: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut r = format!(
+        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {}\r\nIf-Match: {etag}\r\nContent-Type: text/calendar; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        base64::engine::general_purpose::STANDARD.encode(auth),
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+fn status_of(reply: &[u8]) -> u16 {
+    String::from_utf8_lossy(reply)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// The world itself, before gatekeeper can run on it: the organizer's

@@ -188,22 +188,8 @@ pub fn a_member_answering_during_gatekeepers_write_keeps_their_answer<W: World>(
         Invite::new("race-b", "", &ms),
     ]);
 
-    let stalled = Stalled::start(&w);
-    let first = Id(stalled.first.0.clone());
-    assert!(ids.contains(&first), "{first:?} is one of {ids:?}");
-    let other = ids.iter().find(|i| **i != first).unwrap().clone();
-    assert_eq!(
-        w.partstat_of(m, &first),
-        DECLINED,
-        "the first answer landed"
-    );
-    assert_eq!(
-        w.partstat_of(m, &other),
-        NEEDS_ACTION,
-        "the second is not written yet"
-    );
-    w.member_answers(m, &other, ACCEPTED);
-    let raced = stalled.release();
+    let (raced, other) = w.run_with_member_answering_during_write(m, &ids, ACCEPTED);
+    let first = ids.iter().find(|i| **i != other).unwrap().clone();
     // Google decides a refused write again in the same pass; local folders
     // count it as a failed write (exit 6) and the next pass reads again.
     assert!(matches!(raced.code, 0 | 6), "{}\n{}", raced.out, raced.err);

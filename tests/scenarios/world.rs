@@ -134,6 +134,33 @@ pub trait World: Sized {
     /// tell.
     fn writes_landed(&self) -> Option<u64>;
 
+    /// One run in which the member answers one of `ids` (invites read
+    /// together) after gatekeeper read their copy and before its write to
+    /// it lands. Returns the run and the invite the member answered.
+    ///
+    /// The default holds the run after its first decision (`Stalled`): the
+    /// others are read, decided on the versions read, and not yet written.
+    /// A backend that reads each item just before deciding it catches the
+    /// write itself instead.
+    fn run_with_member_answering_during_write(
+        &mut self,
+        member: &str,
+        ids: &[Id],
+        partstat: &str,
+    ) -> (Run, Id) {
+        let stalled = Stalled::start(self);
+        let first = Id(stalled.first.0.clone());
+        assert!(ids.contains(&first), "{first:?} is one of {ids:?}");
+        let other = ids.iter().find(|i| **i != first).unwrap().clone();
+        assert_eq!(
+            self.partstat_of(member, &other),
+            NEEDS_ACTION,
+            "the second is not written yet"
+        );
+        self.member_answers(member, &other, partstat);
+        (stalled.release(), other)
+    }
+
     fn config(&self) -> PathBuf {
         self.dir().join("gatekeeper.toml")
     }
