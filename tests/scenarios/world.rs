@@ -387,11 +387,8 @@ fn blocked_on_pipe(pid: u32) -> Option<bool> {
 fn full_pipe() -> (std::fs::File, OwnedFd, usize) {
     let mut fds = [0; 2];
     // SAFETY: `fds` has room for the two descriptors `pipe2` writes.
-    assert_eq!(
-        unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) },
-        0,
-        "pipe2"
-    );
+    let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(rc, 0, "pipe2");
     let (r, w) = (fds[0], fds[1]);
     // SAFETY: both are fresh descriptors owned by nobody else.
     let (read, write) = unsafe { (std::fs::File::from_raw_fd(r), OwnedFd::from_raw_fd(w)) };
