@@ -48,7 +48,6 @@ macro_rules! scenarios {
         mod caldav_backend {
             $(
                 #[test]
-                #[ignore = "waiting for the CalDAV source"]
                 fn $name() {
                     crate::suite::$name::<crate::caldav::Caldav>();
                 }
