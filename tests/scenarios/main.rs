@@ -14,7 +14,9 @@
 //! Nothing here waits for time: a run is stalled at an exact point by
 //! handing it a full stdout pipe (it blocks printing its first decision,
 //! after that decision is finished and before the next is written), and
-//! released or killed there.
+//! released or killed there. CalDAV reads each item just before deciding
+//! it, so for the race there a proxy in front of Radicale holds
+//! gatekeeper's PUT while the member's lands.
 
 #[path = "../common/mod.rs"]
 mod common;
