@@ -46,6 +46,8 @@ fn local_sources_and_sources_not_ready_yet() {
          \n[[source]]\nkind = \"google\"\nname = \"g\"\nservice_account_key = \"missing-key.json\"\n\
          members = [\"ana@example.com\", \"yul@example.com\"]\n\
          \n[[source]]\nkind = \"google\"\nname = \"everyone\"\nservice_account_key = \"missing-key.json\"\n\
+         \n[[source]]\nkind = \"google\"\nname = \"own\"\nclient_secret = \"missing-secret.json\"\n\
+         token_file = \"token.json\"\nmember = \"zed@example.com\"\n\
          \n[[source]]\nkind = \"caldav\"\nname = \"dav\"\nurl = \"http://127.0.0.1:1/\"\n\
          token_file = \"missing-token\"\nmember = \"bo@example.com\"\n",
     );
