@@ -18,6 +18,7 @@
 //! an href to another origin, or show a credential anywhere.
 
 pub mod calendar;
+pub mod check;
 pub mod client;
 pub mod discovery;
 pub mod sync;
