@@ -84,6 +84,40 @@ fn the_graph_sees_the_core_modules() {
 /// node → node it uses → where (the first `file:line` seen).
 type Graph = BTreeMap<String, BTreeMap<String, String>>;
 
+/// Only the backends' own folders, the one place that builds them from the
+/// config (`source/mod.rs`), the config itself and Google's interactive
+/// sign-in know which kind a source is: the engine, the report, the CLI and
+/// everything else see `dyn CalendarSource`. A new backend is one folder
+/// and one line in `source::build`.
+#[test]
+fn only_the_sources_know_which_backend_a_calendar_is_on() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    let allowed = |rel: &str| {
+        rel.starts_with("source/") || rel.starts_with("config/") || rel == "cli/auth.rs"
+    };
+    let mut found = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap().display().to_string();
+        if allowed(&rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("SourceConfig::") {
+                found.push(format!("src/{rel}:{}: {}", n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "a match on the backend kind outside `src/source/` (move it behind `CalendarSource` or into `source::build`):\n{}",
+        found.join("\n")
+    );
+}
+
 fn crate_graph() -> Graph {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();

@@ -711,6 +711,28 @@ fn a_client_writing_during_gatekeepers_write_wins() {
         batches(&cursors).is_empty(),
         "gatekeeper's own write is not news"
     );
+
+    // The calendar is deleted: the pass that finds out fails for it (a
+    // 404 on its sync report), the next one finds Ana's calendars again,
+    // and the items' meetings leave the ledger before their rows go.
+    assert_eq!(server.delete("ana", &cal, None).status, 200);
+    let failed = source
+        .changes(&cursors, request)
+        .filter(|c| matches!(c, Change::Failed { .. }))
+        .count();
+    assert_eq!(failed, 1);
+    let gone = batches(&cursors);
+    let mut names: Vec<&str> = gone.iter().map(|b| b.item.href.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["a.ics", "b.ics"]);
+    assert!(
+        gone.iter()
+            .all(|b| !b.gone.is_empty() && b.series.is_empty())
+    );
+    for b in &gone {
+        apply(&mut cursors, source.finish(b));
+    }
+    assert!(cursors.is_empty(), "{cursors:?}");
 }
 
 /// The config's CalDAV keys: one way to log in, one way to find members'
@@ -774,4 +796,59 @@ fn caldav_config_problems_are_reported_with_their_fix() {
         "url = \"https://dav.example.com/\"\ntoken_file = \"t\"\nmember = \"ana@example.com\"\npasword_file = \"p\"\n",
         &["unknown key `pasword_file`", "password_file"],
     );
+}
+
+/// The daemon against Xandikos, a server with implicit scheduling: the
+/// member's answer, comment and marker go into their copy (an attendee may
+/// change these), and a second pass writes nothing.
+#[test]
+fn the_daemon_answers_on_xandikos_too() {
+    let server = Xandikos::start("ana");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("policies")).unwrap();
+    std::fs::write(
+        dir.path().join("policies/team.toml"),
+        "[team]\nname = \"t\"\ndomains = [\"example.com\"]\n\n\
+         [[member]]\nemail = \"ana@example.com\"\ntime_zone = \"Europe/Lisbon\"\nworking_hours = \"08:00-18:00\"\n\n\
+         [[rule]]\nkind = \"agenda\"\naction = \"decline\"\nmin_words = 6\n",
+    )
+    .unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "unused").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.path().join("gatekeeper.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "policies = [\"policies\"]\n[store]\nsqlite = \"state.db\"\n\n\
+             [[source]]\nkind = \"caldav\"\nname = \"x\"\nurl = \"{}/\"\ntoken_file = \"token\"\n\
+             member = \"ana@example.com\"\n",
+            server.base_url()
+        ),
+    )
+    .unwrap();
+    let item = "/ana/calendars/calendar/sync@example.org.ics";
+    let ics = invite("sync@example.org", "Sync")
+        .replace("olga@example.com", "olga@example.org")
+        .replace(
+            "END:VEVENT",
+            "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:pat@example.org\r\nEND:VEVENT",
+        );
+    server.put_ok(item, ics.as_bytes());
+    let (code, out, err) = common::run_once(&config, "2026-11-29T08:00:00Z");
+    assert_eq!(code, 0, "{out}\n{err}\n{}", server.log());
+    let answered = server.get(item);
+    let text = common::unfold(&answered.text());
+    assert!(
+        text.contains("PARTSTAT=TENTATIVE:mailto:ana@example.com")
+            && text.contains("COMMENT;X-GATEKEEPER=TRUE:")
+            && text.contains("X-GATEKEEPER-PARTSTAT"),
+        "{text}\n{out}\n{err}"
+    );
+    let rows = common::log_rows(&config).len();
+    let (code, out, err) = common::run_once(&config, "2026-11-29T08:05:00Z");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(server.get(item).etag, answered.etag, "{err}");
+    assert_eq!(common::log_rows(&config).len(), rows);
 }

@@ -405,6 +405,37 @@ pub fn build(config: &Config, team: &[String]) -> Sources {
     Sources { sources, runtime }
 }
 
+/// What checking a source found, in the order it was found, worded for
+/// the operator (`config check` prints it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    /// Something that works: a calendar reached, what it holds.
+    Found(String),
+    /// Something to fix that does not stop the source (a member in no
+    /// policy, an empty folder, a key file not in place yet).
+    Warning(String),
+    /// The source, or one member's calendar, cannot be reached: the check
+    /// fails.
+    Unreachable(String),
+}
+
+/// Whether each member's calendar of the config's source `s` can be
+/// reached, and what was found there, each finding handed to `report` as
+/// it is made. Read-only: it writes no file, opens no store and changes no
+/// calendar (local folders are listed, a Google source reads each member's
+/// time zone setting, a CalDAV source discovers each member's calendars).
+/// `team` is every member of every policy. Like [`build`], the one place
+/// that knows the backends: each check lives in its backend's own file.
+pub fn check(config: &Config, s: &SourceConfig, team: &[String], report: &mut dyn FnMut(Reach)) {
+    match s {
+        SourceConfig::Vdir { .. } => vdir::check(s, team, report),
+        SourceConfig::Google { .. } => google::check::check(s, team, report),
+        SourceConfig::Caldav { .. } => {
+            caldav::check::check(s, team, config.limits.max_item_bytes, report)
+        }
+    }
+}
+
 /// The async runtime for backends that need one: created once, on first
 /// use, and shared.
 pub(crate) fn runtime(

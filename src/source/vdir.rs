@@ -933,6 +933,48 @@ impl std::fmt::Display for VdirCursor {
     }
 }
 
+/// `config check` for a local folder: its calendars and items are
+/// listed (no item is read, no stale temporary file removed); a folder
+/// that cannot be listed fails the check, an empty one is a warning.
+pub fn check(s: &SourceConfig, team: &[String], report: &mut dyn FnMut(super::Reach)) {
+    use super::Reach;
+    let SourceConfig::Vdir {
+        name, member, path, ..
+    } = s
+    else {
+        report(Reach::Unreachable(format!(
+            "source `{}`: not a local folder source",
+            s.name()
+        )));
+        return;
+    };
+    if !team.contains(member) {
+        report(Reach::Warning(format!(
+            "source `{name}`: `{member}` is in no policy, so nothing of theirs is screened"
+        )));
+    }
+    match VdirSource::new(path.clone()).list() {
+        Ok(items) => {
+            let mut calendars: Vec<&str> = items.iter().map(|i| i.calendar.as_str()).collect();
+            calendars.sort_unstable();
+            calendars.dedup();
+            report(Reach::Found(format!(
+                "source `{name}` (vdir, {member}): {} calendar(s), {} item(s) in `{}`",
+                calendars.len(),
+                items.len(),
+                path.display()
+            )));
+            if items.is_empty() {
+                report(Reach::Warning(format!(
+                    "source `{name}`: no calendars in `{}` yet; point `path` at the folder vdirsyncer keeps",
+                    path.display()
+                )));
+            }
+        }
+        Err(e) => report(Reach::Unreachable(format!("source `{name}`: {e}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

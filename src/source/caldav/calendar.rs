@@ -2,8 +2,10 @@
 //!
 //! **Cursors** (the store's rows for this source, keyed by the calendar's
 //! decoded path):
-//! - `(calendar, "")`: where the calendar's sync stands: `sync <token>`,
-//!   `ctag <ctag>` or `etags` (see `sync`);
+//! - `(calendar, "")`: where the calendar's sync stands (`sync <token>`,
+//!   `ctag <ctag>` or `etags`, see `sync`) and whose calendar it is: a
+//!   calendar that is no longer found for its member has its items' meetings
+//!   taken off the ledger and its rows removed;
 //! - `(calendar, item name)`: the item's etag as last finished, and the
 //!   events it held (so a deleted item's meetings leave the burden ledger),
 //!   in the layout local folders use.
@@ -73,7 +75,9 @@ struct OpenItem {
 }
 
 struct Pending {
-    cursor: String,
+    /// The calendar's sync row to store (`None`: to remove, the calendar
+    /// is gone).
+    value: Option<String>,
     items: HashSet<String>,
 }
 
@@ -207,8 +211,12 @@ impl CaldavCalendar {
         let mut first: Vec<Change> = Vec::new();
         let mut reads: Vec<(CalendarInfo, ItemRef)> = Vec::new();
         let mut gone: Vec<Change> = Vec::new();
+        // Calendars whose sync report came back (or failed): the member's
+        // others are gone.
+        let mut seen: HashSet<String> = HashSet::new();
         for (calendar, delta) in calendars {
-            let state = cursors.get(&(calendar.path.clone(), SYNC_ITEM.to_string()));
+            let row = cursors.get(&(calendar.path.clone(), SYNC_ITEM.to_string()));
+            let state = row.map(|v| SyncRow::parse(v).cursor);
             let delta = match delta {
                 Ok(d) => d,
                 Err(e) => {
@@ -221,10 +229,11 @@ impl CaldavCalendar {
                         member: Some(member.clone()),
                         error: SourceError::Backend(Box::new(e)),
                     });
+                    seen.insert(calendar.path.clone());
                     continue;
                 }
             };
-            if delta.complete && state.is_some_and(|s| s.starts_with("sync ")) {
+            if delta.complete && state.as_deref().is_some_and(|s| s.starts_with("sync ")) {
                 // The refused (or forgotten) token is dropped whatever the
                 // full listing brings: it must never be sent again.
                 first.push(Change::Cursor(CursorOp::Remove {
@@ -284,23 +293,70 @@ impl CaldavCalendar {
                     known.get(name).copied(),
                 ))));
             }
+            let value = SyncRow {
+                cursor: delta.cursor,
+                member: member.clone(),
+            }
+            .to_string();
             if waiting.is_empty() {
-                if state != Some(&delta.cursor) {
+                if row != Some(&value) {
                     first.push(Change::Cursor(CursorOp::Set {
                         calendar: calendar.path.clone(),
                         item: SYNC_ITEM.to_string(),
-                        value: delta.cursor.clone(),
+                        value,
                     }));
                 }
             } else {
                 self.pending().insert(
                     calendar.path.clone(),
                     Pending {
-                        cursor: delta.cursor,
+                        value: Some(value),
                         items: waiting,
                     },
                 );
             }
+            seen.insert(calendar.path.clone());
+        }
+        // Calendars of this member that are no longer there (deleted, or
+        // no longer shared with the delegate): their items' meetings leave
+        // the ledger, then their rows go.
+        let orphans: Vec<&String> = cursors
+            .iter()
+            .filter(|((c, i), v)| {
+                i == SYNC_ITEM && !seen.contains(c) && SyncRow::parse(v).member == member
+            })
+            .map(|((c, _), _)| c)
+            .collect();
+        for calendar in orphans {
+            let items: Vec<(&String, &String)> = cursors
+                .iter()
+                .filter(|((c, i), _)| c == calendar && i != SYNC_ITEM)
+                .map(|((_, i), v)| (i, v))
+                .collect();
+            if items.is_empty() {
+                first.push(Change::Cursor(CursorOp::Remove {
+                    calendar: calendar.clone(),
+                    item: SYNC_ITEM.to_string(),
+                }));
+                continue;
+            }
+            let mut waiting = HashSet::new();
+            for (name, value) in items {
+                waiting.insert(name.clone());
+                gone.push(Change::Batch(Box::new(self.gone_batch(
+                    &member,
+                    calendar,
+                    name,
+                    Some(value),
+                ))));
+            }
+            self.pending().insert(
+                calendar.clone(),
+                Pending {
+                    value: None,
+                    items: waiting,
+                },
+            );
         }
         reads.sort_by(|a, b| (&a.1.calendar, &a.1.href).cmp(&(&b.1.calendar, &b.1.href)));
         Box::new(
@@ -407,7 +463,7 @@ impl CalendarSource for CaldavCalendar {
         let states: HashMap<String, String> = cursors
             .iter()
             .filter(|((_, item), _)| item == SYNC_ITEM)
-            .map(|((calendar, _), value)| (calendar.clone(), value.clone()))
+            .map(|((calendar, _), value)| (calendar.clone(), SyncRow::parse(value).cursor))
             .collect();
         // Every member's sync report first, concurrently; items are read
         // one by one as the engine gets to them.
@@ -454,10 +510,15 @@ impl CalendarSource for CaldavCalendar {
         if let Some(p) = pending.get_mut(&batch.item.calendar) {
             p.items.remove(&batch.item.href);
             if p.items.is_empty() {
-                ops.push(CursorOp::Set {
-                    calendar: batch.item.calendar.clone(),
-                    item: SYNC_ITEM.to_string(),
-                    value: p.cursor.clone(),
+                let calendar = batch.item.calendar.clone();
+                let item = SYNC_ITEM.to_string();
+                ops.push(match p.value.clone() {
+                    Some(value) => CursorOp::Set {
+                        calendar,
+                        item,
+                        value,
+                    },
+                    None => CursorOp::Remove { calendar, item },
                 });
                 pending.remove(&batch.item.calendar);
             }
@@ -622,5 +683,30 @@ impl std::fmt::Display for ItemCursor {
             write!(f, "\u{1f}{uid}\u{1e}{rid}")?;
         }
         Ok(())
+    }
+}
+
+/// A calendar's sync row: where its sync stands (see `sync`) and whose
+/// calendar it is (so a calendar that disappears is known to be that
+/// member's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SyncRow {
+    cursor: String,
+    member: String,
+}
+
+impl SyncRow {
+    fn parse(s: &str) -> SyncRow {
+        let (cursor, member) = s.split_once('\u{1f}').unwrap_or((s, ""));
+        SyncRow {
+            cursor: cursor.to_string(),
+            member: member.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for SyncRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}\u{1f}{}", self.cursor, self.member)
     }
 }

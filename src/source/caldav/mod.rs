@@ -18,6 +18,7 @@
 //! an href to another origin, or show a credential anywhere.
 
 pub mod calendar;
+pub mod check;
 pub mod client;
 pub mod discovery;
 pub mod sync;
@@ -239,7 +240,8 @@ pub struct CaldavSource {
     settings: CaldavSettings,
     client: Arc<DavClient>,
     runtime: Arc<tokio::runtime::Runtime>,
-    calendars: Mutex<HashMap<String, Vec<CalendarInfo>>>,
+    /// When each member's calendars were found, and what was found.
+    calendars: Mutex<HashMap<String, (std::time::Instant, Vec<CalendarInfo>)>>,
 }
 
 impl std::fmt::Debug for CaldavSource {
@@ -307,8 +309,10 @@ impl CaldavSource {
     /// A member's event calendars, discovered now (and remembered).
     pub fn discover(&self, member: &str) -> Result<Vec<CalendarInfo>, DavError> {
         let found = self.block_on(discover(&self.client, &self.settings.principals, member))?;
-        self.lock_calendars()
-            .insert(member.to_string(), found.clone());
+        self.lock_calendars().insert(
+            member.to_string(),
+            (std::time::Instant::now(), found.clone()),
+        );
         Ok(found)
     }
 
@@ -324,11 +328,21 @@ impl CaldavSource {
     ) -> Vec<(String, MemberSync)> {
         let states = Arc::new(states.clone());
         let limit = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_MEMBERS));
+        // Calendars found recently are used as they are; older lists are
+        // found again, so a calendar a member adds is seen within
+        // `REDISCOVER`.
         let cached: Vec<Option<Vec<CalendarInfo>>> = {
             let c = self.lock_calendars();
-            members.iter().map(|m| c.get(m).cloned()).collect()
+            members
+                .iter()
+                .map(|m| {
+                    c.get(m)
+                        .filter(|(at, _)| at.elapsed() < REDISCOVER)
+                        .map(|(_, cals)| cals.clone())
+                })
+                .collect()
         };
-        let results: Vec<MemberSync> = self.block_on(async {
+        let results: Vec<(MemberSync, bool)> = self.block_on(async {
             let mut tasks = tokio::task::JoinSet::new();
             for (i, (member, cached)) in members.iter().zip(cached).enumerate() {
                 let client = Arc::clone(&self.client);
@@ -338,11 +352,12 @@ impl CaldavSource {
                 let member = member.clone();
                 tasks.spawn(async move {
                     let _permit = limit.acquire().await;
+                    let fresh = cached.is_none();
                     let calendars = match cached {
                         Some(c) => c,
                         None => match discover(&client, &principals, &member).await {
                             Ok(c) => c,
-                            Err(e) => return (i, Err(e)),
+                            Err(e) => return (i, Err(e), fresh),
                         },
                     };
                     let mut out = Vec::new();
@@ -356,23 +371,27 @@ impl CaldavSource {
                         .await;
                         out.push((calendar, delta));
                     }
-                    (i, Ok(out))
+                    (i, Ok(out), fresh)
                 });
             }
-            let mut results: Vec<Option<MemberSync>> = (0..members.len()).map(|_| None).collect();
+            let mut results: Vec<Option<(MemberSync, bool)>> =
+                (0..members.len()).map(|_| None).collect();
             while let Some(done) = tasks.join_next().await {
-                if let Ok((i, r)) = done {
-                    results[i] = Some(r);
+                if let Ok((i, r, fresh)) = done {
+                    results[i] = Some((r, fresh));
                 }
             }
             results
                 .into_iter()
                 .map(|r| {
                     r.unwrap_or_else(|| {
-                        Err(DavError::Transport {
-                            url: String::new(),
-                            reason: "the sync task stopped".into(),
-                        })
+                        (
+                            Err(DavError::Transport {
+                                url: String::new(),
+                                reason: "the sync task stopped".into(),
+                            }),
+                            false,
+                        )
                     })
                 })
                 .collect()
@@ -382,14 +401,18 @@ impl CaldavSource {
             .iter()
             .cloned()
             .zip(results)
-            .map(|(member, r)| {
+            .map(|(member, (r, fresh))| {
                 match &r {
-                    Ok(found) => {
+                    Ok(found) if fresh => {
                         calendars.insert(
                             member.clone(),
-                            found.iter().map(|(c, _)| c.clone()).collect(),
+                            (
+                                std::time::Instant::now(),
+                                found.iter().map(|(c, _)| c.clone()).collect(),
+                            ),
                         );
                     }
+                    Ok(_) => {}
                     Err(_) => {
                         calendars.remove(&member);
                     }
@@ -402,7 +425,9 @@ impl CaldavSource {
     /// A member's calendars as last discovered, discovering them the first
     /// time.
     pub fn calendars(&self, member: &str) -> Result<Vec<CalendarInfo>, DavError> {
-        if let Some(c) = self.lock_calendars().get(member) {
+        if let Some((at, c)) = self.lock_calendars().get(member)
+            && at.elapsed() < REDISCOVER
+        {
             return Ok(c.clone());
         }
         self.discover(member)
@@ -414,7 +439,9 @@ impl CaldavSource {
         self.lock_calendars().remove(member);
     }
 
-    fn lock_calendars(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<CalendarInfo>>> {
+    fn lock_calendars(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (std::time::Instant, Vec<CalendarInfo>)>> {
         self.calendars.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -555,6 +582,9 @@ impl CaldavSource {
         Ok(out)
     }
 }
+
+/// How long a member's list of calendars is used before it is found again.
+const REDISCOVER: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// How many members are synced at once.
 const CONCURRENT_MEMBERS: usize = 8;

@@ -16,6 +16,7 @@
 
 pub mod auth;
 pub mod calendar;
+pub mod check;
 pub mod limit;
 pub mod map;
 pub mod retry;
