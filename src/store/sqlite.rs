@@ -27,7 +27,14 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Connection,
+    /// Writes since the open batch transaction began; `None` outside a
+    /// batch (every write is then its own transaction).
+    batch: Option<usize>,
 }
+
+/// A batch is committed after this many writes, so its transaction (and
+/// the WAL it fills before a checkpoint) stays small.
+const BATCH_WRITES: usize = 2_000;
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
@@ -66,7 +73,7 @@ impl SqliteStore {
         // FULL would fsync twice per decision, which dominated a first sync.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore { conn, batch: None };
         // The version is read inside the write transaction: a second
         // process opening a fresh database at the same moment waits, then
         // sees the migrations done and applies nothing twice.
@@ -161,8 +168,75 @@ fn wait_when_busy(attempt: i32) -> bool {
 /// A write transaction that takes the write lock when it begins, so the
 /// busy handler can wait for it (a deferred one that upgrades late fails at
 /// once instead).
-fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+/// Inside a batch (a transaction is open) it is a savepoint of the batch.
+fn write_tx(conn: &mut Connection) -> rusqlite::Result<WriteTx<'_>> {
+    if conn.is_autocommit() {
+        conn.transaction_with_behavior(TransactionBehavior::Immediate)
+            .map(WriteTx::Own)
+    } else {
+        conn.savepoint().map(WriteTx::InBatch)
+    }
+}
+
+/// A write transaction of its own, or a part of the open batch.
+enum WriteTx<'a> {
+    Own(rusqlite::Transaction<'a>),
+    InBatch(rusqlite::Savepoint<'a>),
+}
+
+impl WriteTx<'_> {
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            WriteTx::Own(tx) => tx.commit(),
+            WriteTx::InBatch(sp) => sp.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            WriteTx::Own(tx) => tx,
+            WriteTx::InBatch(sp) => sp,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Count a write of the open batch; commit the batch when it is full.
+    fn wrote(&mut self) -> Result<()> {
+        if let Some(n) = &mut self.batch {
+            *n += 1;
+            if *n >= BATCH_WRITES {
+                self.commit_batch()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Make everything written so far durable and, inside a batch, go on
+    /// in a new transaction.
+    fn commit_batch(&mut self) -> Result<()> {
+        if self.batch.is_some() {
+            self.conn.execute_batch("COMMIT")?;
+            self.batch = None;
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.batch = Some(0);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteStore {
+    /// A batch left open (an error ended the pass) is committed: every
+    /// write in it was one a store without batching would have committed
+    /// on its own.
+    fn drop(&mut self) {
+        if self.batch.is_some() {
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -291,7 +365,7 @@ impl Store for SqliteStore {
             )?;
         }
         tx.commit()?;
-        Ok(())
+        self.wrote()
     }
 
     fn protected_blocks(
@@ -356,7 +430,8 @@ impl Store for SqliteStore {
     }
 
     fn put_screening(&mut self, s: &Screening) -> Result<()> {
-        Ok(put_screening_on(&self.conn, s)?)
+        put_screening_on(&self.conn, s)?;
+        self.wrote()
     }
 
     fn begin_decision(&mut self, d: &DecisionRecord, screening: &Screening) -> Result<i64> {
@@ -389,6 +464,9 @@ impl Store for SqliteStore {
         s.decision_id = Some(id);
         put_screening_on(&tx, &s)?;
         tx.commit()?;
+        // The action follows: the pending row, and everything a batch
+        // wrote before it, must be durable first.
+        self.commit_batch()?;
         Ok(id)
     }
 
@@ -408,7 +486,7 @@ impl Store for SqliteStore {
         s.decision_id = Some(id);
         put_screening_on(&tx, &s)?;
         tx.commit()?;
-        Ok(())
+        self.wrote()
     }
 
     fn decision(&self, id: i64) -> Result<Option<DecisionRecord>> {
@@ -459,7 +537,7 @@ impl Store for SqliteStore {
             "INSERT OR IGNORE INTO urgent_uses (organizer, month, uid, recurrence_id, used_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![organizer, month, uid, recurrence_id, ts(at)],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn cursors(&self, source: &str) -> Result<HashMap<(String, String), String>> {
@@ -476,7 +554,7 @@ impl Store for SqliteStore {
              ON CONFLICT (source, calendar, item) DO UPDATE SET cursor = excluded.cursor",
             params![source, calendar, item, cursor],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn remove_cursor(&mut self, source: &str, calendar: &str, item: &str) -> Result<()> {
@@ -484,12 +562,12 @@ impl Store for SqliteStore {
             "DELETE FROM sync_cursors WHERE source = ?1 AND calendar = ?2 AND item = ?3",
             params![source, calendar, item],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn clear_cursors(&mut self) -> Result<()> {
         self.conn.execute("DELETE FROM sync_cursors", [])?;
-        Ok(())
+        self.wrote()
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -506,11 +584,27 @@ impl Store for SqliteStore {
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn upsert_burden(&mut self, entry: &BurdenEntry) -> Result<()> {
-        Ok(upsert_burden_on(&self.conn, entry)?)
+        upsert_burden_on(&self.conn, entry)?;
+        self.wrote()
+    }
+
+    fn begin_batch(&mut self) -> Result<()> {
+        if self.batch.is_none() {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.batch = Some(0);
+        }
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> Result<()> {
+        if self.batch.take().is_some() {
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
     }
 
     fn remove_burden(
@@ -531,7 +625,7 @@ impl Store for SqliteStore {
                 member
             ],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn replace_burden(
@@ -558,7 +652,7 @@ impl Store for SqliteStore {
             upsert_burden_on(&tx, e)?;
         }
         tx.commit()?;
-        Ok(())
+        self.wrote()
     }
 
     fn burden_totals(
