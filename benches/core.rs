@@ -158,6 +158,7 @@ fn main() {
             occurrences: spans,
             sent_at: Some(t("2026-11-27T10:00:00Z")),
             all_day: false,
+            categories: &[],
         };
         report(
             &format!("evaluate: {name}"),
@@ -181,6 +182,7 @@ fn main() {
         occurrences: &weekly,
         sent_at: Some(t("2026-11-27T10:00:00Z")),
         all_day: false,
+        categories: &[],
     };
     report(
         "evaluate: weekly series, 10 occurrences judged",

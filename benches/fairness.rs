@@ -146,6 +146,7 @@ fn main() {
         occurrences: &occ,
         sent_at: None,
         all_day: false,
+        categories: &[],
     };
     let ctx = Context::new(now, "m1@example.com").with_busy(&busy);
     bench(

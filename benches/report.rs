@@ -15,8 +15,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use gatekeeper::config::Config;
-use gatekeeper::daemon::team::Team;
 use gatekeeper::report::{Format, IsoWeek, collect, weekly_report};
+use gatekeeper::team::Team;
 
 const MEMBERS: usize = 1000;
 const ZONES: [(&str, &str); 6] = [

@@ -9,8 +9,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use gatekeeper::source::ItemRef;
 use gatekeeper::source::vdir::VdirSource;
-use gatekeeper::source::{CalendarSource, ItemRef};
 
 const FILES: usize = 500;
 const ROUNDS: usize = 5;

@@ -14,3 +14,4 @@ pub mod policy;
 pub mod report;
 pub mod source;
 pub mod store;
+pub mod team;

@@ -23,14 +23,7 @@ const SPLIT: &[&str] = &["policy", "report"];
 /// move below `daemon`). They are left out of the graph until then. When one
 /// of them disappears, `allowlist_has_no_stale_entries` fails: delete its
 /// line here, and this list ends empty.
-const KNOWN_CYCLES_BEING_REMOVED: &[(&str, &str)] = &[
-    // `source::google` uses `daemon::screen::Write` (helper A1 moves it down).
-    ("source", "daemon"),
-    // `report::collect` and `report::schedule` call into the daemon (helpers
-    // A1 and A2).
-    ("report::collect", "daemon"),
-    ("report::schedule", "daemon"),
-];
+const KNOWN_CYCLES_BEING_REMOVED: &[(&str, &str)] = &[];
 
 #[test]
 fn the_module_graph_has_no_cycles() {

@@ -157,6 +157,7 @@ fn invite<'a>(c: &'a Case, b: &'a Built) -> Invite<'a> {
         occurrences: &b.spans,
         sent_at: c.sent_at.map(t),
         all_day: c.all_day,
+        categories: &[],
     }
 }
 

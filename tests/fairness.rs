@@ -601,6 +601,7 @@ fn fairness_rules_fire_with_their_figures_and_suggest_times() {
         occurrences: &single,
         sent_at: None,
         all_day: false,
+        categories: &[],
     };
     let totals = [
         (
@@ -1017,6 +1018,7 @@ fn check_and_suggest_agree_around_dst_and_odd_offsets() {
                         occurrences: &occ,
                         sent_at: None,
                         all_day: false,
+                        categories: &[],
                     };
                     let v = evaluate(
                         &invite,

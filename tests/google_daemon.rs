@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use gatekeeper::config::Config;
 use gatekeeper::daemon::Engine;
-use gatekeeper::daemon::team::Team;
 use gatekeeper::store::sqlite::SqliteStore;
+use gatekeeper::team::Team;
 use gatekeeper_google_fake::{Failure, FailureKind, FakeGoogle};
 use serde_json::{Value, json};
 

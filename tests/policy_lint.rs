@@ -378,7 +378,7 @@ fn demo_policy_is_clean() {
     let policy = policy.expect("a policy");
     assert_eq!(policy.team, "demo");
     assert_eq!(policy.members.len(), 4);
-    assert_eq!(policy.rules.len(), 6);
+    assert_eq!(policy.rules.len(), 8);
     assert_eq!(lint(&text), "");
     assert_eq!(json(&text), serde_json::json!([]));
 }

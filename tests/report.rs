@@ -727,7 +727,7 @@ fn scheduled_report_is_written_once_per_week() {
     )
     .unwrap();
     let config = gatekeeper::config::Config::load(&path).unwrap();
-    let team = gatekeeper::daemon::team::Team::load(&config.policies).unwrap();
+    let team = gatekeeper::team::Team::load(&config.policies).unwrap();
     let mut store = gatekeeper::store::sqlite::SqliteStore::in_memory().unwrap();
     // Sunday: not due yet for this week's Monday; the previous Monday's
     // report (W48) is.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use common::*;
+use gatekeeper::source::SourceError;
 use gatekeeper::source::vdir::VdirSource;
-use gatekeeper::source::{CalendarSource, SourceError};
 
 /// How a racing client writes the file.
 #[derive(Clone, Copy, Debug)]
@@ -115,12 +115,17 @@ fn race(how: ClientWrite, rounds: usize) -> (Vec<String>, usize, usize) {
     }
     done.store(true, Ordering::Relaxed);
     let (landed, refused) = gk.join().unwrap();
-    // Nothing of gatekeeper's is left behind in the folder.
+    // No temporary file of gatekeeper's is left behind in the folder. A
+    // `.gatekeeper-kept.*` file may be: when the client replaced the file
+    // through all of `undo_exchange`'s bounded rounds (a loaded machine
+    // slows gatekeeper's thread, not the client's), the version it could
+    // not put back is kept for a person rather than deleted. Whether a
+    // write was lost is what the reads above judge.
     let leftovers: Vec<String> = std::fs::read_dir(&cal)
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".gatekeeper"))
+        .filter(|n| n.starts_with(".gatekeeper") && !n.starts_with(".gatekeeper-kept."))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     (lost, landed, refused)
@@ -488,8 +493,8 @@ fn the_organizer_fixes_an_invite_whose_only_member_is_outside_hours() {
 fn a_policy_edit_rescreens_only_that_team_and_keeps_every_cursor() {
     use gatekeeper::config::Config;
     use gatekeeper::daemon::Engine;
-    use gatekeeper::daemon::team::Team;
     use gatekeeper::store::sqlite::SqliteStore;
+    use gatekeeper::team::Team;
 
     // Two teams: Ana's (`t`) and Lee's (`u`), each with its own file.
     let dir = team_dir(TEAM);

@@ -9,9 +9,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use gatekeeper::config::Config;
 use gatekeeper::daemon::Engine;
-use gatekeeper::daemon::team::Team;
 use gatekeeper::store::Outcome;
 use gatekeeper::store::sqlite::SqliteStore;
+use gatekeeper::team::Team;
 use proptest::prelude::*;
 
 const MEMBERS: [&str; 3] = ["ana@example.com", "bo@example.com", "kai@example.com"];

@@ -1061,6 +1061,47 @@ fn map_event(
             })
             .map(|p| unescape_text(&p.value)),
         event_type: super::EventType::Default,
+        categories: categories(doc, ev),
+    })
+}
+
+/// Every CATEGORIES property's values: a property may list several,
+/// separated by unescaped commas, and an event may have several properties.
+fn categories(doc: &Document, ev: &Comp) -> Vec<String> {
+    let mut out = Vec::new();
+    for prop in doc.all(ev, "CATEGORIES") {
+        for raw in split_unescaped_commas(&prop.value) {
+            if out.len() == super::MAX_CATEGORIES {
+                return out;
+            }
+            let value = unescape_text(raw);
+            let value = value.trim();
+            if !value.is_empty() {
+                out.push(value.to_string());
+            }
+        }
+    }
+    out
+}
+
+fn split_unescaped_commas(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let s = rest?;
+        let bytes = s.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\\' => i += 2,
+                b',' => {
+                    rest = Some(&s[i + 1..]);
+                    return Some(&s[..i]);
+                }
+                _ => i += 1,
+            }
+        }
+        rest = None;
+        Some(s)
     })
 }
 

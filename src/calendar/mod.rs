@@ -230,7 +230,14 @@ pub struct Event {
     /// these, so standing answers are not rewritten after a lost database.
     pub gatekeeper_rules: Option<Vec<String>>,
     pub event_type: EventType,
+    /// CATEGORIES values, unescaped and trimmed, in file order (at most
+    /// `MAX_CATEGORIES`); Google events have none.
+    pub categories: Vec<String>,
 }
+
+/// An event keeps at most this many categories: the purpose rule reads
+/// them for every invite, and a hostile file may list thousands.
+pub const MAX_CATEGORIES: usize = 64;
 
 /// Google's `eventType`; iCalendar events are `Default`. Focus time and
 /// out-of-office blocks are the owner's protected time, not meetings.

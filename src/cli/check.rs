@@ -10,9 +10,9 @@ use crate::calendar::PartStat;
 use crate::calendar::ical::parse_ics;
 use crate::calendar::recurrence::group_by_uid;
 use crate::daemon::engine::upcoming_spans;
-use crate::daemon::team::Team;
 use crate::policy::diagnostic::did_you_mean_help;
 use crate::policy::{Context, Invite, Policy, evaluate};
+use crate::team::Team;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -110,6 +110,19 @@ pub fn run(args: Args) -> Exit {
     let invite = Invite::of_event(event, &spans);
     let ctx = Context::new(now, &member).with_urgent_uses(args.urgent_used);
     let verdict = evaluate(&invite, policy, &ctx);
+    // What the purpose rules read, so an organizer learns the exact word.
+    let purpose = if policy.screens_purposes(&member) {
+        let purposes = policy.purposes_for(&member);
+        let r = crate::policy::purpose::recognise(
+            invite.title,
+            invite.description,
+            invite.categories,
+            &purposes,
+        );
+        crate::policy::purpose::describe(&r, &purposes)
+    } else {
+        Vec::new()
+    };
     let comment = verdict.comment(&invite, policy, &member, event.private);
     let answered = event
         .attendee(&member)
@@ -141,6 +154,7 @@ pub fn run(args: Args) -> Exit {
                 "rules": rules,
                 "exemption": verdict.exemption.as_ref().map(|e| e.describe()),
                 "judged_first_days": verdict.judged_first_days,
+                "purpose": purpose,
                 "already_answered": answered.map(|p| p.as_ical()),
                 "comment": comment,
             });
@@ -177,6 +191,12 @@ pub fn run(args: Args) -> Exit {
                         f.problem.message()
                     );
                     println!("  {:<9} {:<18} fix: {}", "", "", f.problem.fix());
+                }
+            }
+            if !purpose.is_empty() {
+                println!();
+                for p in &purpose {
+                    println!("purpose: {p}");
                 }
             }
             if let Some(note) = verdict.horizon_note() {

@@ -8,9 +8,8 @@ use std::path::PathBuf;
 
 use super::Exit;
 use crate::config::{Config, Mode, SourceConfig};
-use crate::daemon::team::Team;
-use crate::source::CalendarSource;
 use crate::source::vdir::VdirSource;
+use crate::team::Team;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -127,7 +126,7 @@ pub fn run(args: Args) -> Exit {
 /// Sign in as each of a Google source's members and read their calendar's
 /// time zone. Prints one line per member; returns how many failed.
 fn check_google(source: &SourceConfig, name: &str, team: &[String]) -> usize {
-    let (settings, members) = crate::daemon::engine::google_settings_for(source, team);
+    let (settings, members) = crate::source::google::google_settings_for(source, team);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::{Exit, Format};
-use crate::daemon::team::policy_files;
 use crate::policy::diagnostic::{render_human, render_json};
 use crate::policy::{Diagnostic, lint_bytes};
+use crate::team::policy_files;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use super::Exit;
 use crate::config::Config;
-use crate::daemon::team::Team;
 use crate::report::{Format, IsoWeek, collect, stats, weekly_report};
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
+use crate::team::Team;
 
 #[derive(clap::Args)]
 pub struct Args {

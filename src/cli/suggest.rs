@@ -53,7 +53,7 @@ fn busy_times(
     to: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<crate::fairness::BusyTime>, String> {
     let config = crate::config::Config::load(config).map_err(|e| e.to_string())?;
-    let team = crate::daemon::team::Team::load(&config.policies).map_err(|e| e.render(false))?;
+    let team = crate::team::Team::load(&config.policies).map_err(|e| e.render(false))?;
     // An in-memory store: suggesting reads calendars but records nothing.
     let store = crate::store::sqlite::SqliteStore::in_memory().map_err(|e| e.to_string())?;
     let engine = crate::daemon::Engine::new(config, store, team);

@@ -510,6 +510,39 @@ fn lookup<'a, 'i>(table: &'a DeTable<'i>, key: &str) -> Option<&'a Value<'i>> {
         .map(|(_, v)| v)
 }
 
+/// Keys whose values are secrets: a chat webhook's URL is its password,
+/// and a database URL may carry one. Their values are never shown, not even
+/// in the snippet under a diagnostic.
+pub const SECRET_KEYS: &[(&str, &str)] = &[("report", "chat_webhook_url"), ("store", "url")];
+
+/// The config text with the value of every `SECRET_KEYS` key replaced by
+/// `*`, byte for byte, so that spans into the original still point at the
+/// same places. What a diagnostic shows is taken from this text.
+pub fn redact(source: &str) -> String {
+    let mut bytes = source.as_bytes().to_vec();
+    let (root, _) = DeTable::parse_recoverable(source);
+    let root = root.into_inner();
+    for (section, name) in SECRET_KEYS {
+        let Some(table) = lookup(&root, section) else {
+            continue;
+        };
+        let DeValue::Table(t) = table.get_ref() else {
+            continue;
+        };
+        if let Some(v) = lookup(t, name) {
+            let span = v.span();
+            for b in bytes.get_mut(span).into_iter().flatten() {
+                if !matches!(*b, b'"' | b'\'' | b'\n' | b'\r') {
+                    *b = b'*';
+                }
+            }
+        }
+    }
+    // Every byte of a value's characters is replaced, so the result is
+    // whole ASCII characters; the fallback cannot happen but costs nothing.
+    String::from_utf8(bytes).unwrap_or_else(|_| "*".repeat(source.len()))
+}
+
 /// Check config text against `KEYS` and the rules between keys. `exists`
 /// answers whether a path named in the file (as written, relative to the
 /// config file) exists. Returns every problem, in file order.

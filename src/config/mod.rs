@@ -422,7 +422,7 @@ impl Config {
     ) -> Result<Config, ConfigError> {
         let invalid = |diagnostics: Vec<Diagnostic>| ConfigError::Invalid {
             path: file.to_string(),
-            text: text.to_string(),
+            text: lint::redact(text),
             diagnostics,
         };
         let diagnostics = lint::lint(text, file, exists);
@@ -459,7 +459,7 @@ impl Config {
             diagnostics.sort_by_key(|d| d.span.as_ref().map_or(0, |s| s.start));
             return Err(ConfigError::Invalid {
                 path: file,
-                text,
+                text: lint::redact(&text),
                 diagnostics,
             });
         }

@@ -45,18 +45,9 @@ pub fn ownership(
     }
 }
 
-/// A response to write into the member's copy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Write {
-    pub partstat: PartStat,
-    pub comment: Option<String>,
-    /// The marker that records the answer as gatekeeper's own.
-    pub marker: Option<PartStat>,
-    /// The acting rules the answer stands on, carried with the marker so a
-    /// fresh store can tell whether a later verdict names a new problem
-    /// (see [`new_problems`]). Empty when there is no marker.
-    pub rules: Vec<String>,
-}
+/// A response to write into the member's copy: the backend-neutral
+/// [`Answer`](crate::source::Answer) each source applies its own way.
+pub use crate::source::Answer as Write;
 
 /// The attendees as the decision core may see them: the answer of anyone
 /// `governed` says gatekeeper answers for is reset to NEEDS-ACTION, so a

@@ -29,6 +29,8 @@ pub struct Invite<'a> {
     /// counted from here, or from `now` when it is unknown or later.
     pub sent_at: Option<DateTime<Utc>>,
     pub all_day: bool,
+    /// The event's CATEGORIES (the purpose rules read them).
+    pub categories: &'a [String],
 }
 
 impl<'a> Invite<'a> {
@@ -44,6 +46,7 @@ impl<'a> Invite<'a> {
             occurrences,
             sent_at: event.created.or(event.dtstamp).or(event.last_modified),
             all_day: event.is_all_day(),
+            categories: &event.categories,
         }
     }
 }

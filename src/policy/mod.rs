@@ -11,6 +11,7 @@ pub mod evaluate;
 pub mod invite;
 pub mod model;
 pub mod parse;
+pub mod purpose;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use evaluate::{Context, Decision, Finding, Invite, Problem, Span, Verdict, evaluate};

@@ -9,6 +9,7 @@ use chrono::{NaiveTime, Weekday};
 use chrono_tz::Tz;
 
 use super::comment::Template;
+use super::purpose::{DecisionRecordRule, Purpose, PurposeRule};
 
 /// What a rule does when it fires. Ordered by severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -56,10 +57,12 @@ pub enum RuleKind {
     BurdenCap,
     SeriesRotation,
     ProtectedTime,
+    Purpose,
+    DecisionRecord,
 }
 
 impl RuleKind {
-    pub const ALL: [RuleKind; 10] = [
+    pub const ALL: [RuleKind; 12] = [
         RuleKind::Agenda,
         RuleKind::MinNotice,
         RuleKind::MeetingFreeDays,
@@ -70,6 +73,8 @@ impl RuleKind {
         RuleKind::BurdenCap,
         RuleKind::SeriesRotation,
         RuleKind::ProtectedTime,
+        RuleKind::Purpose,
+        RuleKind::DecisionRecord,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +89,8 @@ impl RuleKind {
             RuleKind::BurdenCap => "burden_cap",
             RuleKind::SeriesRotation => "series_rotation",
             RuleKind::ProtectedTime => "protected_time",
+            RuleKind::Purpose => "purpose",
+            RuleKind::DecisionRecord => "decision_record",
         }
     }
 
@@ -340,6 +347,11 @@ pub enum RuleSpec {
     /// The meeting must not overlap the member's own focus time or
     /// out-of-office blocks (Google Calendar's event types).
     ProtectedTime,
+    /// The invite must state one of the team's purposes (see `purpose`).
+    Purpose(PurposeRule),
+    /// A meeting of the rule's purpose must link where its decision will be
+    /// written, on a host the team accepts.
+    DecisionRecord(DecisionRecordRule),
 }
 
 impl RuleSpec {
@@ -355,6 +367,8 @@ impl RuleSpec {
             RuleSpec::BurdenCap { .. } => RuleKind::BurdenCap,
             RuleSpec::SeriesRotation { .. } => RuleKind::SeriesRotation,
             RuleSpec::ProtectedTime => RuleKind::ProtectedTime,
+            RuleSpec::Purpose(_) => RuleKind::Purpose,
+            RuleSpec::DecisionRecord(_) => RuleKind::DecisionRecord,
         }
     }
 }
@@ -542,6 +556,30 @@ impl Policy {
             m.tz = tz;
         }
         p
+    }
+
+    /// The purposes that justify a meeting for `member`: those of the
+    /// `purpose` rule that applies to them, else the defaults (decision,
+    /// feedback, relationships). The `decision_record` rule and `check`
+    /// recognise purposes with these.
+    pub fn purposes_for(&self, member: &str) -> std::borrow::Cow<'_, [Purpose]> {
+        self.rules
+            .iter()
+            .filter(|r| r.applies_to(member))
+            .find_map(|r| match &r.spec {
+                RuleSpec::Purpose(p) => Some(std::borrow::Cow::Borrowed(p.purposes.as_slice())),
+                _ => None,
+            })
+            .unwrap_or_else(|| std::borrow::Cow::Owned(super::purpose::default_purposes()))
+    }
+
+    /// Whether a `purpose` or `decision_record` rule applies to `member`:
+    /// only then does `check` say what it read of the invite's purpose.
+    pub fn screens_purposes(&self, member: &str) -> bool {
+        self.rules.iter().any(|r| {
+            r.applies_to(member)
+                && matches!(r.spec, RuleSpec::Purpose(_) | RuleSpec::DecisionRecord(_))
+        })
     }
 
     pub fn member(&self, email: &str) -> Option<&Member> {

@@ -20,6 +20,10 @@ use super::model::{
     Action, Exceptions, ExternalGuests, Fairness, Member, OneToOne, Policy, Rule, RuleKind,
     RuleSpec, Urgent, WeekdaySet, WorkingHours, content_hash,
 };
+use super::purpose::{
+    Alternative, DEFAULT_PURPOSES, DecisionRecordRule, HostPattern, MAX_HOSTS, MAX_PURPOSES,
+    MAX_WORDS, Purpose, PurposeRule, default_alternatives, default_purposes, tokens,
+};
 
 type Value<'i> = Spanned<DeValue<'i>>;
 
@@ -75,6 +79,8 @@ fn rule_keys(kind: RuleKind) -> &'static [&'static str] {
         RuleKind::OutsideHoursBudget => &["minutes_per_week"],
         RuleKind::BurdenCap => &["ratio"],
         RuleKind::SeriesRotation => &["max_share"],
+        RuleKind::Purpose => &["purposes", "alternatives"],
+        RuleKind::DecisionRecord => &["hosts", "purpose"],
     }
 }
 
@@ -478,6 +484,9 @@ impl Walker<'_> {
             return Vec::new();
         };
         let mut out: Vec<(Rule, Range<usize>)> = Vec::new();
+        // The purposes `decision_record` rules name, checked once every
+        // `purpose` rule is known.
+        let mut record_purposes: Vec<(String, Range<usize>)> = Vec::new();
         for item in items.iter() {
             let Some(t) = self.table(item, "`[[rule]]`") else {
                 continue;
@@ -579,6 +588,10 @@ impl Walker<'_> {
                     .required(t, "max_share", item.span(), "the `series_rotation` rule")
                     .and_then(|n| self.number_in(n, "`max_share`", 0.1, 0.9, "the largest share of a series' occurrences one member may spend outside their hours, e.g. `0.5`; 1 would never fire, 0 is the `working_hours` rule"))
                     .map(|max_share| RuleSpec::SeriesRotation { max_share }),
+                RuleKind::Purpose => self.purpose_rule(t).map(RuleSpec::Purpose),
+                RuleKind::DecisionRecord => self
+                    .decision_record_rule(t, item.span(), &mut record_purposes)
+                    .map(RuleSpec::DecisionRecord),
             };
             let (Some(spec), Some(action)) = (spec, action) else {
                 continue;
@@ -616,6 +629,7 @@ impl Walker<'_> {
             }
             out.push((rule, kind_span));
         }
+        self.check_record_purposes(items, &out, record_purposes);
         out.into_iter().map(|(r, _)| r).collect()
     }
 
@@ -1143,6 +1157,340 @@ impl Walker<'_> {
             }
         }
         (ok && v.get_ref().is_array()).then_some(set)
+    }
+}
+
+// ---- the `purpose` and `decision_record` rules -------------------------------
+
+const PURPOSE_KEYS: &[&str] = &["name", "words", "categories"];
+const ALTERNATIVE_KEYS: &[&str] = &["name", "link"];
+
+impl Walker<'_> {
+    /// `purposes` (names, or tables with `name`, `words`, `categories`;
+    /// the three defaults when left out) and `alternatives` (names, or
+    /// tables with `name` and `link`).
+    fn purpose_rule(&mut self, t: &DeTable<'_>) -> Option<PurposeRule> {
+        let errors_before = self.error_count();
+        let purposes = match lookup(t, "purposes") {
+            Some(v) => self.purposes(v),
+            None => default_purposes(),
+        };
+        let alternatives = match lookup(t, "alternatives") {
+            Some(v) => self.alternatives(v),
+            None => default_alternatives(),
+        };
+        (self.error_count() == errors_before).then_some(PurposeRule {
+            purposes,
+            alternatives,
+        })
+    }
+
+    fn error_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
+    fn purposes(&mut self, v: &Value<'_>) -> Vec<Purpose> {
+        let Some(items) = v.get_ref().as_array() else {
+            self.type_error(v, "`purposes`", "an array of names or tables");
+            return Vec::new();
+        };
+        if items.is_empty() {
+            self.diags.push(
+                Diagnostic::error("impossible-value", "the rule accepts no purpose")
+                    .at(v.span(), "empty list")
+                    .help("list the purposes that justify a meeting, e.g. `[\"decision\", \"feedback\", \"relationships\"]`"),
+            );
+            return Vec::new();
+        }
+        if items.len() > MAX_PURPOSES {
+            self.diags.push(
+                Diagnostic::error(
+                    "impossible-value",
+                    format!("more than {MAX_PURPOSES} purposes"),
+                )
+                .at(v.span(), "too many")
+                .help("a team that meets for everything needs no `purpose` rule"),
+            );
+            return Vec::new();
+        }
+        let mut out: Vec<(Purpose, Range<usize>)> = Vec::new();
+        for item in items.iter() {
+            let (name_v, table) = match item.get_ref() {
+                DeValue::String(_) => (Some(item), None),
+                DeValue::Table(pt) => {
+                    self.check_keys(pt, PURPOSE_KEYS, "a purpose");
+                    (
+                        self.required(pt, "name", item.span(), "a purpose"),
+                        Some(pt),
+                    )
+                }
+                _ => {
+                    self.type_error(item, "a purpose", "a name or a table with `name`");
+                    continue;
+                }
+            };
+            let Some((name, span)) = name_v.and_then(|n| self.string(n, "a purpose's `name`"))
+            else {
+                continue;
+            };
+            let name = name.trim().to_lowercase();
+            if tokens(&name).is_empty() {
+                self.diags.push(
+                    Diagnostic::error("impossible-value", "a purpose needs a name")
+                        .at(span, "no letters or digits")
+                        .help("name it as organizers will write it: `Purpose: decision`"),
+                );
+                continue;
+            }
+            if let Some((_, first)) = out.iter().find(|(p, _)| tokens(&p.name) == tokens(&name)) {
+                let mut d = Diagnostic::error(
+                    "duplicate-purpose",
+                    format!("the purpose `{name}` is listed twice"),
+                )
+                .at(span, "listed again here")
+                .help("keep one entry per purpose, with all its words");
+                d.related.push(Related {
+                    file: self.file.to_string(),
+                    source: None,
+                    span: first.clone(),
+                    label: "first listed here".into(),
+                });
+                self.diags.push(d);
+                continue;
+            }
+            let mut purpose = Purpose::named(&name);
+            if let Some(pt) = table {
+                if let Some(w) = lookup(pt, "words") {
+                    purpose.words = self.phrases(w, "`words`");
+                }
+                if let Some(c) = lookup(pt, "categories") {
+                    purpose.categories = self.phrases(c, "`categories`");
+                }
+            }
+            out.push((purpose, span));
+        }
+        self.similar_purposes(&out);
+        out.into_iter().map(|(p, _)| p).collect()
+    }
+
+    /// A near miss between two purposes of the list, or of a default name
+    /// (`decison`), is likely a typo: organizers would have to misspell it
+    /// too. A plural (`decisions`) is a choice, not a typo.
+    fn similar_purposes(&mut self, purposes: &[(Purpose, Range<usize>)]) {
+        let names: Vec<&str> = purposes.iter().map(|(p, _)| p.name.as_str()).collect();
+        for (i, (p, span)) in purposes.iter().enumerate() {
+            let others = names
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, n)| *n)
+                .chain(
+                    DEFAULT_PURPOSES
+                        .iter()
+                        .copied()
+                        .filter(|d| !names.contains(d)),
+                )
+                .filter(|n| !n.starts_with(p.name.as_str()) && !p.name.starts_with(n));
+            if let Some(near) = super::diagnostic::did_you_mean(&p.name, others) {
+                self.diags.push(
+                    Diagnostic::warning(
+                        "similar-purpose",
+                        format!("the purpose `{}` is a near miss of `{near}`", p.name),
+                    )
+                    .at(span.clone(), "organizers must write this exact word")
+                    .help(format!("did you mean `{near}`?")),
+                );
+            }
+        }
+    }
+
+    /// Words or category names: non-empty strings with a letter or digit.
+    fn phrases(&mut self, v: &Value<'_>, what: &str) -> Vec<String> {
+        let items = self.strings(v, what);
+        if items.len() > MAX_WORDS {
+            self.diags.push(
+                Diagnostic::error(
+                    "impossible-value",
+                    format!("{what} lists more than {MAX_WORDS}"),
+                )
+                .at(v.span(), "too many")
+                .help("keep the words that really say it"),
+            );
+            return Vec::new();
+        }
+        items
+            .into_iter()
+            .filter_map(|(w, span)| {
+                if tokens(&w).is_empty() {
+                    self.diags.push(
+                        Diagnostic::error("impossible-value", format!("an empty entry in {what}"))
+                            .at(span, "no letters or digits")
+                            .help("remove it, or write a word such as `decide`"),
+                    );
+                    None
+                } else {
+                    Some(w.trim().to_lowercase())
+                }
+            })
+            .collect()
+    }
+
+    fn alternatives(&mut self, v: &Value<'_>) -> Vec<Alternative> {
+        let Some(items) = v.get_ref().as_array() else {
+            self.type_error(v, "`alternatives`", "an array of names or tables");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for item in items.iter().take(MAX_WORDS) {
+            let (name_v, table) = match item.get_ref() {
+                DeValue::String(_) => (Some(item), None),
+                DeValue::Table(at) => {
+                    self.check_keys(at, ALTERNATIVE_KEYS, "an alternative");
+                    (
+                        self.required(at, "name", item.span(), "an alternative"),
+                        Some(at),
+                    )
+                }
+                _ => {
+                    self.type_error(
+                        item,
+                        "an alternative",
+                        "a name or a table with `name` and `link`",
+                    );
+                    continue;
+                }
+            };
+            let Some((name, _)) = name_v.and_then(|n| self.string(n, "an alternative's `name`"))
+            else {
+                continue;
+            };
+            let link = table
+                .and_then(|at| lookup(at, "link"))
+                .and_then(|l| self.string(l, "`link`"))
+                .and_then(|(l, span)| {
+                    let l = l.trim().to_string();
+                    let ok = (l.starts_with("https://") || l.starts_with("http://"))
+                        && HostPattern::parse(&l).is_some();
+                    if !ok {
+                        self.diags.push(
+                            Diagnostic::error("invalid-link", format!("`{l}` is not a web link"))
+                                .at(span, "expected `https://...`")
+                                .help("give the full address, e.g. `https://wiki.example.com/new-page`"),
+                        );
+                    }
+                    ok.then_some(l)
+                });
+            out.push(Alternative {
+                name: name.trim().to_string(),
+                link,
+            });
+        }
+        out
+    }
+
+    fn decision_record_rule(
+        &mut self,
+        t: &DeTable<'_>,
+        at: Range<usize>,
+        record_purposes: &mut Vec<(String, Range<usize>)>,
+    ) -> Option<DecisionRecordRule> {
+        let hosts_v = self.required(t, "hosts", at, "the `decision_record` rule")?;
+        let errors_before = self.error_count();
+        let items = self.strings(hosts_v, "`hosts`");
+        if items.len() > MAX_HOSTS {
+            self.diags.push(
+                Diagnostic::error("impossible-value", format!("more than {MAX_HOSTS} hosts"))
+                    .at(hosts_v.span(), "too many")
+                    .help("a record belongs in one place or two: the team's wiki, its repository"),
+            );
+            return None;
+        }
+        if items.is_empty() && hosts_v.get_ref().is_array() {
+            self.diags.push(
+                Diagnostic::error("impossible-value", "the rule accepts no host")
+                    .at(hosts_v.span(), "empty list")
+                    .help("list where decisions are written, e.g. `[\"wiki.example.com\"]`"),
+            );
+        }
+        let mut hosts = Vec::new();
+        for (h, span) in items {
+            match HostPattern::parse(&h) {
+                Some(p) => hosts.push(p),
+                None => self.diags.push(
+                    Diagnostic::error("invalid-host", format!("`{h}` is not a host"))
+                        .at(span, "expected a host name")
+                        .help("write a host such as `wiki.example.com`, optionally with a path: `github.com/acme`"),
+                ),
+            }
+        }
+        let purpose = match lookup(t, "purpose") {
+            Some(p) => {
+                let (p, span) = self.string(p, "`purpose`")?;
+                let p = p.trim().to_lowercase();
+                record_purposes.push((p.clone(), span));
+                p
+            }
+            None => "decision".to_string(),
+        };
+        (self.error_count() == errors_before).then_some(DecisionRecordRule { purpose, hosts })
+    }
+
+    /// A `decision_record` rule's purpose must be one the `purpose` rules
+    /// (or, without any, the defaults) accept. Skipped when a `purpose`
+    /// rule did not parse: its errors say what to fix first.
+    fn check_record_purposes(
+        &mut self,
+        items: &[Value<'_>],
+        rules: &[(Rule, Range<usize>)],
+        record_purposes: Vec<(String, Range<usize>)>,
+    ) {
+        let written = items
+            .iter()
+            .filter_map(|i| i.get_ref().as_table())
+            .filter_map(|t| lookup(t, "kind"))
+            .filter(|k| k.get_ref().as_str() == Some("purpose"))
+            .count();
+        let parsed: Vec<&PurposeRule> = rules
+            .iter()
+            .filter_map(|(r, _)| match &r.spec {
+                RuleSpec::Purpose(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        if written != parsed.len() {
+            return;
+        }
+        let mut known: Vec<String> = parsed
+            .iter()
+            .flat_map(|p| p.purposes.iter().map(|p| p.name.clone()))
+            .collect();
+        if parsed.is_empty() {
+            known = DEFAULT_PURPOSES.iter().map(|s| s.to_string()).collect();
+        }
+        for (p, span) in record_purposes {
+            if known.contains(&p) {
+                continue;
+            }
+            self.diags.push(
+                Diagnostic::error(
+                    "unknown-purpose",
+                    format!("`{p}` is not one of the team's purposes"),
+                )
+                .at(span, "no `purpose` rule accepts it")
+                .help_opt(
+                    did_you_mean_help(&p, known.iter().map(String::as_str)).or_else(|| {
+                        Some(format!(
+                            "the purposes are {}",
+                            known
+                                .iter()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ))
+                    }),
+                ),
+            );
+        }
     }
 }
 

@@ -1,28 +1,22 @@
-//! The report's I/O: reads the members' local calendars from the config's
-//! vdir sources (files are read and parsed in parallel) and the decision
-//! log and burden ledger from the store, and hands them to `stats`.
+//! The report's I/O: reads the members' calendars through the configured
+//! sources (`source::build`, in parallel) and the decision log and burden
+//! ledger from the store, and hands them to `stats`.
 //!
 //! Must not compute any figure itself. A file that cannot be read or parsed
 //! is reported and skipped, like the daemon does.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use super::stats::{self, IsoWeek, MemberCalendar, Settings, TREND_WEEKS};
-use crate::calendar::ical::{Limits, parse_ics_bytes_with};
-use crate::calendar::recurrence::group_by_uid;
-use crate::config::{Config, SourceConfig};
+use crate::config::Config;
 use crate::fairness::Burden;
 use crate::policy::model::Policy;
-use crate::source::CalendarSource;
-use crate::source::vdir::VdirSource;
+use crate::source::{CalendarSource, Window};
 use crate::store::{DecisionRecord, Store};
 
-/// The series of one file, or why it was skipped.
-type FileSeries = Result<Vec<Vec<crate::calendar::Event>>, String>;
 /// The decision log and each week's burden ledger totals.
 type StoreRows = (
     Vec<DecisionRecord>,
@@ -60,90 +54,64 @@ pub fn settings(config: &Config) -> Settings {
     }
 }
 
-/// Read every vdir calendar of `policy`'s members. A progress bar is drawn
-/// on stderr when it is a terminal and `progress` is set.
+/// Read the calendars of `policy`'s members over `window` from every
+/// configured source (`source::build`), the sources in parallel (and a
+/// local folder's files in parallel too). A member's series from several
+/// sources are one calendar; a member without a source has none. A
+/// calendar or file that cannot be read is reported and left out. A
+/// progress bar is drawn on stderr when it is a terminal and `progress` is
+/// set.
 pub fn read_calendars(
     config: &Config,
     policy: &Policy,
+    window: (DateTime<Utc>, DateTime<Utc>),
     progress: bool,
 ) -> (Vec<MemberCalendar>, Vec<String>) {
-    let mut problems = Vec::new();
-    let mut files: Vec<(String, PathBuf)> = Vec::new();
-    let mut members: Vec<String> = Vec::new();
-    for s in &config.sources {
-        let SourceConfig::Vdir { member, path, .. } = s else {
-            continue;
-        };
-        if policy.member(member).is_none() {
-            continue;
-        }
-        if !members.contains(member) {
-            members.push(member.clone());
-        }
-        let mut src = VdirSource::new(path.clone());
-        match src.list() {
-            Ok(items) => files.extend(items.into_iter().map(|i| {
-                let p = if i.calendar.is_empty() {
-                    path.join(&i.href)
-                } else {
-                    path.join(&i.calendar).join(&i.href)
-                };
-                (member.clone(), p)
-            })),
-            Err(e) => problems.push(format!("{e}; skipped")),
-        }
-    }
-    let bar = progress_bar(files.len() as u64, progress);
-    let parsed: Vec<(String, FileSeries)> = files
+    let team: Vec<String> = policy.members.iter().map(|m| m.email.clone()).collect();
+    let built = crate::source::build(config, &team);
+    // Every (source, member) to read, in the config's order.
+    let jobs: Vec<(&dyn CalendarSource, &String)> = built
+        .sources
+        .iter()
+        .flat_map(|s| {
+            s.members()
+                .iter()
+                .filter(|m| policy.member(m).is_some())
+                .map(move |m| (s.as_ref(), m))
+        })
+        .collect();
+    let bar = progress_bar(jobs.len() as u64, progress);
+    let read: Vec<(String, Result<Window, String>)> = jobs
         .par_iter()
-        .map(|(member, path)| {
-            let r = read_one(path, &config.limits.ical());
+        .map(|(source, member)| {
+            let r = source
+                .events_between(member, window.0, window.1)
+                .map_err(|e| format!("source `{}`: `{member}`: {e}", source.name()));
             bar.inc(1);
-            (member.clone(), r)
+            ((*member).clone(), r)
         })
         .collect();
     bar.finish_and_clear();
-    let mut by_member: HashMap<String, MemberCalendar> = members
-        .iter()
-        .map(|m| {
-            (
-                m.clone(),
-                MemberCalendar {
-                    email: m.clone(),
-                    series: Vec::new(),
-                },
-            )
-        })
-        .collect();
-    for (member, r) in parsed {
-        match r {
-            Ok(groups) => {
-                if let Some(c) = by_member.get_mut(&member) {
-                    c.series.extend(groups);
-                }
+    let mut problems = Vec::new();
+    let mut calendars: Vec<MemberCalendar> = Vec::new();
+    for (member, r) in read {
+        let w = match r {
+            Ok(w) => w,
+            Err(p) => {
+                problems.push(p);
+                continue;
             }
-            Err(e) => problems.push(e),
+        };
+        problems.extend(w.problems);
+        match calendars.iter_mut().find(|c| c.email == member) {
+            Some(c) => c.series.extend(w.series),
+            None => calendars.push(MemberCalendar {
+                email: member,
+                series: w.series,
+            }),
         }
     }
-    let calendars = members.iter().filter_map(|m| by_member.remove(m)).collect();
     (calendars, problems)
-}
-
-fn read_one(path: &Path, limits: &Limits) -> FileSeries {
-    let size = std::fs::metadata(path)
-        .map_err(|e| format!("{}: {e}; skipped", path.display()))?
-        .len();
-    if size > limits.max_item_bytes as u64 {
-        return Err(format!(
-            "{}: {size} bytes, over the limit of {} (`[limits] max_item_bytes`); skipped",
-            path.display(),
-            limits.max_item_bytes
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}; skipped", path.display()))?;
-    let parsed = parse_ics_bytes_with(&bytes, limits)
-        .map_err(|e| format!("{}: {e}; skipped", path.display()))?;
-    Ok(group_by_uid(parsed.events))
 }
 
 fn progress_bar(len: u64, wanted: bool) -> indicatif::ProgressBar {
@@ -153,7 +121,7 @@ fn progress_bar(len: u64, wanted: bool) -> indicatif::ProgressBar {
     }
     let bar = indicatif::ProgressBar::new(len);
     if let Ok(style) =
-        indicatif::ProgressStyle::with_template("reading calendars {bar:40} {pos}/{len} files")
+        indicatif::ProgressStyle::with_template("reading calendars {bar:40} {pos}/{len}")
     {
         bar.set_style(style);
     }
@@ -182,66 +150,6 @@ pub fn read_store(
     Ok((decisions, ledger))
 }
 
-/// Read the Google members' calendars over `window` through the API (the
-/// daemon keeps no copy of them). A member whose calendar cannot be read is
-/// reported and left out, like a member without a calendar.
-pub fn read_google(
-    config: &Config,
-    policy: &Policy,
-    window: (DateTime<Utc>, DateTime<Utc>),
-) -> (Vec<MemberCalendar>, Vec<String>) {
-    let mut calendars = Vec::new();
-    let mut problems = Vec::new();
-    let sources: Vec<&SourceConfig> = config
-        .sources
-        .iter()
-        .filter(|s| matches!(s, SourceConfig::Google { .. }))
-        .collect();
-    if sources.is_empty() {
-        return (calendars, problems);
-    }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            problems.push(format!("cannot start the async runtime: {e}"));
-            return (calendars, problems);
-        }
-    };
-    let team = policy
-        .members
-        .iter()
-        .map(|m| m.email.clone())
-        .collect::<Vec<_>>();
-    for s in sources {
-        let (settings, members) = crate::daemon::engine::google_settings_for(s, &team);
-        let members: Vec<String> = members
-            .into_iter()
-            .filter(|m| policy.member(m).is_some())
-            .collect();
-        let google = rt.block_on(crate::source::google::GoogleSource::connect(
-            settings, &members,
-        ));
-        for m in &members {
-            match rt.block_on(google.events_between(m, window.0, window.1)) {
-                Ok(batch) => {
-                    problems.extend(batch.problems);
-                    let events = batch.events.into_iter().map(|g| g.event).collect();
-                    calendars.push(MemberCalendar {
-                        email: m.clone(),
-                        series: crate::calendar::recurrence::group_by_uid(events),
-                    });
-                }
-                Err(e) => problems.push(format!("source `{}`: `{m}`: {e}", s.name())),
-            }
-        }
-    }
-    (calendars, problems)
-}
-
 /// Everything for one policy's report: calendars, and the store when there
 /// is one.
 pub fn collect(
@@ -254,14 +162,11 @@ pub fn collect(
     let tz = settings(config)
         .time_zone
         .unwrap_or_else(|| stats::main_zone(policy));
-    let (mut calendars, mut problems) = read_calendars(config, policy, progress);
     // The window the report and its trend read: the week and the four
     // before it.
     let first = (0..TREND_WEEKS).fold(week, |w, _| w.previous());
     let window = (first.bounds(tz).0, week.bounds(tz).1);
-    let (google, google_problems) = read_google(config, policy, window);
-    calendars.extend(google);
-    problems.extend(google_problems);
+    let (calendars, problems) = read_calendars(config, policy, window, progress);
     let (decisions, ledger) = match store {
         Some(s) => read_store(s, week, tz)?,
         None => Default::default(),

@@ -45,6 +45,19 @@ pub fn field(s: &str) -> String {
 
 pub fn render(r: &WeeklyReport) -> String {
     let mut out = HEADER.join(",");
+    // With a purpose section: each member's meeting minutes by purpose.
+    let purposes = r.purposes.as_ref();
+    if let Some(p) = purposes {
+        for t in &p.by_purpose {
+            let name = if t.purpose == super::stats::NONE_STATED {
+                "no_purpose_minutes".to_string()
+            } else {
+                format!("purpose_{}_minutes", t.purpose.replace(' ', "_"))
+            };
+            out.push(',');
+            out.push_str(&field(&name));
+        }
+    }
     out.push_str("\r\n");
     for m in &r.members {
         let row = [
@@ -72,6 +85,15 @@ pub fn render(r: &WeeklyReport) -> String {
             m.burden.to_string(),
         ];
         out.push_str(&row.join(","));
+        if let Some(p) = purposes {
+            let mine = p.members.iter().find(|x| x.email == m.email);
+            for i in 0..p.by_purpose.len() {
+                out.push(',');
+                if let Some(minutes) = mine.and_then(|x| x.minutes.get(i)) {
+                    out.push_str(&minutes.to_string());
+                }
+            }
+        }
         out.push_str("\r\n");
     }
     out

@@ -226,6 +226,36 @@ pub fn render(r: &WeeklyReport) -> String {
         );
     }
 
+    if let Some(p) = &r.purposes {
+        let _ = writeln!(o, "<h2>Meeting purposes</h2>");
+        let _ = writeln!(o, "<p>{}</p>", escape(&super::text::purpose_sentence(p)));
+        table(
+            &mut o,
+            &["purpose", "meetings", "hours"],
+            p.by_purpose
+                .iter()
+                .map(|t| vec![t.purpose.clone(), t.meetings.to_string(), hours(t.minutes)]),
+        );
+        if !p.decisions.is_empty() {
+            table(
+                &mut o,
+                &["decision meeting", "organizer", "starts", "record"],
+                p.decisions.iter().map(|d| {
+                    vec![
+                        d.title.clone(),
+                        d.organizer.clone().unwrap_or_default(),
+                        d.local_start.clone(),
+                        match (&d.record, d.has_record) {
+                            (Some(link), _) => link.clone(),
+                            (None, true) => "has a record".to_string(),
+                            (None, false) => "no record".to_string(),
+                        },
+                    ]
+                }),
+            );
+        }
+    }
+
     let _ = writeln!(o, "<h2>Trend</h2>");
     chart(
         &mut o,

@@ -185,6 +185,10 @@ pub fn render(r: &WeeklyReport) -> String {
         }
     }
 
+    if let Some(p) = &r.purposes {
+        purposes(&mut o, p);
+    }
+
     let _ = writeln!(o, "\n## Trend\n");
     let _ = writeln!(
         o,
@@ -218,6 +222,46 @@ pub fn render(r: &WeeklyReport) -> String {
     o
 }
 
+fn purposes(o: &mut String, p: &super::stats::PurposeSection) {
+    let _ = writeln!(o, "\n## Meeting purposes\n");
+    let _ = writeln!(o, "{}\n", escape(&super::text::purpose_sentence(p)));
+    let _ = writeln!(o, "| purpose | meetings | hours |");
+    let _ = writeln!(o, "|---|--:|--:|");
+    for t in &p.by_purpose {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} |",
+            escape(&t.purpose),
+            t.meetings,
+            hours(t.minutes)
+        );
+    }
+    if !p.decisions.is_empty() {
+        let _ = writeln!(o, "\nDecision meetings:\n");
+        for d in &p.decisions {
+            let record = match (&d.record, d.has_record) {
+                (Some(link), _) => format!("record: {}", escape(link)),
+                (None, true) => "has a record".to_string(),
+                (None, false) => "**no record**".to_string(),
+            };
+            let _ = writeln!(
+                o,
+                "- {} ({}, {}): {record}",
+                escape(&d.title),
+                escape(d.organizer.as_deref().unwrap_or("no organizer")),
+                d.local_start
+            );
+        }
+        if p.decisions_total as usize > p.decisions.len() {
+            let _ = writeln!(
+                o,
+                "\n({} more in the JSON report.)",
+                p.decisions_total as usize - p.decisions.len()
+            );
+        }
+    }
+}
+
 /// Escape text for Slack's mrkdwn, which has no backslash escapes (a `\\_`
 /// shows as typed): only `&`, `<` and `>` are special, and Slack asks for
 /// exactly these entities. Line breaks become spaces.
@@ -247,6 +291,9 @@ pub fn summary(r: &WeeklyReport) -> String {
         escape_slack(&rest),
         r.fairness.evenness,
     );
+    if let Some(p) = &r.purposes {
+        let _ = writeln!(o, "{}", escape_slack(&super::text::purpose_sentence(p)));
+    }
     let mut busiest: Vec<_> = r.members.iter().filter(|m| m.has_calendar).collect();
     busiest.sort_by(|a, b| {
         b.meeting_minutes

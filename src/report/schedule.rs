@@ -17,9 +17,9 @@ use super::collect;
 use super::stats::{IsoWeek, main_zone, weekly_report};
 use crate::calendar::local_to_utc;
 use crate::config::{Config, ReportConfig};
-use crate::daemon::team::Team;
 use crate::policy::model::Policy;
 use crate::store::Store;
+use crate::team::Team;
 
 /// The first instant strictly after `after` whose wall-clock time in `tz`
 /// is `time` on `weekday`. A time that does not exist that day (a DST gap)

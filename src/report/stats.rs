@@ -30,6 +30,7 @@ mod decisions;
 mod fairness;
 mod load;
 mod meetings;
+mod purposes;
 mod team_time;
 mod totals;
 mod trend;
@@ -44,6 +45,9 @@ use serde::Serialize;
 use rayon::prelude::*;
 
 use self::meetings::{MemberOccurrences, member_occurrences};
+pub use self::purposes::{
+    DecisionMeeting, MemberPurposes, NONE_STATED, PurposeSection, PurposeTime,
+};
 use self::trend::trend_point;
 use self::week::week_report;
 use crate::calendar::{Event, local_to_utc};
@@ -209,6 +213,10 @@ pub struct WeeklyReport {
     pub trend: Vec<TrendPoint>,
     /// What the report could not know.
     pub notes: Vec<String>,
+    /// Which purposes the week's meetings served, when the policy has a
+    /// `purpose` or `decision_record` rule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purposes: Option<PurposeSection>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -98,6 +98,30 @@ pub fn fairness_sentence(r: &WeeklyReport) -> String {
 pub const IN_HOURS_SHARE: &str = "in-hours meetings, % of working time";
 pub const BURDEN: &str = "burden (weighted min)";
 
+/// The purpose section's sentence, the same in every human format: how
+/// many meetings stated a purpose, and how many decisions have a record.
+pub fn purpose_sentence(p: &super::stats::PurposeSection) -> String {
+    let stated = format!(
+        "{} of {} meeting{} ({}) stated a purpose the team accepts",
+        p.stated,
+        p.meetings,
+        if p.meetings == 1 { "" } else { "s" },
+        percent(p.share_stated)
+    );
+    let decisions = match (p.decisions_total, p.decisions_without_record) {
+        (0, _) => "; no decision meeting".to_string(),
+        (n, 0) => format!(
+            "; {n} decision meeting{}, every one with a written record",
+            if n == 1 { "" } else { "s" }
+        ),
+        (n, w) => format!(
+            "; {n} decision meeting{}, {w} without a written record",
+            if n == 1 { "" } else { "s" }
+        ),
+    };
+    format!("{stated}{decisions}.")
+}
+
 /// A 0–1 share as a whole percentage.
 pub fn percent(share: f64) -> String {
     format!("{:.0}%", share * 100.0)

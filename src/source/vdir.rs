@@ -20,7 +20,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{CalendarSource, ItemRef, SourceError};
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Gone, ItemRef, SourceError,
+    SyncRequest, Target, Window,
+};
+use crate::calendar::Event;
+use crate::calendar::ical::{Limits, parse_ics_bytes_with};
+use crate::calendar::recurrence::group_by_uid;
+use crate::config::{Mode, SourceConfig};
 
 /// Temporary files start with this, so they are recognised (and skipped by
 /// `list`, and by vdirsyncer, which ignores dot files).
@@ -214,8 +225,11 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<Swap> {
     Ok(Swap::Unsupported)
 }
 
-impl CalendarSource for VdirSource {
-    fn list(&mut self) -> Result<Vec<ItemRef>, SourceError> {
+/// The files themselves: list with etags, read, replace conditionally.
+/// [`VdirCalendar`] is the `CalendarSource` over them.
+impl VdirSource {
+    /// Every item of every calendar, with etags. Cheap: no content is read.
+    pub fn list(&mut self) -> Result<Vec<ItemRef>, SourceError> {
         let mut items = Vec::new();
         let mut entries: Vec<_> = std::fs::read_dir(&self.root)
             .map_err(io(&self.root))?
@@ -260,7 +274,9 @@ impl CalendarSource for VdirSource {
         Ok(items)
     }
 
-    fn read(&mut self, item: &ItemRef) -> Result<Vec<u8>, SourceError> {
+    /// The item's bytes as stored: calendars are not always UTF-8, and an
+    /// answer must leave every byte it does not own as it was.
+    pub fn read(&mut self, item: &ItemRef) -> Result<Vec<u8>, SourceError> {
         use std::io::Read as _;
         let path = self.path_of(item);
         let file = std::fs::File::open(&path).map_err(io(&path))?;
@@ -306,7 +322,7 @@ impl CalendarSource for VdirSource {
     /// exchanged (not Linux, or a file system without it) this falls back
     /// to check-then-rename, which has a short window between the check and
     /// the rename.
-    fn write(&mut self, item: &ItemRef, text: &[u8]) -> Result<String, SourceError> {
+    pub fn write(&mut self, item: &ItemRef, text: &[u8]) -> Result<String, SourceError> {
         let path = self.path_of(item);
         let conflict = || SourceError::Conflict {
             path: path.display().to_string(),
@@ -499,6 +515,421 @@ impl VdirSource {
     }
 }
 
+/// A vdir folder as a [`CalendarSource`]: one member's calendars, one
+/// batch per changed file, answers edited into the bytes read
+/// ([`ItemEditor`]) and written only over the version read
+/// ([`VdirSource::write`]).
+pub struct VdirCalendar {
+    name: String,
+    members: Vec<String>,
+    mode: Option<Mode>,
+    root: PathBuf,
+    limits: Limits,
+    files: Mutex<VdirSource>,
+    /// The file being answered: its bytes and etag as they stand after
+    /// gatekeeper's own writes. One at a time: a pass answers a file's
+    /// events before it reads the next file.
+    open: Mutex<Option<OpenItem>>,
+}
+
+struct OpenItem {
+    /// As listed and read: what targets name.
+    read: ItemRef,
+    bytes: Vec<u8>,
+    etag: String,
+}
+
+impl VdirCalendar {
+    /// A vdir source of the config. Temporary files of gatekeeper
+    /// processes that died mid-write are not anyone's calendar: they go.
+    pub fn from_config(s: &SourceConfig, limits: Limits) -> VdirCalendar {
+        let (name, member, mode, path) = match s {
+            SourceConfig::Vdir {
+                name,
+                member,
+                mode,
+                path,
+            } => (name.clone(), member.clone(), *mode, path.clone()),
+            // `source::build` only hands over vdir sources.
+            other => (
+                other.name().to_string(),
+                String::new(),
+                other.mode(),
+                PathBuf::new(),
+            ),
+        };
+        let files = VdirSource::new(path.clone()).with_max_item_bytes(limits.max_item_bytes);
+        for f in files.clean_stale_temps() {
+            tracing::info!("removed a stale temporary file `{}`", f.display());
+        }
+        VdirCalendar {
+            name,
+            members: vec![member],
+            mode,
+            root: path,
+            limits,
+            files: Mutex::new(files),
+            open: Mutex::new(None),
+        }
+    }
+
+    fn member(&self) -> &str {
+        &self.members[0]
+    }
+
+    fn files(&self) -> std::sync::MutexGuard<'_, VdirSource> {
+        self.files.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, Option<OpenItem>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn item_path(&self, item: &ItemRef) -> String {
+        if item.calendar.is_empty() {
+            format!("{}:{}", self.name, item.href)
+        } else {
+            format!("{}:{}/{}", self.name, item.calendar, item.href)
+        }
+    }
+
+    fn batch(&self, item: ItemRef) -> Batch {
+        Batch {
+            member: self.member().to_string(),
+            cursor: vec![CursorOp::Set {
+                calendar: item.calendar.clone(),
+                item: item.href.clone(),
+                value: VdirCursor::new(item.etag.clone()).to_string(),
+            }],
+            item,
+            series: Vec::new(),
+            gone: Vec::new(),
+            problems: Vec::new(),
+            items_read: 0,
+            read_at: std::time::Instant::now(),
+        }
+    }
+
+    /// Read one changed file into a batch. A file over the size limit or
+    /// that cannot be parsed is skipped with a problem, its version
+    /// remembered, so later passes do not trip on it again.
+    fn read_item(&self, item: ItemRef) -> Change {
+        let path = self.item_path(&item);
+        let mut batch = self.batch(item);
+        let bytes = match self.files().read(&batch.item) {
+            Ok(b) => b,
+            Err(e @ SourceError::TooLarge { .. }) => {
+                batch.problems.push(format!("{path}: {e}; skipped"));
+                return Change::Batch(Box::new(batch));
+            }
+            Err(error) => {
+                return Change::Failed {
+                    member: Some(self.member().to_string()),
+                    error,
+                };
+            }
+        };
+        batch.items_read = 1;
+        let target = Target {
+            member: self.member().to_string(),
+            calendar: batch.item.calendar.clone(),
+            href: batch.item.href.clone(),
+            shared_id: None,
+            etag: Some(batch.item.etag.clone()),
+        };
+        let read = super::ics::read_item(&bytes, &self.limits, &path, &target);
+        batch.problems = read.problems;
+        batch.series = read.series;
+        // The events the file holds, so its meetings leave the ledger when
+        // it goes.
+        let cursor = VdirCursor {
+            etag: batch.item.etag.clone(),
+            events: read.keys,
+        };
+        batch.cursor = vec![CursorOp::Set {
+            calendar: batch.item.calendar.clone(),
+            item: batch.item.href.clone(),
+            value: cursor.to_string(),
+        }];
+        *self.open() = Some(OpenItem {
+            read: batch.item.clone(),
+            etag: batch.item.etag.clone(),
+            bytes,
+        });
+        Change::Batch(Box::new(batch))
+    }
+}
+
+impl CalendarSource for VdirCalendar {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn members(&self) -> &[String] {
+        &self.members
+    }
+
+    fn mode(&self) -> Option<Mode> {
+        self.mode
+    }
+
+    fn changes<'s>(
+        &'s self,
+        cursors: &Cursors,
+        request: SyncRequest<'_>,
+    ) -> Box<dyn Iterator<Item = Change> + 's> {
+        if request
+            .members
+            .is_some_and(|m| !m.iter().any(|m| m == self.member()))
+        {
+            return Box::new(std::iter::empty());
+        }
+        let items = match self.files().list() {
+            Ok(items) => items,
+            Err(error) => {
+                return Box::new(std::iter::once(Change::Failed {
+                    member: Some(self.member().to_string()),
+                    error,
+                }));
+            }
+        };
+        let listed: std::collections::HashSet<(String, String)> = items
+            .iter()
+            .map(|i| (i.calendar.clone(), i.href.clone()))
+            .collect();
+        // A file that is gone (vdirsyncer deletes it when the server does):
+        // its meetings come off the member's burden ledger.
+        let mut gone: Vec<Change> = cursors
+            .iter()
+            .filter(|(key, _)| !listed.contains(*key))
+            .map(|((calendar, href), cursor)| {
+                let item = ItemRef {
+                    calendar: calendar.clone(),
+                    href: href.clone(),
+                    etag: String::new(),
+                };
+                let mut batch = self.batch(item);
+                batch.gone = VdirCursor::parse(cursor)
+                    .events
+                    .into_iter()
+                    .map(|(uid, recurrence_id)| Gone {
+                        uid,
+                        recurrence_id,
+                        occurrence: None,
+                        protected_id: None,
+                    })
+                    .collect();
+                batch.cursor = vec![CursorOp::Remove {
+                    calendar: calendar.clone(),
+                    item: href.clone(),
+                }];
+                Change::Batch(Box::new(batch))
+            })
+            .collect();
+        gone.sort_by(|a, b| match (a, b) {
+            (Change::Batch(a), Change::Batch(b)) => {
+                (&a.item.calendar, &a.item.href).cmp(&(&b.item.calendar, &b.item.href))
+            }
+            _ => std::cmp::Ordering::Equal,
+        });
+        let changed: Vec<ItemRef> = items
+            .into_iter()
+            .filter(|item| {
+                cursors
+                    .get(&(item.calendar.clone(), item.href.clone()))
+                    .is_none_or(|c| VdirCursor::parse(c).etag != item.etag)
+            })
+            .collect();
+        Box::new(
+            changed
+                .into_iter()
+                .map(move |item| self.read_item(item))
+                .chain(gone),
+        )
+    }
+
+    fn can_peek(&self) -> bool {
+        true
+    }
+
+    fn finish(&self, batch: &Batch) -> Vec<CursorOp> {
+        let open = self.open();
+        let Some(o) = open.as_ref().filter(|o| o.read == batch.item) else {
+            return batch.cursor.clone();
+        };
+        // The version after gatekeeper's own writes is the one seen.
+        batch
+            .cursor
+            .iter()
+            .map(|op| match op {
+                CursorOp::Set {
+                    calendar,
+                    item,
+                    value,
+                } => {
+                    let mut c = VdirCursor::parse(value);
+                    c.etag = o.etag.clone();
+                    CursorOp::Set {
+                        calendar: calendar.clone(),
+                        item: item.clone(),
+                        value: c.to_string(),
+                    }
+                }
+                other => other.clone(),
+            })
+            .collect()
+    }
+
+    fn write(&self, target: &Target, event: &Event, answer: &Answer) -> Result<(), SourceError> {
+        let mut open = self.open();
+        let conflict = || SourceError::Conflict {
+            path: self
+                .root
+                .join(&target.calendar)
+                .join(&target.href)
+                .display()
+                .to_string(),
+        };
+        let Some(o) = open.as_mut().filter(|o| {
+            o.read.calendar == target.calendar
+                && o.read.href == target.href
+                && target.etag.as_deref() == Some(o.read.etag.as_str())
+        }) else {
+            return Err(conflict());
+        };
+        let bytes = super::ics::answer_bytes(&o.bytes, event, &target.member, answer)?;
+        let current = ItemRef {
+            etag: o.etag.clone(),
+            ..o.read.clone()
+        };
+        let etag = self.files().write(&current, &bytes)?;
+        // Only a written answer becomes the item's state.
+        o.bytes = bytes;
+        o.etag = etag;
+        Ok(())
+    }
+
+    fn rescreen(&self, cursors: &Cursors, members: &[&str]) -> Vec<CursorOp> {
+        if !members.contains(&self.member()) {
+            return Vec::new();
+        }
+        // Every item looks changed (its etag forgotten, the events it held
+        // kept), so the next pass reads it again.
+        cursors
+            .iter()
+            .map(|((calendar, item), value)| {
+                let mut c = VdirCursor::parse(value);
+                c.etag.clear();
+                CursorOp::Set {
+                    calendar: calendar.clone(),
+                    item: item.clone(),
+                    value: c.to_string(),
+                }
+            })
+            .collect()
+    }
+
+    fn events_between(
+        &self,
+        member: &str,
+        _from: DateTime<Utc>,
+        _to: DateTime<Utc>,
+    ) -> Result<Window, SourceError> {
+        use rayon::prelude::*;
+        if member != self.member() {
+            return Ok(Window::default());
+        }
+        let items = self.files().list()?;
+        let max = self.limits.max_item_bytes as u64;
+        // Files are read and parsed in parallel: the weekly report reads
+        // whole teams.
+        let read: Vec<Result<Vec<Vec<Event>>, String>> = items
+            .par_iter()
+            .map(|item| {
+                let path = if item.calendar.is_empty() {
+                    self.root.join(&item.href)
+                } else {
+                    self.root.join(&item.calendar).join(&item.href)
+                };
+                let bytes = read_bounded(&path, max).map_err(|e| format!("{e}; skipped"))?;
+                let parsed = parse_ics_bytes_with(&bytes, &self.limits)
+                    .map_err(|e| format!("{}: {e}; skipped", path.display()))?;
+                Ok(group_by_uid(parsed.events))
+            })
+            .collect();
+        let mut window = Window::default();
+        for r in read {
+            match r {
+                Ok(series) => window.series.extend(series),
+                Err(p) => window.problems.push(p),
+            }
+        }
+        Ok(window)
+    }
+}
+
+/// A file's bytes, refused without reading it when it is over `max`.
+fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, SourceError> {
+    use std::io::Read as _;
+    let size = std::fs::metadata(path).map_err(io(path))?.len();
+    if size > max {
+        return Err(SourceError::TooLarge {
+            path: path.display().to_string(),
+            size,
+            max,
+        });
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io(path))?
+        .take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    Ok(bytes)
+}
+
+/// What the store remembers of a local calendar file: its etag, and the
+/// events it held (so a deleted file's meetings can leave the burden
+/// ledger). Stored as one string, fields split by control characters that
+/// never appear in an etag or a UID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct VdirCursor {
+    etag: String,
+    /// (UID, recurrence id or "").
+    events: Vec<(String, String)>,
+}
+
+impl VdirCursor {
+    fn new(etag: String) -> VdirCursor {
+        VdirCursor {
+            etag,
+            events: Vec::new(),
+        }
+    }
+
+    fn parse(s: &str) -> VdirCursor {
+        let mut parts = s.split('\u{1f}');
+        let etag = parts.next().unwrap_or_default().to_string();
+        let events = parts
+            .map(|p| match p.split_once('\u{1e}') {
+                Some((uid, rid)) => (uid.to_string(), rid.to_string()),
+                None => (p.to_string(), String::new()),
+            })
+            .collect();
+        VdirCursor { etag, events }
+    }
+}
+
+impl std::fmt::Display for VdirCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.etag)?;
+        for (uid, rid) in &self.events {
+            write!(f, "\u{1f}{uid}\u{1e}{rid}")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -563,5 +994,105 @@ mod tests {
         for (n, stays) in &names {
             assert_eq!(work.join(n).exists(), *stays, "{n}");
         }
+    }
+
+    /// The `CalendarSource` over a folder: only changed files are handed
+    /// over, an answer lands only over the version read, the cursor after
+    /// a write names the written version, and a file that went takes its
+    /// events off with it.
+    #[test]
+    fn the_calendar_source_hands_over_changes_and_writes_only_over_what_it_read() {
+        use crate::calendar::PartStat;
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        let ics = |uid: &str| {
+            format!(
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20261120T000000Z\r\nDTSTART:20261201T100000Z\r\nDTEND:20261201T110000Z\r\nSUMMARY:Plan\r\nORGANIZER:mailto:carol@example.com\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ana@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+        };
+        std::fs::write(work.join("a.ics"), ics("a")).unwrap();
+        std::fs::write(work.join("b.ics"), ics("b")).unwrap();
+        let config = SourceConfig::Vdir {
+            name: "local".into(),
+            member: "ana@example.com".into(),
+            path: dir.path().to_path_buf(),
+            mode: None,
+        };
+        let source = VdirCalendar::from_config(&config, Limits::DEFAULT);
+        let request = SyncRequest {
+            members: None,
+            now: Utc::now(),
+            horizon_days: 30,
+        };
+        let batches = |cursors: &Cursors| -> Vec<Batch> {
+            source
+                .changes(cursors, request)
+                .map(|c| match c {
+                    Change::Batch(b) => *b,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        let mut cursors = Cursors::new();
+        let first = batches(&cursors);
+        assert_eq!(first.len(), 2);
+        assert_eq!(first[0].series[0][0].event.uid, "a");
+        // `b.ics` is remembered as read; `a.ics` is answered, and a client
+        // writes it again before a second answer.
+        let store = |cursors: &mut Cursors, ops: Vec<CursorOp>| {
+            for op in ops {
+                match op {
+                    CursorOp::Set {
+                        calendar,
+                        item,
+                        value,
+                    } => cursors.insert((calendar, item), value),
+                    CursorOp::Remove { calendar, item } => cursors.remove(&(calendar, item)),
+                };
+            }
+        };
+        store(&mut cursors, source.finish(&first[1]));
+        let mut a = batches(&cursors);
+        assert_eq!(a.len(), 1, "only the file not yet finished");
+        let a = a.remove(0);
+        let entry = &a.series[0][0];
+        let answer = Answer {
+            partstat: PartStat::Declined,
+            comment: Some("no agenda".into()),
+            marker: Some(PartStat::Declined),
+            rules: vec!["agenda".into()],
+        };
+        source.write(&entry.target, &entry.event, &answer).unwrap();
+        let text = std::fs::read_to_string(work.join("a.ics")).unwrap();
+        assert!(text.contains("PARTSTAT=DECLINED"), "{text}");
+        store(&mut cursors, source.finish(&a));
+        assert!(
+            batches(&cursors).is_empty(),
+            "gatekeeper's own write is seen"
+        );
+
+        std::fs::write(work.join("a.ics"), ics("a").replace("Plan", "Plan v2")).unwrap();
+        let mut again = batches(&cursors);
+        assert_eq!(again.len(), 1);
+        let again = again.remove(0);
+        std::fs::write(work.join("a.ics"), ics("a").replace("Plan", "Plan v3")).unwrap();
+        let e = &again.series[0][0];
+        assert!(matches!(
+            source.write(&e.target, &e.event, &answer),
+            Err(SourceError::Conflict { .. })
+        ));
+        assert!(
+            std::fs::read_to_string(work.join("a.ics"))
+                .unwrap()
+                .contains("Plan v3")
+        );
+
+        std::fs::remove_file(work.join("b.ics")).unwrap();
+        let gone = batches(&cursors);
+        let b = gone.iter().find(|b| b.item.href == "b.ics").unwrap();
+        assert_eq!(b.gone.len(), 1);
+        assert_eq!(b.gone[0].uid, "b");
+        assert!(matches!(&b.cursor[..], [CursorOp::Remove { .. }]));
     }
 }

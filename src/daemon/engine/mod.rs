@@ -1,63 +1,52 @@
-//! The I/O around the decision core: read changed items from each source,
-//! map events into invites, ask the core, write the answer, log it.
+//! The I/O around the decision core, as a pipeline over every
+//! `dyn CalendarSource`: sync (what changed since the stored cursors), plan
+//! (map events into invites, ask the core, decide what to write), act
+//! (write the answer, conditional on the version decided on), log. No
+//! backend is named here: what differs between local folders, Google and
+//! CalDAV is behind the trait (`source`).
 //!
 //! **Invariant:** every action is logged as pending before it is taken and
-//! finished after, and an item's sync cursor moves only once everything in
+//! finished after, and a batch's sync cursor moves only once everything in
 //! it is done. A crash at any point therefore leads the next run to finish
 //! the job, never to act twice or to forget an invite.
 
-mod google;
-mod vdir;
+mod channels;
+mod pipeline;
 
-pub use google::google_settings_for;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 
 use super::screen::{self, Ownership, Write};
-use super::team::Team;
-use crate::calendar::edit::{ItemEditor, ResponseEdit};
-use crate::calendar::ical::parse_ics_bytes_with;
-use crate::calendar::recurrence::{expand, group_by_uid};
-use crate::calendar::{Event, EventTime, EventType, PartStat, Status};
-use crate::config::{Config, Mode, SourceConfig};
+use crate::calendar::recurrence::expand;
+use crate::calendar::{Event, EventTime, PartStat, Status};
+use crate::config::{Config, Mode};
 use crate::fairness::{BurdenSnapshot, BusyTime, Standing, ledger_entries};
-use crate::policy::evaluate::{ProtectedBlock, ProtectedKind};
 use crate::policy::{Context, Invite, Policy, RuleKind, Span, evaluate};
-use crate::source::google::auth::Credentials;
-use crate::source::google::retry::Backoff;
-use crate::source::google::{
-    CHANNEL_ITEM, CallError, ChannelRegistry, GoogleSettings, GoogleSource, SYNC_TOKEN_ITEM,
-    WatchChannel,
-};
-use crate::source::vdir::VdirSource;
-use crate::source::{CalendarSource, ItemRef};
+use crate::source::{ApiStatsSnapshot, CalendarSource, ChannelRegistry, CursorOp, ItemRef};
 use crate::store::{BurdenEntry, BurdenItem};
 use crate::store::{DecisionRecord, Findings, Outcome, Screening, ScreeningKey, Store, StoreError};
+use crate::team::Team;
 
 pub struct Engine<S: Store> {
     pub config: Config,
     pub store: S,
     pub team: Team,
-    sources: Vec<(SourceConfig, Backend)>,
-    /// Runs the Google client; created only when a Google source exists.
-    runtime: Option<tokio::runtime::Runtime>,
+    /// Every configured source (`source::build`), shared so a pass can
+    /// read busy times from one while it syncs another.
+    sources: Vec<Arc<dyn CalendarSource>>,
+    /// The async runtime sources that need one run on.
+    runtime: Option<Arc<tokio::runtime::Runtime>>,
     /// Open push channels: which channel belongs to which member.
     pub channels: ChannelRegistry,
-    /// Problems already reported, so a daemon does not repeat them every
-    /// pass.
-    reported: HashSet<String>,
     /// Per pass: each policy's burden snapshot (by policy hash) and each
     /// member's busy times, computed when first needed.
     burdens: HashMap<String, Arc<BurdenSnapshot>>,
     busy: HashMap<String, Arc<Vec<BusyTime>>>,
-    /// Time zones read from members' Google calendar settings.
+    /// Time zones read from members' calendar settings.
     calendar_zones: HashMap<String, Tz>,
-    /// How to read each member's calendar outside a sync (busy times for
-    /// suggestions): kept apart from `sources`, which a pass moves out.
-    readers: Vec<CalendarReader>,
     /// Where decisions go as they are made (the CLI prints them); without
     /// one they are collected in the pass's report. A sink keeps memory flat
     /// on a first sync of a large team.
@@ -73,30 +62,10 @@ pub type DecisionSink = Box<dyn FnMut(&DecisionRecord)>;
 /// Says whether a pass should stop at the next item boundary.
 pub type Interrupt = Box<dyn FnMut() -> bool>;
 
-/// Reads a member's calendar over a window, outside a sync.
-enum CalendarReader {
-    Vdir {
-        member: String,
-        path: std::path::PathBuf,
-    },
-    Google {
-        source: Arc<GoogleSource>,
-        members: Vec<String>,
-    },
-}
-
-enum Backend {
-    Vdir(Box<dyn CalendarSource>),
-    Google {
-        source: Arc<GoogleSource>,
-        members: Vec<String>,
-    },
-}
-
 /// What one pass over every source did.
 #[derive(Debug, Default)]
 pub struct RunReport {
-    /// Google API calls made (list, patch), retries included.
+    /// API calls made (list, patch), retries included.
     pub api_calls: u32,
     /// New decision-log entries, in order (empty when a decision sink is
     /// set: then each one went to the sink as it was made).
@@ -155,86 +124,23 @@ struct Unit<'a> {
 }
 
 impl Unit<'_> {
-    /// The UID an event's state (screening, ledger, log) is kept under. An
-    /// event without UID is known by the item that holds it, so two such
-    /// files in one calendar never share a screening or ledger rows (an
-    /// item holds at most one: see `vdir::screen_item`).
+    /// The UID an event's state (screening, ledger, log) is kept under
+    /// (`source::uid_key`).
     fn uid_of(&self, event: &Event) -> String {
-        if event.uid.is_empty() {
-            format!("(no UID) {}", self.item.href)
-        } else {
-            event.uid.clone()
-        }
+        crate::source::uid_key(&event.uid, &self.item.href)
     }
 }
 
 impl<S: Store> Engine<S> {
     pub fn new(config: Config, store: S, team: Team) -> Engine<S> {
-        let needs_runtime = config
-            .sources
-            .iter()
-            .any(|s| matches!(s, SourceConfig::Google { .. }));
-        let runtime = needs_runtime
-            .then(|| {
-                tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-            })
-            .and_then(|r| {
-                r.map_err(|e| tracing::error!("cannot start the async runtime: {e}"))
-                    .ok()
-            });
-        let mut sources = Vec::new();
-        for s in &config.sources {
-            let backend = match s {
-                SourceConfig::Vdir { path, .. } => {
-                    let source = VdirSource::new(path.clone())
-                        .with_max_item_bytes(config.limits.max_item_bytes);
-                    // Temporary files of gatekeeper processes that died
-                    // mid-write are not anyone's calendar.
-                    for f in source.clean_stale_temps() {
-                        tracing::info!("removed a stale temporary file `{}`", f.display());
-                    }
-                    Backend::Vdir(Box::new(source))
-                }
-                SourceConfig::Google { .. } => {
-                    let Some(rt) = &runtime else { continue };
-                    let (settings, members) = google::google_settings(s, &team);
-                    let source = rt.block_on(GoogleSource::connect(settings, &members));
-                    Backend::Google {
-                        source: Arc::new(source),
-                        members,
-                    }
-                }
-            };
-            sources.push((s.clone(), backend));
-        }
-        let readers = sources
-            .iter()
-            .filter_map(
-                |(cfg, backend): &(SourceConfig, Backend)| match (cfg, backend) {
-                    (_, Backend::Google { source, members }) => Some(CalendarReader::Google {
-                        source: Arc::clone(source),
-                        members: members.clone(),
-                    }),
-                    (SourceConfig::Vdir { member, path, .. }, _) => Some(CalendarReader::Vdir {
-                        member: member.clone(),
-                        path: path.clone(),
-                    }),
-                    _ => None,
-                },
-            )
-            .collect();
+        let built = crate::source::build(&config, &team.members());
         let mut engine = Engine {
             config,
             store,
             team,
-            sources,
-            readers,
-            runtime,
+            sources: built.sources.into_iter().map(Arc::from).collect(),
+            runtime: built.runtime,
             channels: ChannelRegistry::default(),
-            reported: HashSet::new(),
             burdens: HashMap::new(),
             busy: HashMap::new(),
             calendar_zones: HashMap::new(),
@@ -286,27 +192,20 @@ impl<S: Store> Engine<S> {
         }
     }
 
-    /// What every Google source's calls have met since the daemon started
+    /// What every source's calls have met since the daemon started
     /// (failures by kind, waits), for `/metrics`.
-    pub fn api_stats(&self) -> crate::source::google::stats::ApiStatsSnapshot {
-        let mut total = crate::source::google::stats::ApiStatsSnapshot::default();
-        for reader in &self.readers {
-            if let CalendarReader::Google { source, .. } = reader {
-                total.add(&source.api_stats());
-            }
+    pub fn api_stats(&self) -> ApiStatsSnapshot {
+        let mut total = ApiStatsSnapshot::default();
+        for source in &self.sources {
+            total.add(&source.api_stats());
         }
         total
     }
 
-    /// The async runtime Google sources run on (for the webhook listener).
+    /// The async runtime sources run on (for the webhook listener), if any
+    /// source needs one.
     pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
-        self.runtime.as_ref()
-    }
-
-    fn report_once(&mut self, report: &mut RunReport, problem: String) {
-        if self.reported.insert(problem.clone()) {
-            report.problems.push(problem);
-        }
+        self.runtime.as_deref()
     }
 
     /// Replace the policies (after a reload). The next pass re-screens the
@@ -321,47 +220,54 @@ impl<S: Store> Engine<S> {
     pub fn run_once(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
         self.rescreen_changed_teams()?;
-        let mut sources = std::mem::take(&mut self.sources);
-        // The ledger first, from every local source, then the snapshot every
-        // decision of this pass reads.
-        let mut result = Ok(());
-        for (cfg, backend) in &mut sources {
-            if let Backend::Vdir(b) = backend {
-                result = self.prime_ledger(cfg, b.as_mut(), now, &mut report);
-                if result.is_err() {
-                    break;
-                }
-            }
+        let sources = self.sources.clone();
+        // The ledger first, from every source that can look at its changes
+        // without consuming them, then the snapshot every decision of this
+        // pass reads.
+        for source in &sources {
+            self.prime_ledger(source.as_ref(), now, &mut report)?;
         }
-        if let Err(e) = result.and_then(|()| self.begin_pass(now)) {
-            self.sources = sources;
-            return Err(e);
+        self.begin_pass(now)?;
+        for source in &sources {
+            self.sync(source.as_ref(), None, now, &mut report)?;
         }
+        Ok(report)
+    }
+
+    /// One pass over one member of one source: what a push notification
+    /// triggers.
+    pub fn sync_member(
+        &mut self,
+        source_name: &str,
+        member: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RunReport, StoreError> {
+        let mut report = RunReport::default();
+        self.begin_pass(now)?;
+        let sources = self.sources.clone();
+        // One member's incremental batch is short, and the notification
+        // that asked for it would otherwise interrupt it at once.
+        let interrupt = self.interrupt.take();
+        let only = [member.to_string()];
         let mut result = Ok(());
-        for (cfg, backend) in &mut sources {
-            result = match backend {
-                Backend::Vdir(b) => self.sync_source(cfg, b.as_mut(), now, &mut report),
-                Backend::Google { source, members } => {
-                    let members = members.clone();
-                    self.sync_google(cfg, source, &members, now, &mut report)
-                }
-            };
+        for source in sources.iter().filter(|s| s.name() == source_name) {
+            result = self.sync(source.as_ref(), Some(&only), now, &mut report);
             if result.is_err() {
                 break;
             }
         }
-        self.sources = sources;
+        self.interrupt = interrupt;
         result.map(|()| report)
     }
 
     /// A team whose policy changed since its invites were screened has
-    /// them screened again from what is already known: its members' local
-    /// items are read again (their cursors go stale, nothing else is
-    /// forgotten), and its Google members' calendars are read over the
-    /// screening window once, without touching sync tokens or push
-    /// channels. Other teams are left alone. Each team's hash is kept in
-    /// the store's meta table (`policy_hash.team.<name>`), so a restart
-    /// with edited files does the same, and only once.
+    /// them screened again from what is already known: each source makes
+    /// its members' events be handed over once more (local items' cursors
+    /// go stale, Google members get one windowed read), without forgetting
+    /// sync tokens or push channels. Other teams are left alone. Each
+    /// team's hash is kept in the store's meta table
+    /// (`policy_hash.team.<name>`), so a restart with edited files does the
+    /// same, and only once.
     fn rescreen_changed_teams(&mut self) -> Result<(), StoreError> {
         let policies: Vec<Arc<Policy>> = self.team.policies().to_vec();
         for p in policies {
@@ -369,26 +275,18 @@ impl<S: Store> Engine<S> {
             if self.store.meta(&key)?.as_deref() == Some(p.hash.as_str()) {
                 continue;
             }
-            let members: HashSet<&str> = p.members.iter().map(|m| m.email.as_str()).collect();
-            for (cfg, backend) in &self.sources {
-                match (cfg, backend) {
-                    (SourceConfig::Vdir { name, member, .. }, _)
-                        if members.contains(member.as_str()) =>
-                    {
-                        vdir::stale_cursors(&mut self.store, name)?;
-                    }
-                    (_, Backend::Google { members: of, .. }) => {
-                        // A member not synced yet gets everything in the
-                        // first full sync anyway.
-                        let cursors = self.store.cursors(cfg.name())?;
-                        for m in of.iter().filter(|m| members.contains(m.as_str())) {
-                            if cursors.contains_key(&(m.clone(), SYNC_TOKEN_ITEM.to_string())) {
-                                self.store
-                                    .set_cursor(cfg.name(), m, google::RESCREEN_ITEM, "1")?;
-                            }
-                        }
-                    }
-                    _ => {}
+            let members: Vec<&str> = p.members.iter().map(|m| m.email.as_str()).collect();
+            for source in &self.sources {
+                if !source
+                    .members()
+                    .iter()
+                    .any(|m| members.contains(&m.as_str()))
+                {
+                    continue;
+                }
+                let cursors = self.store.cursors(source.name())?;
+                for op in source.rescreen(&cursors, &members) {
+                    apply_cursor(&mut self.store, source.name(), &op)?;
                 }
             }
             self.store.set_meta(&key, &p.hash)?;
@@ -534,84 +432,110 @@ impl<S: Store> Engine<S> {
         to: DateTime<Utc>,
     ) -> Vec<BusyTime> {
         let mut groups = Vec::new();
-        let rt = self.runtime.as_ref().map(|r| r.handle().clone());
-        for reader in &self.readers {
-            match reader {
-                CalendarReader::Vdir {
-                    member: owner,
-                    path,
-                } if owner == member => {
-                    let limits = self.config.limits.ical();
-                    let mut b =
-                        VdirSource::new(path.clone()).with_max_item_bytes(limits.max_item_bytes);
-                    let Ok(items) = b.list() else { continue };
-                    for item in &items {
-                        if let Ok(bytes) = b.read(item)
-                            && let Ok(parsed) = parse_ics_bytes_with(&bytes, &limits)
-                        {
-                            groups.extend(group_by_uid(parsed.events));
-                        }
-                    }
-                }
-                // Google's copy is read over the window: the daemon keeps
-                // no events of its own.
-                CalendarReader::Google { source, members }
-                    if members.iter().any(|m| m == member) =>
-                {
-                    let Some(rt) = &rt else { continue };
-                    match rt.block_on(source.events_between(member, from, to)) {
-                        Ok(batch) => groups.extend(group_by_uid(
-                            batch.events.into_iter().map(|g| g.event).collect(),
-                        )),
-                        Err(e) => tracing::warn!("`{member}`: cannot read busy times: {e}"),
-                    }
-                }
-                _ => {}
+        for source in &self.sources {
+            if !source.members().iter().any(|m| m == member) {
+                continue;
+            }
+            match source.events_between(member, from, to) {
+                Ok(window) => groups.extend(window.series),
+                Err(e) => tracing::warn!("`{member}`: cannot read busy times: {e}"),
             }
         }
         crate::fairness::busy::busy_times(member, &groups, tz, from, to, None)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Screen one event for one member: keep the ledger in step, skip
+    /// what is unchanged or the member's own answer, judge, plan the
+    /// write, then log it as pending, write it through `responder`, and
+    /// finish the log row. Each step is one function below.
     fn screen_event(
         &mut self,
-        unit: &Unit<'_>,
-        policy: &Policy,
-        tz: Tz,
-        group: &[Event],
-        idx: usize,
+        s: &Screen<'_>,
         responder: &mut dyn FnMut(&Event, &Write) -> Result<(), String>,
-        now: DateTime<Utc>,
     ) -> Result<Screened, StoreError> {
-        let event = &group[idx];
-        let member = unit.member;
-        if policy.fairness.enabled {
-            self.record_burden(unit, policy, tz, group, idx, now)?;
+        let event = s.event();
+        if s.policy.fairness.enabled {
+            self.record_burden(s.unit, s.policy, s.tz, s.group, s.idx, s.now)?;
         }
-        let Some(attendee) = event.attendee(member) else {
+        let Some(attendee) = event.attendee(s.member()) else {
             return Ok(Screened::Skipped);
         };
-        if event.organizer.as_deref() == Some(member) || event.status == Status::Cancelled {
+        if event.organizer.as_deref() == Some(s.member()) || event.status == Status::Cancelled {
             return Ok(Screened::Skipped);
         }
+        let Some(mut known) = self.known(s, &attendee.partstat)? else {
+            return Ok(Screened::Skipped);
+        };
+        if known.owner == Ownership::Member {
+            self.member_answered(&known)?;
+            return Ok(Screened::Skipped);
+        }
+        let resumable = self.resumable(s, &known)?;
+        let verdict = self.judge(s)?;
+        if resumable.is_none()
+            && matches!(
+                verdict.verdict.exemption,
+                Some(crate::policy::evaluate::Exemption::Past)
+            )
+        {
+            self.store.put_screening(&known.screening)?;
+            return Ok(Screened::Skipped);
+        }
+        let plan = self.plan(s, &known, &attendee.partstat, verdict, resumable)?;
+        let mut record = plan.record(s, &known.key);
+        if self.standing(&mut known, &attendee.partstat, &plan, &record)? {
+            return Ok(Screened::Skipped);
+        }
+        let id = match &plan.resumable {
+            Some(row) => row.id,
+            None => self.store.begin_decision(&record, &known.screening)?,
+        };
+        record.id = id;
+        let (outcome, error) = act(s, &mut known, &attendee.partstat, &plan, responder);
+        known.screening.complete = outcome != Outcome::Failed;
+        // The use is recorded before the row is finished (recording is
+        // idempotent): a crash in between must not lose it.
+        if plan.verdict.uses_urgent
+            && outcome != Outcome::Failed
+            && let Some(o) = &event.organizer
+        {
+            self.store.record_urgent_use(
+                o,
+                &plan.month,
+                &known.key.uid,
+                &known.key.recurrence_id,
+                s.now,
+            )?;
+        }
+        self.store
+            .finish_decision(id, outcome, error.as_deref(), &known.screening)?;
+        record.outcome = outcome;
+        record.error = error;
+        Ok(Screened::Decided(Box::new(record)))
+    }
+
+    /// What is known of the event before it is judged, or `None` when it is
+    /// the version already screened under this policy.
+    fn known(&mut self, s: &Screen<'_>, current: &PartStat) -> Result<Option<Known>, StoreError> {
+        let event = s.event();
         let key = ScreeningKey {
-            source: unit.source.to_string(),
-            calendar: unit.item.calendar.clone(),
-            uid: unit.uid_of(event),
+            source: s.unit.source.to_string(),
+            calendar: s.unit.item.calendar.clone(),
+            uid: s.unit.uid_of(event),
             recurrence_id: event.recurrence_key(),
-            member: member.to_string(),
+            member: s.member().to_string(),
         };
         let fingerprint = {
             let team = &self.team;
-            screen::fingerprint(event, member, &|e| team.governs(e))
+            screen::fingerprint(event, s.member(), &|e| team.governs(e))
         };
         let prev = self.store.screening(&key)?;
         if let Some(p) = &prev
             && p.complete
             && p.fingerprint == fingerprint
-            && p.policy_hash == policy.hash
+            && p.policy_hash == s.policy.hash
         {
-            return Ok(Screened::Skipped);
+            return Ok(None);
         }
         // What the store says gatekeeper's standing answer is, only from a
         // finished row: an unfinished one records what was *planned*, and a
@@ -621,11 +545,7 @@ impl<S: Store> Engine<S> {
             .as_ref()
             .filter(|p| p.complete)
             .and_then(|p| p.applied_partstat.as_deref());
-        let owner = screen::ownership(
-            &attendee.partstat,
-            event.gatekeeper_partstat.as_ref(),
-            applied,
-        );
+        let owner = screen::ownership(current, event.gatekeeper_partstat.as_ref(), applied);
         // A row an interrupted pass logged as pending (or a write that
         // failed): finished with the answer it was logged with while the
         // invite is the version it was decided on, never recomputed (the
@@ -641,57 +561,78 @@ impl<S: Store> Engine<S> {
                 .filter(|d| matches!(d.outcome, Outcome::Pending | Outcome::Failed)),
             None => None,
         };
-        let mut screening = Screening {
+        let screening = Screening {
             key: key.clone(),
             fingerprint,
-            policy_hash: policy.hash.clone(),
+            policy_hash: s.policy.hash.clone(),
             applied_partstat: None,
             applied_comment: None,
             decision_id: prev.as_ref().and_then(|p| p.decision_id),
             complete: true,
         };
-        if owner == Ownership::Member {
-            // The member answered: remember that we looked. A row left
-            // unfinished is closed: the member's answer came first.
-            match &unfinished {
-                Some(row) => self.store.finish_decision(
-                    row.id,
-                    Outcome::NoChange,
-                    Some("the member answered themselves first"),
-                    &screening,
-                )?,
-                None => self.store.put_screening(&screening)?,
-            }
-            return Ok(Screened::Skipped);
+        Ok(Some(Known {
+            key,
+            prev,
+            owner,
+            unfinished,
+            screening,
+        }))
+    }
+
+    /// The member answered: remember that we looked. A row left unfinished
+    /// is closed: the member's answer came first.
+    fn member_answered(&mut self, known: &Known) -> Result<(), StoreError> {
+        match &known.unfinished {
+            Some(row) => self.store.finish_decision(
+                row.id,
+                Outcome::NoChange,
+                Some("the member answered themselves first"),
+                &known.screening,
+            ),
+            None => self.store.put_screening(&known.screening),
         }
-        let resumable = unfinished.clone().filter(|_| {
-            prev.as_ref().is_some_and(|p| {
-                p.fingerprint == screening.fingerprint && p.policy_hash == policy.hash
+    }
+
+    /// The unfinished row to finish as logged, if the invite and policy
+    /// are still the ones it was decided on. Otherwise that row is closed,
+    /// and this version is decided on its own; the screening stays
+    /// unfinished until then, so a crash in between leaves this version to
+    /// be decided, not taken as done.
+    fn resumable(
+        &mut self,
+        s: &Screen<'_>,
+        known: &Known,
+    ) -> Result<Option<DecisionRecord>, StoreError> {
+        let resumable = known.unfinished.clone().filter(|_| {
+            known.prev.as_ref().is_some_and(|p| {
+                p.fingerprint == known.screening.fingerprint && p.policy_hash == s.policy.hash
             })
         });
         if resumable.is_none()
-            && let Some(row) = &unfinished
+            && let Some(row) = &known.unfinished
         {
-            // The invite (or the policy) changed before the logged answer
-            // was written: that row is closed, and this version is decided
-            // on its own below. The screening stays unfinished until then,
-            // so a crash in between leaves this version to be decided, not
-            // taken as done.
             self.store.finish_decision(
                 row.id,
                 Outcome::NoChange,
                 Some("superseded: the invite changed before this answer was written"),
                 &Screening {
                     complete: false,
-                    ..screening.clone()
+                    ..known.screening.clone()
                 },
             )?;
         }
+        Ok(resumable)
+    }
 
+    /// Ask the core. It sees the invite as its organizer wrote it and as
+    /// people gatekeeper does not answer for answered it: never an answer
+    /// gatekeeper may have written (see `screen::neutral_attendees`).
+    fn judge(&mut self, s: &Screen<'_>) -> Result<Judged, StoreError> {
+        let (event, policy, now) = (s.event(), s.policy, s.now);
         let spans = upcoming_spans(
-            group,
-            idx,
-            tz,
+            s.group,
+            s.idx,
+            s.tz,
             now,
             self.config.horizon_days,
             self.config.series_occurrences,
@@ -701,20 +642,17 @@ impl<S: Store> Engine<S> {
         let urgent_uses = match (&event.organizer, &policy.exceptions.urgent) {
             (Some(o), Some(_)) => {
                 self.store
-                    .urgent_uses(o, &month, &key.uid, &key.recurrence_id)?
+                    .urgent_uses(o, &month, &s.unit.uid_of(event), &event.recurrence_key())?
             }
             _ => 0,
         };
-        // The core sees the invite as its organizer wrote it and as people
-        // gatekeeper does not answer for answered it: never an answer
-        // gatekeeper may have written (see `screen::neutral_attendees`).
         let attendees = {
             let team = &self.team;
             screen::neutral_attendees(&event.attendees, &|e| team.governs(e))
         };
         let mut invite = Invite::of_event(event, &spans);
         invite.attendees = &attendees;
-        let mut ctx = Context::new(now, member).with_urgent_uses(urgent_uses);
+        let mut ctx = Context::new(now, s.member()).with_urgent_uses(urgent_uses);
         let protected;
         if policy
             .rules
@@ -723,8 +661,8 @@ impl<S: Store> Engine<S> {
         {
             let horizon = now + Duration::days(i64::from(self.config.horizon_days));
             protected = self.store.protected_blocks(
-                unit.source,
-                &unit.item.calendar,
+                s.unit.source,
+                &s.unit.item.calendar,
                 now - Duration::days(1),
                 horizon,
             )?;
@@ -737,30 +675,45 @@ impl<S: Store> Engine<S> {
             ctx = ctx.with_burden(&burden).with_busy(&busy);
         }
         let verdict = evaluate(&invite, policy, &ctx);
-        if resumable.is_none()
-            && matches!(
-                verdict.exemption,
-                Some(crate::policy::evaluate::Exemption::Past)
-            )
-        {
-            self.store.put_screening(&screening)?;
-            return Ok(Screened::Skipped);
-        }
-        let comment = verdict.comment(&invite, policy, member, event.private);
+        let comment = verdict.comment(&invite, policy, s.member(), event.private);
+        Ok(Judged {
+            verdict,
+            comment,
+            month,
+        })
+    }
+
+    /// What to write: the logged answer of a resumable row, or the plan
+    /// for this verdict given whose the current answer is and what the
+    /// standing answer stands on.
+    fn plan(
+        &mut self,
+        s: &Screen<'_>,
+        known: &Known,
+        current: &PartStat,
+        judged: Judged,
+        resumable: Option<DecisionRecord>,
+    ) -> Result<Plan, StoreError> {
+        let event = s.event();
+        let Judged {
+            verdict,
+            comment,
+            month,
+        } = judged;
         // What the calendar holds now wins over what the store remembers: it
         // is right even when the store was lost or another instance wrote.
         let previous_comment = event
             .gatekeeper_comment
-            .as_deref()
-            .or_else(|| prev.as_ref().and_then(|p| p.applied_comment.as_deref()));
-        let previous_decision = match prev.as_ref().and_then(|p| p.decision_id) {
+            .clone()
+            .or_else(|| known.prev.as_ref().and_then(|p| p.applied_comment.clone()));
+        let previous_decision = match known.prev.as_ref().and_then(|p| p.decision_id) {
             Some(id) => self.store.decision(id)?,
             None => None,
         };
         // The rules the standing answer stands on: the calendar's own
         // record first (it survives a lost store), then the log.
         let previous_rules: Option<Vec<String>> = match &event.gatekeeper_rules {
-            Some(r) if owner == Ownership::Gatekeeper => Some(r.clone()),
+            Some(r) if known.owner == Ownership::Gatekeeper => Some(r.clone()),
             _ => previous_decision
                 .as_ref()
                 .map(|old| acting_rules(&old.findings)),
@@ -770,10 +723,10 @@ impl<S: Store> Engine<S> {
             Some(row) => logged_write(row),
             None => screen::plan(
                 verdict.decision,
-                owner,
-                &attendee.partstat,
+                known.owner,
+                current,
                 comment.clone(),
-                previous_comment,
+                previous_comment.as_deref(),
                 new_problems,
             ),
         };
@@ -783,15 +736,178 @@ impl<S: Store> Engine<S> {
         {
             w.rules = screen::acting_rules(&verdict);
         }
+        Ok(Plan {
+            verdict,
+            comment,
+            month,
+            previous_comment,
+            previous_decision,
+            write,
+            resumable,
+        })
+    }
 
-        let mut record = match &resumable {
+    /// The invite changed (another attendee answered, say) but the outcome
+    /// did not: remember the new version without a new log row. Likewise
+    /// when the calendar already carries the very answer this verdict
+    /// would write (a fresh store over standing answers). True when that
+    /// is so and the event is done. Otherwise the screening is set to what
+    /// the calendar will say once the write lands, unfinished.
+    fn standing(
+        &mut self,
+        known: &mut Known,
+        current: &PartStat,
+        plan: &Plan,
+        record: &DecisionRecord,
+    ) -> Result<bool, StoreError> {
+        let screening = &mut known.screening;
+        (screening.applied_partstat, screening.applied_comment) = match &plan.write {
+            Some(w) => (
+                w.marker.as_ref().map(|m| m.as_ical().to_string()),
+                w.comment.clone(),
+            ),
+            None if known.owner == Ownership::Gatekeeper => (
+                Some(current.as_ical().to_string()),
+                plan.previous_comment.clone(),
+            ),
+            None => (None, None),
+        };
+        screening.complete = false;
+        if plan.write.is_some() || plan.resumable.is_some() {
+            return Ok(false);
+        }
+        let unchanged = match known.prev.as_ref().filter(|p| p.complete) {
+            Some(_) => plan.previous_decision.as_ref().is_some_and(|old| {
+                old.action == record.action
+                    && old.findings == record.findings
+                    && old.exemption == record.exemption
+            }),
+            None => false,
+        };
+        let recognised = known.owner == Ownership::Gatekeeper
+            && plan.previous_decision.is_none()
+            && plan.verdict.decision.partstat().as_ref() == Some(current);
+        if !(unchanged || recognised) {
+            return Ok(false);
+        }
+        screening.complete = true;
+        screening.decision_id = plan.previous_decision.as_ref().map(|old| old.id);
+        // The calendar still carries the earlier comment.
+        screening.applied_comment = plan.previous_comment.clone();
+        self.store.put_screening(screening)?;
+        Ok(true)
+    }
+}
+
+/// Carry out the plan: nothing to write, observe only, already there (an
+/// interrupted pass's write landed before the crash: finished as applied
+/// without writing again), or write through `responder`. What stands
+/// after a write that did not happen is what stood.
+fn act(
+    s: &Screen<'_>,
+    known: &mut Known,
+    current: &PartStat,
+    plan: &Plan,
+    responder: &mut dyn FnMut(&Event, &Write) -> Result<(), String>,
+) -> (Outcome, Option<String>) {
+    let event = s.event();
+    let already_there = plan.resumable.is_some()
+        && plan.write.as_ref().is_some_and(|w| {
+            w.partstat == *current
+                && w.marker.as_ref() == event.gatekeeper_partstat.as_ref()
+                && w.comment.as_deref() == event.gatekeeper_comment.as_deref()
+        });
+    let stood = |known: &mut Known| {
+        known.screening.applied_partstat =
+            known.prev.as_ref().and_then(|p| p.applied_partstat.clone());
+        known.screening.applied_comment = plan.previous_comment.clone();
+    };
+    match (&plan.write, s.unit.mode) {
+        (None, _) => (Outcome::NoChange, None),
+        (Some(_), Mode::Observe) => {
+            // Nothing was written, so nothing of ours stands.
+            stood(known);
+            (Outcome::Observed, None)
+        }
+        (Some(_), Mode::Enforce) if already_there => (Outcome::Applied, None),
+        (Some(w), Mode::Enforce) => match responder(event, w) {
+            Ok(()) => (Outcome::Applied, None),
+            Err(e) => {
+                // Nothing was written: what stands is what stood.
+                stood(known);
+                (Outcome::Failed, Some(e))
+            }
+        },
+    }
+}
+
+/// One event being screened for one member, and where it comes from.
+struct Screen<'a> {
+    unit: &'a Unit<'a>,
+    policy: &'a Policy,
+    tz: Tz,
+    /// The event's series (as a source groups it) and its place in it.
+    group: &'a [Event],
+    idx: usize,
+    now: DateTime<Utc>,
+}
+
+impl Screen<'_> {
+    fn event(&self) -> &Event {
+        &self.group[self.idx]
+    }
+
+    fn member(&self) -> &str {
+        self.unit.member
+    }
+}
+
+/// What is known of an event before it is judged.
+struct Known {
+    key: ScreeningKey,
+    /// The screening the store holds.
+    prev: Option<Screening>,
+    /// Whose the attendee's current answer is.
+    owner: Ownership,
+    /// A logged row an earlier pass did not finish.
+    unfinished: Option<DecisionRecord>,
+    /// The screening this decision leaves.
+    screening: Screening,
+}
+
+/// The core's verdict on an event.
+struct Judged {
+    verdict: crate::policy::Verdict,
+    comment: Option<String>,
+    /// The month urgent uses are counted in.
+    month: String,
+}
+
+/// The verdict and what it comes to.
+struct Plan {
+    verdict: crate::policy::Verdict,
+    comment: Option<String>,
+    month: String,
+    /// The comment gatekeeper's standing answer carries.
+    previous_comment: Option<String>,
+    previous_decision: Option<DecisionRecord>,
+    write: Option<Write>,
+    /// The unfinished row this decision finishes as logged.
+    resumable: Option<DecisionRecord>,
+}
+
+impl Plan {
+    /// The log row: the resumable one, or a new pending one.
+    fn record(&self, s: &Screen<'_>, key: &ScreeningKey) -> DecisionRecord {
+        let event = s.event();
+        match &self.resumable {
             Some(row) => row.clone(),
             None => DecisionRecord {
                 id: 0,
-                decided_at: now,
-                source: unit.source.to_string(),
-                calendar: unit.item.calendar.clone(),
-                member: member.to_string(),
+                decided_at: s.now,
+                source: s.unit.source.to_string(),
+                calendar: s.unit.item.calendar.clone(),
+                member: s.member().to_string(),
                 uid: key.uid.clone(),
                 recurrence_id: key.recurrence_id.clone(),
                 title: if event.private {
@@ -800,107 +916,16 @@ impl<S: Store> Engine<S> {
                     event.summary.clone()
                 },
                 organizer: event.organizer.clone().unwrap_or_default(),
-                action: verdict.decision.into(),
-                response: write.as_ref().map(|w| w.partstat.clone()),
-                findings: Findings::from_verdict(&verdict),
-                exemption: verdict.exemption.as_ref().map(|e| e.describe()),
-                comment: comment.clone(),
-                policy_hash: policy.hash.clone(),
+                action: self.verdict.decision.into(),
+                response: self.write.as_ref().map(|w| w.partstat.clone()),
+                findings: Findings::from_verdict(&self.verdict),
+                exemption: self.verdict.exemption.as_ref().map(|e| e.describe()),
+                comment: self.comment.clone(),
+                policy_hash: s.policy.hash.clone(),
                 outcome: Outcome::Pending,
                 error: None,
             },
-        };
-        // What the calendar will say once the write lands.
-        let (applied_partstat, applied_comment) = match &write {
-            Some(w) => (
-                w.marker.as_ref().map(|m| m.as_ical().to_string()),
-                w.comment.clone(),
-            ),
-            None if owner == Ownership::Gatekeeper => (
-                Some(attendee.partstat.as_ical().to_string()),
-                previous_comment.map(str::to_string),
-            ),
-            None => (None, None),
-        };
-        screening.applied_partstat = applied_partstat;
-        screening.applied_comment = applied_comment;
-        screening.complete = false;
-
-        // The invite changed (another attendee answered, say) but the
-        // outcome did not: remember the new version without a new log row.
-        // Likewise when the calendar already carries the very answer this
-        // verdict would write (a fresh store over standing answers).
-        if write.is_none() && resumable.is_none() {
-            let unchanged = match prev.as_ref().filter(|p| p.complete) {
-                Some(_) => previous_decision.as_ref().is_some_and(|old| {
-                    old.action == record.action
-                        && old.findings == record.findings
-                        && old.exemption == record.exemption
-                }),
-                None => false,
-            };
-            let recognised = owner == Ownership::Gatekeeper
-                && previous_decision.is_none()
-                && verdict.decision.partstat().as_ref() == Some(&attendee.partstat);
-            if unchanged || recognised {
-                screening.complete = true;
-                screening.decision_id = previous_decision.as_ref().map(|old| old.id);
-                // The calendar still carries the earlier comment.
-                screening.applied_comment = previous_comment.map(str::to_string);
-                self.store.put_screening(&screening)?;
-                return Ok(Screened::Skipped);
-            }
         }
-        let id = match &resumable {
-            Some(row) => row.id,
-            None => self.store.begin_decision(&record, &screening)?,
-        };
-        record.id = id;
-        // The write of an interrupted pass may have landed before the
-        // crash: when the calendar already shows it, it is finished as
-        // applied without writing again.
-        let already_there = resumable.is_some()
-            && write.as_ref().is_some_and(|w| {
-                w.partstat == attendee.partstat
-                    && w.marker.as_ref() == event.gatekeeper_partstat.as_ref()
-                    && w.comment.as_deref() == event.gatekeeper_comment.as_deref()
-            });
-
-        let (outcome, error) = match (&write, unit.mode) {
-            (None, _) => (Outcome::NoChange, None),
-            (Some(_), Mode::Observe) => {
-                // Nothing was written, so nothing of ours stands.
-                screening.applied_partstat = prev.as_ref().and_then(|p| p.applied_partstat.clone());
-                screening.applied_comment = previous_comment.map(str::to_string);
-                (Outcome::Observed, None)
-            }
-            (Some(_), Mode::Enforce) if already_there => (Outcome::Applied, None),
-            (Some(w), Mode::Enforce) => match responder(event, w) {
-                Ok(()) => (Outcome::Applied, None),
-                Err(e) => {
-                    // Nothing was written: what stands is what stood.
-                    screening.applied_partstat =
-                        prev.as_ref().and_then(|p| p.applied_partstat.clone());
-                    screening.applied_comment = previous_comment.map(str::to_string);
-                    (Outcome::Failed, Some(e))
-                }
-            },
-        };
-        screening.complete = outcome != Outcome::Failed;
-        // The use is recorded before the row is finished (recording is
-        // idempotent): a crash in between must not lose it.
-        if verdict.uses_urgent
-            && outcome != Outcome::Failed
-            && let Some(o) = &event.organizer
-        {
-            self.store
-                .record_urgent_use(o, &month, &key.uid, &key.recurrence_id, now)?;
-        }
-        self.store
-            .finish_decision(id, outcome, error.as_deref(), &screening)?;
-        record.outcome = outcome;
-        record.error = error;
-        Ok(Screened::Decided(Box::new(record)))
     }
 }
 
@@ -964,4 +989,16 @@ fn logged_write(row: &DecisionRecord) -> Option<Write> {
         marker,
         rules,
     })
+}
+
+/// Store one cursor change of `source`.
+fn apply_cursor<S: Store>(store: &mut S, source: &str, op: &CursorOp) -> Result<(), StoreError> {
+    match op {
+        CursorOp::Set {
+            calendar,
+            item,
+            value,
+        } => store.set_cursor(source, calendar, item, value),
+        CursorOp::Remove { calendar, item } => store.remove_cursor(source, calendar, item),
+    }
 }

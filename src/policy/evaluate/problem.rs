@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 
 use super::ProtectedKind;
 use crate::policy::model::long_day;
+use crate::policy::purpose::{NoDecisionRecord, NoPurpose};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
@@ -76,6 +77,10 @@ pub enum Problem {
         of: u32,
         max_share_percent: u32,
     },
+    /// The `purpose` rule: no accepted purpose stated.
+    NoPurpose(NoPurpose),
+    /// The `decision_record` rule: a decision meeting links no record.
+    NoDecisionRecord(NoDecisionRecord),
 }
 
 fn ser_weekday<S: serde::Serializer>(d: &Weekday, s: S) -> Result<S::Ok, S::Error> {
@@ -95,6 +100,8 @@ impl Problem {
             Problem::OverBudget { .. }
             | Problem::OverBurdenCap { .. }
             | Problem::NeedsRotation { .. } => self.fairness_message().unwrap_or_default(),
+            Problem::NoPurpose(p) => p.message(),
+            Problem::NoDecisionRecord(p) => p.message(),
             Problem::ConflictsWithProtectedTime {
                 attendee,
                 block: kind,
@@ -224,6 +231,8 @@ impl Problem {
     pub fn fix(&self) -> &'static str {
         match self {
             Problem::ConflictsWithProtectedTime { .. } => "move it to another time",
+            Problem::NoPurpose(p) => p.fix(),
+            Problem::NoDecisionRecord(p) => p.fix(),
             Problem::MissingAgenda { .. } => {
                 "add a description that says what the meeting should decide or produce"
             }

@@ -10,12 +10,14 @@
 
 mod agenda;
 mod burden_cap;
+mod decision_record;
 mod max_attendees;
 mod max_duration;
 mod meeting_free_days;
 mod min_notice;
 mod outside_hours_budget;
 mod protected_time;
+mod purpose;
 mod series_rotation;
 mod working_hours;
 
@@ -52,5 +54,7 @@ pub(super) fn check(spec: &RuleSpec, case: &mut Case<'_>) -> Option<Problem> {
         }
         RuleSpec::BurdenCap { ratio } => burden_cap::check(&mut case.fair, ratio),
         RuleSpec::SeriesRotation { max_share } => series_rotation::check(&mut case.fair, max_share),
+        RuleSpec::Purpose(ref rule) => purpose::check(case, rule),
+        RuleSpec::DecisionRecord(ref rule) => decision_record::check(case, rule),
     }
 }

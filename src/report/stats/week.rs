@@ -80,5 +80,7 @@ pub(super) fn week_report(
         heatmap,
         trend: Vec::new(),
         notes,
+        purposes: super::purposes::screens_purposes(policy)
+            .then(|| super::purposes::section(policy, occurrences, (ws, we), tz)),
     }
 }

@@ -222,6 +222,8 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
             Some("workingLocation") => EventType::WorkingLocation,
             Some(_) => EventType::Other,
         },
+        // Google Calendar has no categories.
+        categories: Vec::new(),
     };
     Ok(GoogleEvent {
         series_id: event.uid.clone(),
@@ -235,7 +237,7 @@ pub fn map_event(g: &api::Event) -> Result<GoogleEvent, Skip> {
 /// answer, the comment and the marker all as `w` would leave them. Used
 /// after a write whose answer was lost, to tell "it landed" from "it did
 /// not".
-pub fn shows_write(g: &api::Event, member: &str, w: &crate::daemon::screen::Write) -> bool {
+pub fn shows_write(g: &api::Event, member: &str, w: &crate::source::Answer) -> bool {
     let me = g.attendees.iter().flatten().find(|a| {
         a.self_ == Some(true)
             || a.email
@@ -273,7 +275,7 @@ mod tests {
 
     #[test]
     fn tells_a_landed_write_from_one_that_did_not_land() {
-        use crate::daemon::screen::Write;
+        use crate::source::Answer as Write;
         let copy = |status: &str, comment: Option<&str>, marker: Option<&str>| {
             let mut me = serde_json::json!({"email": "ana@example.com", "self": true, "responseStatus": status});
             if let Some(c) = comment {

@@ -1,6 +1,12 @@
 //! The team's policies as the daemon holds them: loaded from files and
 //! folders, indexed by member, reloaded when a file changes, and kept at
 //! the last good version when a change breaks one.
+//!
+//! It sits below both `daemon` and `report` (the weekly report's schedule
+//! reads it too), so neither reaches into the other for it. It reads
+//! policy files and their modification times, and so lives outside the
+//! pure `policy` core; it must not depend on `daemon`, `report` or a
+//! source.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -12,8 +18,9 @@ use crate::policy::{Diagnostic, LintedFile, Policy, lint_bytes};
 pub struct Team {
     policies: Vec<Arc<Policy>>,
     by_member: HashMap<String, usize>,
-    /// The files read and their modification times, to notice changes.
-    stamps: Vec<(PathBuf, Option<SystemTime>)>,
+    /// The files read and their modification times, where a
+    /// `PolicyWatch` starts from.
+    stamps: PolicyStamps,
 }
 
 /// A policy set that could not be loaded, with every problem found.
@@ -76,9 +83,13 @@ fn stamp(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
+/// The policy files a set of paths names and their modification times:
+/// two of these compare equal unless a file was edited, added or removed.
+pub type PolicyStamps = Vec<(PathBuf, Option<SystemTime>)>;
+
 /// The policy files `paths` name and their modification times: compare two
 /// of these to notice an edit without loading anything.
-pub fn policy_stamps(paths: &[PathBuf]) -> Vec<(PathBuf, Option<SystemTime>)> {
+pub fn policy_stamps(paths: &[PathBuf]) -> PolicyStamps {
     policy_files(paths)
         .unwrap_or_default()
         .into_iter()
@@ -178,23 +189,93 @@ impl Team {
         let joined: Vec<&str> = self.policies.iter().map(|p| p.hash.as_str()).collect();
         crate::policy::model::content_hash(&joined.join(","))
     }
-
-    /// Whether any file changed on disk since it was loaded.
-    pub fn changed_on_disk(&self, paths: &[PathBuf]) -> bool {
-        let now_files = policy_files(paths).unwrap_or_default();
-        if now_files.len() != self.stamps.len() {
-            return true;
-        }
-        self.stamps
-            .iter()
-            .any(|(p, t)| stamp(p) != *t || !now_files.contains(p))
-    }
 }
 
 impl Team {
-    /// Take the files' current modification times as seen, without loading
-    /// them: used after a failed reload so a broken file is reported once.
-    pub fn mark_seen(&mut self, paths: &[PathBuf]) {
-        self.stamps = policy_stamps(paths);
+    /// Watch `paths` for edits made after this team was read from them.
+    pub fn watch(&self, paths: &[PathBuf]) -> PolicyWatch {
+        PolicyWatch {
+            paths: paths.to_vec(),
+            seen: self.stamps.clone(),
+        }
+    }
+}
+
+/// Notices edits to the policy files without loading them: a file whose
+/// modification time changed, one added to or removed from a folder.
+#[derive(Debug, Clone)]
+pub struct PolicyWatch {
+    paths: Vec<PathBuf>,
+    seen: PolicyStamps,
+}
+
+impl PolicyWatch {
+    /// Whether the files changed since last seen; what is on disk now
+    /// counts as seen from here on, so a file that stays broken is reported
+    /// once, not on every look.
+    pub fn edited(&mut self) -> bool {
+        let now = policy_stamps(&self.paths);
+        now != std::mem::replace(&mut self.seen, now.clone())
+    }
+
+    /// Whether the files changed since last seen, leaving that for
+    /// `edited` to take.
+    pub fn peek(&self) -> bool {
+        policy_stamps(&self.paths) != self.seen
+    }
+
+    /// Count what is on disk now as seen (the files are about to be read
+    /// anyway, as on SIGHUP).
+    pub fn mark_seen(&mut self) {
+        self.seen = policy_stamps(&self.paths);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: &str = r#"
+[team]
+name = "t"
+
+[[member]]
+email = "a@example.com"
+time_zone = "UTC"
+working_hours = "09:00-17:00"
+"#;
+
+    fn touch(path: &Path, secs: u64) {
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_watch_notices_each_edit_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("team.toml");
+        std::fs::write(&file, POLICY).unwrap();
+        touch(&file, 1_000_000);
+        let paths = vec![dir.path().to_path_buf()];
+        let team = Team::load(&paths).unwrap_or_else(|e| panic!("{}", e.render(false)));
+        let mut watch = team.watch(&paths);
+        assert!(!watch.peek());
+        assert!(!watch.edited());
+
+        touch(&file, 2_000_000);
+        assert!(watch.peek());
+        assert!(watch.peek(), "peeking takes nothing");
+        assert!(watch.edited());
+        assert!(!watch.edited(), "an edit is noticed once");
+
+        // A new file in the folder is an edit; so is one going away.
+        let other = dir.path().join("other.toml");
+        std::fs::write(&other, POLICY.replace("a@", "b@")).unwrap();
+        assert!(watch.edited());
+        std::fs::remove_file(&other).unwrap();
+        touch(&file, 3_000_000);
+        watch.mark_seen();
+        assert!(!watch.peek());
     }
 }
