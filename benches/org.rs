@@ -219,7 +219,8 @@ fn generate(org: &Org) -> usize {
     };
     // Series, started when the history starts.
     for team in 0..org.people.div_ceil(TEAM_SIZE) {
-        let members: Vec<usize> = (team * TEAM_SIZE..((team + 1) * TEAM_SIZE).min(org.people)).collect();
+        let members: Vec<usize> =
+            (team * TEAM_SIZE..((team + 1) * TEAM_SIZE).min(org.people)).collect();
         let (zone, _, open) = ZONES[org.zone_of(members[0])];
         files += Meeting {
             uid: format!("team-{team}"),
@@ -349,12 +350,17 @@ fn run(cmd: &mut Command) -> Cost {
     // SAFETY: an all-zero rusage is a valid value to be overwritten.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: waits for our own child, whose pid std gave us; the pointers
-    // are to live locals. std never waits for it after this (the `Child`
-    // is forgotten so its drop does not touch the reaped pid).
+    // are to live locals. Dropping a `Child` neither waits nor kills, so
+    // std never touches the reaped pid again.
     let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = t.elapsed();
-    std::mem::forget(child);
-    assert_eq!(got, pid, "wait4 failed: {}", std::io::Error::last_os_error());
+    drop(child);
+    assert_eq!(
+        got,
+        pid,
+        "wait4 failed: {}",
+        std::io::Error::last_os_error()
+    );
     let (wb1, wc1) = io_counters();
     let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
     Cost {
@@ -414,21 +420,33 @@ fn main() {
     let mut fresh = false;
     let mut generate_only = false;
     let mut python = false;
+    let mut now = NOW.to_string();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
-            "--people" => people = args.next().and_then(|v| v.parse().ok()).expect("--people N"),
+            "--people" => {
+                people = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--people N")
+            }
             "--weeks" => weeks = args.next().and_then(|v| v.parse().ok()).expect("--weeks K"),
             "--dir" => dir = args.next().map(PathBuf::from),
             "--only" => only = args.next(),
             "--fresh" => fresh = true,
             "--generate-only" => generate_only = true,
             "--python" => python = true,
+            // A later clock: every meeting is over, nothing is decided, and
+            // a first pass costs what unchanged files cost.
+            "--now" => now = args.next().expect("--now INSTANT"),
             // `cargo bench` passes `--bench`.
             _ => {}
         }
     }
-    assert!(people >= TEAM_SIZE * ZONES.len() && weeks >= 1, "at least 80 people, 1 week");
+    assert!(
+        people >= TEAM_SIZE * ZONES.len() && weeks >= 1,
+        "at least 80 people, 1 week"
+    );
     let root = dir.unwrap_or_else(|| {
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("org-{people}-{weeks}"))
     });
@@ -462,23 +480,34 @@ fn main() {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or(0);
     // `GK_BIN` measures another build (e.g. main's, for a before/after).
-    let exe = std::env::var("GK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gatekeeper").to_string());
+    let exe =
+        std::env::var("GK_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_gatekeeper").to_string());
     let exe = exe.as_str();
     let config = root.join("gatekeeper.toml");
     println!(
         "\nsynthetic organisation: {people} people in 10 zones, {weeks} weeks of history + {WEEKS_AHEAD} ahead, {files} files ({:.0} MiB)",
         mib(size_of(&root.join("calendars")))
     );
-    println!("| step | wall | CPU (user+sys) | peak RSS | written to disk (write_bytes) | passed to write() (wchar) | notes |");
+    println!(
+        "| step | wall | CPU (user+sys) | peak RSS | written to disk (write_bytes) | passed to write() (wchar) | notes |"
+    );
     println!("|---|---|---|---|---|---|---|");
     let want = |step: &str| only.as_deref().is_none_or(|o| o == step);
     if want("report") {
         let report = || {
             let mut c = Command::new(exe);
-            c.args(["report", "--week", REPORT_WEEK, "--format", "md", "--now", NOW])
-                .arg("--config")
-                .arg(&config)
-                .stdout(std::process::Stdio::null());
+            c.args([
+                "report",
+                "--week",
+                REPORT_WEEK,
+                "--format",
+                "md",
+                "--now",
+                NOW,
+            ])
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::process::Stdio::null());
             run(&mut c)
         };
         let _warm = report();
@@ -488,17 +517,28 @@ fn main() {
             &format!("`report --week {REPORT_WEEK}` (median of 3, warm cache)"),
             &costs[1],
             files,
-            &format!("walls {:.2?} / {:.2?} / {:.2?}", costs[0].wall, costs[1].wall, costs[2].wall),
+            &format!(
+                "walls {:.2?} / {:.2?} / {:.2?}",
+                costs[0].wall, costs[1].wall, costs[2].wall
+            ),
         );
     }
     if python {
         // The script a user would write instead (see report_python.py).
         let mut c = Command::new("python3");
-        c.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/report_python.py"))
-            .arg(&root)
-            .arg("2026-11-30");
+        c.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/benches/report_python.py"
+        ))
+        .arg(&root)
+        .arg("2026-11-30");
         let cost = run(&mut c);
-        row("Python: `icalendar` + `recurring_ical_events`, the same week", &cost, files, "");
+        row(
+            "Python: `icalendar` + `recurring_ical_events`, the same week",
+            &cost,
+            files,
+            "",
+        );
     }
     if want("run") {
         // A first pass starts from an empty store and untouched calendars.
@@ -506,17 +546,21 @@ fn main() {
         std::fs::create_dir_all(root.join("state")).expect("state folder");
         let pass = || {
             let mut c = Command::new(exe);
-            c.args(["run", "--once", "--now", NOW])
+            c.args(["run", "--once", "--now", &now])
                 .arg("--config")
                 .arg(&config)
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null());
             run(&mut c)
         };
-        for step in ["first pass", "second pass (reads its own answers)", "idle pass"] {
+        for step in [
+            "first pass",
+            "second pass (reads its own answers)",
+            "idle pass",
+        ] {
             let c = pass();
             row(
-                &format!("`run --once`: {step}"),
+                &format!("`run --once --now {now}`: {step}"),
                 &c,
                 files,
                 &format!("store {:.1} MiB after", mib(store_size(&root))),

@@ -872,4 +872,54 @@ mod tests {
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.meta("k").unwrap().as_deref(), Some("v"));
     }
+
+    #[test]
+    fn a_batch_is_one_transaction_that_a_decision_makes_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gk.db");
+        let mut s = SqliteStore::open(&path).unwrap();
+        // What another process sees: only what is committed.
+        let other = SqliteStore::open(&path).unwrap();
+        s.begin_batch().unwrap();
+        s.put_screening(&screening()).unwrap();
+        s.set_cursor("s", "c", "a.ics", "etag-a").unwrap();
+        assert_eq!(
+            s.screening(&key()).unwrap(),
+            Some(screening()),
+            "the batch reads its own writes"
+        );
+        assert!(
+            other.cursors("s").unwrap().is_empty(),
+            "nothing is committed yet"
+        );
+        // The action follows a logged decision: the log row and what came
+        // before it are durable first.
+        let id = s.begin_decision(&record(), &screening()).unwrap();
+        assert!(other.decision(id).unwrap().is_some());
+        assert_eq!(other.cursors("s").unwrap().len(), 1);
+        s.set_cursor("s", "c", "b.ics", "etag-b").unwrap();
+        s.finish_decision(id, Outcome::Applied, None, &screening())
+            .unwrap();
+        assert_eq!(other.cursors("s").unwrap().len(), 1);
+        s.end_batch().unwrap();
+        assert_eq!(other.cursors("s").unwrap().len(), 2);
+        // Outside a batch every write is its own transaction again.
+        s.set_cursor("s", "c", "c.ics", "etag-c").unwrap();
+        assert_eq!(other.cursors("s").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_batch_left_open_is_committed_when_the_store_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gk.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.begin_batch().unwrap();
+            for i in 0..(BATCH_WRITES + 10) {
+                s.set_cursor("s", "c", &format!("{i}.ics"), "e").unwrap();
+            }
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.cursors("s").unwrap().len(), BATCH_WRITES + 10);
+    }
 }
