@@ -3,6 +3,7 @@
 //! The crate is a pure decision core (`policy`, `calendar`) inside an I/O
 //! shell (`source`, `store`, `daemon`, `cli`). See ARCHITECTURE.md.
 
+pub mod backtest;
 pub mod calendar;
 pub mod cli;
 pub mod config;

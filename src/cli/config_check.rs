@@ -114,6 +114,9 @@ pub fn run(args: Args) -> Exit {
                     unreachable += check_google(s, name, &members);
                 }
             }
+            SourceConfig::Caldav { name, .. } => {
+                unreachable += check_caldav(s, name, &members, config.limits.max_item_bytes);
+            }
         }
     }
     if unreachable > 0 {
@@ -150,6 +153,52 @@ fn check_google(source: &SourceConfig, name: &str, team: &[String]) -> usize {
             Err(e) => {
                 failed += 1;
                 super::err(format!("source `{name}`: `{m}`: {e}"));
+            }
+        }
+    }
+    failed
+}
+
+/// Log in to a CalDAV source and find each member's calendars; returns 1
+/// when the source cannot be used.
+fn check_caldav(s: &SourceConfig, name: &str, members: &[String], max_item_bytes: usize) -> usize {
+    use crate::source::caldav::{CaldavSettings, CaldavSource, own_runtime};
+    let settings = match CaldavSettings::from_config(s, members, max_item_bytes) {
+        Ok(settings) => settings,
+        Err(e) => {
+            super::err(e.to_string());
+            return 1;
+        }
+    };
+    let runtime = match own_runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            super::err(format!(
+                "source `{name}`: cannot start the async runtime: {e}"
+            ));
+            return 1;
+        }
+    };
+    let source = match CaldavSource::new(settings, runtime) {
+        Ok(source) => source,
+        Err(e) => {
+            super::err(e.to_string());
+            return 1;
+        }
+    };
+    let mut failed = 0;
+    for member in source.settings().members() {
+        if !members.contains(&member) {
+            eprintln!("warning: source `{name}`: `{member}` is in no policy");
+        }
+        match source.discover(&member) {
+            Ok(calendars) => println!(
+                "source `{name}` (caldav, {member}): {} calendar(s)",
+                calendars.len()
+            ),
+            Err(e) => {
+                failed = 1;
+                super::err(format!("source `{name}`, `{member}`: {e}"));
             }
         }
     }

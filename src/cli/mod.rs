@@ -4,6 +4,7 @@
 //! exit codes the README lists.
 
 mod auth;
+mod backtest;
 mod check;
 mod completions;
 mod config_check;
@@ -97,6 +98,8 @@ enum Command {
     Suggest(suggest::Args),
     /// The weekly meeting-load report: where the time went, who paid for it.
     Report(report::Args),
+    /// What a policy would have done to a past period, before it touches anyone's calendar.
+    Backtest(backtest::Args),
     /// Print shell completions (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionArgs),
     /// Print the manual page, or write every page into a folder.
@@ -152,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Auth(a) => auth::run(a),
         Command::Suggest(a) => suggest::run(a),
         Command::Report(a) => report::run(a),
+        Command::Backtest(a) => backtest::run(a),
         Command::Completions(a) => completions::completions(a),
         Command::Man(a) => completions::man(a),
     };

@@ -106,6 +106,8 @@ pub const METRICS: &str = "[metrics]";
 pub const LIMITS: &str = "[limits]";
 pub const VDIR: &str = "[[source]] kind = \"vdir\"";
 pub const GOOGLE: &str = "[[source]] kind = \"google\"";
+pub const CALDAV: &str = "[[source]] kind = \"caldav\"";
+const KINDS: &[&str] = &["vdir", "google", "caldav"];
 
 const fn key(
     section: &'static str,
@@ -344,14 +346,7 @@ pub const KEYS: &[Key] = &[
         "",
         "Slack-compatible webhook for the summary (a secret)",
     ),
-    key(
-        VDIR,
-        "kind",
-        KeyType::OneOf(&["vdir", "google"]),
-        true,
-        "",
-        "`vdir`",
-    ),
+    key(VDIR, "kind", KeyType::OneOf(KINDS), true, "", "`vdir`"),
     key(
         VDIR,
         "name",
@@ -384,14 +379,7 @@ pub const KEYS: &[Key] = &[
         "",
         "overrides the top-level `mode`",
     ),
-    key(
-        GOOGLE,
-        "kind",
-        KeyType::OneOf(&["vdir", "google"]),
-        true,
-        "",
-        "`google`",
-    ),
+    key(GOOGLE, "kind", KeyType::OneOf(KINDS), true, "", "`google`"),
     key(
         GOOGLE,
         "name",
@@ -482,6 +470,79 @@ pub const KEYS: &[Key] = &[
     ),
     key(
         GOOGLE,
+        "mode",
+        KeyType::OneOf(MODES),
+        false,
+        "",
+        "overrides the top-level `mode`",
+    ),
+    key(CALDAV, "kind", KeyType::OneOf(KINDS), true, "", "`caldav`"),
+    key(
+        CALDAV,
+        "name",
+        KeyType::Text,
+        true,
+        "",
+        "unique name; state is keyed by it",
+    ),
+    key(
+        CALDAV,
+        "url",
+        KeyType::Url,
+        true,
+        "",
+        "the server; `http` only to loopback",
+    ),
+    key(
+        CALDAV,
+        "user",
+        KeyType::Text,
+        false,
+        "",
+        "the login name (with `password_file`)",
+    ),
+    key(
+        CALDAV,
+        "password_file",
+        KeyType::Path,
+        false,
+        "",
+        "file holding the password (mode 0600)",
+    ),
+    key(
+        CALDAV,
+        "token_file",
+        KeyType::Path,
+        false,
+        "",
+        "file holding a bearer token instead (mode 0600)",
+    ),
+    key(
+        CALDAV,
+        "member",
+        KeyType::Email,
+        false,
+        "",
+        "whose own login this is",
+    ),
+    key(
+        CALDAV,
+        "members",
+        KeyType::Emails,
+        false,
+        "",
+        "a delegated login's members; every policy member when left out",
+    ),
+    key(
+        CALDAV,
+        "principal_url",
+        KeyType::Text,
+        false,
+        "",
+        "a delegated login: each member's principal, e.g. `/{user}/`",
+    ),
+    key(
+        CALDAV,
         "mode",
         KeyType::OneOf(MODES),
         false,
@@ -651,14 +712,14 @@ impl Walker<'_> {
             let section = match lookup(t, "kind").map(|k| (k, k.get_ref().as_str())) {
                 Some((_, Some("vdir"))) => VDIR,
                 Some((_, Some("google"))) => GOOGLE,
+                Some((_, Some("caldav"))) => CALDAV,
                 Some((k, Some(other))) => {
                     self.diags.push(
                         Diagnostic::error("unknown-kind", format!("unknown source kind `{other}`"))
                             .at(k.span(), "not a source kind")
-                            .help_opt(
-                                did_you_mean_help(other, ["vdir", "google"])
-                                    .or_else(|| Some("the kinds are `vdir` and `google`".into())),
-                            ),
+                            .help_opt(did_you_mean_help(other, KINDS.iter().copied()).or_else(
+                                || Some("the kinds are `vdir`, `google` and `caldav`".into()),
+                            )),
                     );
                     continue;
                 }
@@ -670,7 +731,9 @@ impl Walker<'_> {
                     self.diags.push(
                         Diagnostic::error("missing-key", "this `[[source]]` has no `kind`")
                             .at(item.span(), "required")
-                            .help("add `kind = \"vdir\"` or `kind = \"google\"`"),
+                            .help(
+                                "add `kind = \"vdir\"`, `kind = \"google\"` or `kind = \"caldav\"`",
+                            ),
                     );
                     continue;
                 }
@@ -699,6 +762,9 @@ impl Walker<'_> {
             }
             if section == GOOGLE {
                 self.google_sign_in(t, item.span());
+            }
+            if section == CALDAV {
+                self.caldav_sign_in(t, item.span());
             }
         }
     }
@@ -738,6 +804,65 @@ impl Walker<'_> {
             _ => None,
         };
         if let Some((span, message, help)) = problem {
+            self.diags.push(
+                Diagnostic::error("sign-in", message)
+                    .at(span, "here")
+                    .help(help),
+            );
+        }
+    }
+
+    /// A CalDAV source logs in one way (a password with its user, or a
+    /// token) and reads either one member's calendars or, delegated, every
+    /// member's through `principal_url`.
+    fn caldav_sign_in(&mut self, t: &DeTable<'_>, span: Range<usize>) {
+        let has = |k: &str| lookup(t, k).is_some();
+        let name = lookup(t, "name")
+            .and_then(|n| n.get_ref().as_str())
+            .unwrap_or("?")
+            .to_string();
+        let key_span = |k: &str| lookup(t, k).map_or(span.clone(), |v| v.span());
+        let mut problems = Vec::new();
+        match (has("password_file"), has("token_file")) {
+            (true, true) => problems.push((
+                key_span("token_file"),
+                format!("source `{name}` sets both `password_file` and `token_file`"),
+                "choose one way to log in",
+            )),
+            (false, false) => problems.push((
+                span.clone(),
+                format!("source `{name}` has no way to log in"),
+                "add `user` and `password_file`, or `token_file`",
+            )),
+            (true, false) if !has("user") => problems.push((
+                key_span("password_file"),
+                format!("source `{name}`: `password_file` needs `user`"),
+                "add `user`, the login name",
+            )),
+            _ => {}
+        }
+        let delegated = has("principal_url") || has("members");
+        match (has("member"), delegated) {
+            (true, true) => problems.push((
+                key_span("member"),
+                format!(
+                    "source `{name}` sets `member` (one member's own login) and `members`/`principal_url` (a delegated login)"
+                ),
+                "keep `member` for a member's own login, or `principal_url` for a delegated one",
+            )),
+            (false, false) => problems.push((
+                span.clone(),
+                format!("source `{name}` does not say whose calendars it reads"),
+                "add `member` (the login is that member's own) or `principal_url` (a delegated login, e.g. `/{user}/`)",
+            )),
+            (false, true) if !has("principal_url") => problems.push((
+                key_span("members"),
+                format!("source `{name}`: `members` needs `principal_url`"),
+                "add `principal_url`, where each member's principal is, e.g. `/{user}/`",
+            )),
+            _ => {}
+        }
+        for (span, message, help) in problems {
             self.diags.push(
                 Diagnostic::error("sign-in", message)
                     .at(span, "here")

@@ -335,6 +335,37 @@ pub enum SourceConfig {
         #[serde(default)]
         mode: Option<Mode>,
     },
+    /// A CalDAV server (RFC 4791): one member's calendars with their own
+    /// login, or every member's through a delegated account
+    /// (`source::caldav`, `docs/caldav.md`).
+    Caldav {
+        name: String,
+        /// The server, e.g. `https://dav.example.com/`; discovery starts
+        /// at its `/.well-known/caldav`. Plain `http` only to loopback.
+        url: String,
+        /// The login name (with `password_file`).
+        #[serde(default)]
+        user: Option<String>,
+        /// The password, alone in a file of mode 0600.
+        #[serde(default)]
+        password_file: Option<PathBuf>,
+        /// A bearer token instead of a password, mode 0600.
+        #[serde(default)]
+        token_file: Option<PathBuf>,
+        /// The member whose own login this is.
+        #[serde(default)]
+        member: Option<String>,
+        /// A delegated login: the members it reads; every member of the
+        /// policies when left out.
+        #[serde(default)]
+        members: Option<Vec<String>>,
+        /// A delegated login: each member's principal, `{user}` (the
+        /// address before `@`) or `{email}` filled in, e.g. `/{user}/`.
+        #[serde(default)]
+        principal_url: Option<String>,
+        #[serde(default)]
+        mode: Option<Mode>,
+    },
 }
 
 fn default_send_updates() -> String {
@@ -350,13 +381,17 @@ fn default_project_rate() -> u32 {
 impl SourceConfig {
     pub fn name(&self) -> &str {
         match self {
-            SourceConfig::Vdir { name, .. } | SourceConfig::Google { name, .. } => name,
+            SourceConfig::Vdir { name, .. }
+            | SourceConfig::Google { name, .. }
+            | SourceConfig::Caldav { name, .. } => name,
         }
     }
 
     pub fn mode(&self) -> Option<Mode> {
         match self {
-            SourceConfig::Vdir { mode, .. } | SourceConfig::Google { mode, .. } => *mode,
+            SourceConfig::Vdir { mode, .. }
+            | SourceConfig::Google { mode, .. }
+            | SourceConfig::Caldav { mode, .. } => *mode,
         }
     }
 }
@@ -490,6 +525,26 @@ impl Config {
                     ]
                     .into_iter()
                     .flatten()
+                    {
+                        *p = base.join(&*p);
+                    }
+                    for m in members.iter_mut().flatten() {
+                        *m = m.trim().to_lowercase();
+                    }
+                    if let Some(m) = member {
+                        *m = m.trim().to_lowercase();
+                    }
+                }
+                SourceConfig::Caldav {
+                    password_file,
+                    token_file,
+                    member,
+                    members,
+                    ..
+                } => {
+                    for p in [&mut *password_file, &mut *token_file]
+                        .into_iter()
+                        .flatten()
                     {
                         *p = base.join(&*p);
                     }

@@ -14,7 +14,7 @@ use super::text::{escape, hours, percent};
 // header cells wrap so the table fits, and on a phone it scrolls in its
 // own box. Charts keep their drawn size at most, so their text stays the
 // size it was drawn at.
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:84rem;padding:1rem;color:#222;line-height:1.4}\
+pub(crate) const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:0 auto;max-width:84rem;padding:1rem;color:#222;line-height:1.4}\
 h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem}\
 .scroll{overflow-x:auto;-webkit-overflow-scrolling:touch}\
 table{border-collapse:collapse;font-size:.85rem;min-width:100%}\
@@ -25,7 +25,7 @@ figure{margin:1rem 0;max-width:30rem}svg{width:100%;height:auto;display:block}\
 .headline{font-size:1.05rem;background:#f4f6fa;padding:.8rem;border-radius:.4rem}\
 .note{color:#555;font-size:.9rem}";
 
-fn chart(out: &mut String, svg: Result<String, String>, caption: &str) {
+pub(crate) fn chart(out: &mut String, svg: Result<String, String>, caption: &str) {
     let _ = writeln!(out, "<figure>");
     match svg {
         Ok(svg) => out.push_str(&svg),
@@ -41,7 +41,7 @@ fn chart(out: &mut String, svg: Result<String, String>, caption: &str) {
     let _ = writeln!(out, "</figure>");
 }
 
-fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
+pub(crate) fn table(out: &mut String, head: &[&str], rows: impl IntoIterator<Item = Vec<String>>) {
     out.push_str("<div class=\"scroll\"><table><thead><tr>");
     for h in head {
         let _ = write!(out, "<th>{}</th>", escape(h));

@@ -1,5 +1,5 @@
 //! Calendar sources: where invites come from and where answers go. One
-//! folder or file per backend (`vdir`, `google/`, `caldav/` next), each
+//! folder or file per backend (`vdir`, `google/`, `caldav/`), each
 //! behind the one [`CalendarSource`] trait; [`build`] makes them from the
 //! config, for the daemon and the weekly report alike. `ics` is what
 //! backends whose items are iCalendar bytes share (reading an item into
@@ -50,6 +50,7 @@
 //! over a window outside any sync (busy times for suggestions, the weekly
 //! report); it never touches cursors.
 
+pub mod caldav;
 pub mod google;
 pub mod ics;
 pub mod push;
@@ -391,6 +392,13 @@ pub fn build(config: &Config, team: &[String]) -> Sources {
                 google::GoogleCalendar::from_config(s, team, &mut runtime)
                     .map(|g| Box::new(g) as Box<dyn CalendarSource>)
             }
+            SourceConfig::Caldav { .. } => caldav::calendar::CaldavCalendar::from_config(
+                s,
+                team,
+                config.limits.ical(),
+                &mut runtime,
+            )
+            .map(|c| Box::new(c) as Box<dyn CalendarSource>),
         };
         sources.extend(source);
     }

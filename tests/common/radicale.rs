@@ -3,9 +3,10 @@
 //! 127.0.0.1 on a free port with a temporary storage folder, waited for by
 //! polling its port, and killed when the handle is dropped.
 //!
-//! The servers come from PyPI (`pip install radicale xandikos`; `.ci/run`
-//! installs them). A missing server is a test FAILURE with the install line,
-//! never a silent skip.
+//! The servers come from PyPI: the ones on PATH (`pip install radicale
+//! xandikos`; `.ci/run` installs them), else the tests install both into a
+//! virtual environment under the build's temporary folder. A server that
+//! cannot be had is a test FAILURE with the install line, never a skip.
 //!
 //! The helpers (`put`, `get`, `delete`, `request`, `mkcalendar`) play the
 //! other clients: a member's phone, the organizer's calendar app. They use
@@ -42,20 +43,55 @@ impl Reply {
     }
 }
 
-/// Fail with the install line when `program` is not on PATH.
-fn require(program: &str) {
-    match Command::new(program)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-    {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`{program}` is not on PATH: these tests need a real CalDAV server; run `pip install {program}` (`.ci/run` does)"
-        ),
-        Err(e) => panic!("cannot run `{program}`: {e}"),
+/// The server program to run: the one on PATH, else one installed from
+/// PyPI into a virtual environment under the build's temporary folder, so
+/// `cargo test` on a fresh machine with Python needs no setup step. Fails
+/// (never skips) with the install line when neither works.
+fn program_path(program: &str) -> PathBuf {
+    let runs = |p: &Path| {
+        Command::new(p)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok()
+    };
+    if runs(Path::new(program)) {
+        return PathBuf::from(program);
     }
+    let venv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("caldav-servers");
+    let installed = venv.join("bin").join(program);
+    if runs(&installed) {
+        return installed;
+    }
+    // Several test processes may get here at once: one installs, the
+    // others wait on the lock and then find the program.
+    std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(venv.with_extension("lock")).unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a file descriptor this function owns; it is
+    // released when `lock` is dropped at the end of the function.
+    unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) };
+    if !runs(&installed) {
+        eprintln!(
+            "`{program}` is not on PATH: installing Radicale and Xandikos from PyPI into `{}`",
+            venv.display()
+        );
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin").join("pip"))
+                .args(["install", "-q", "radicale", "xandikos"])
+                .status()
+                .is_ok_and(|s| s.success());
+        assert!(
+            ok && runs(&installed),
+            "`{program}` is not on PATH and could not be installed from PyPI: these tests need a real CalDAV server; run `pip install {program}` (`.ci/run` does)"
+        );
+    }
+    installed
 }
 
 /// A port nobody listens on right now. Another process may take it before
@@ -112,11 +148,11 @@ struct Server {
 
 impl Server {
     fn spawn(program: &str, dir: tempfile::TempDir, args: impl Fn(u16) -> Vec<String>) -> Server {
-        require(program);
+        let program = program_path(program);
         let log = dir.path().join("server.log");
         for _ in 0..5 {
             let port = free_port();
-            let mut command = Command::new(program);
+            let mut command = Command::new(&program);
             command.args(args(port));
             if let Some(child) = start_server(command, port, &log) {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -138,7 +174,8 @@ impl Server {
             }
         }
         panic!(
-            "`{program}` exited before listening, five times; its last log:\n{}",
+            "`{}` exited before listening, five times; its last log:\n{}",
+            program.display(),
             std::fs::read_to_string(&log).unwrap_or_default()
         );
     }

@@ -134,12 +134,25 @@ impl Unit<'_> {
 impl<S: Store> Engine<S> {
     pub fn new(config: Config, store: S, team: Team) -> Engine<S> {
         let built = crate::source::build(&config, &team.members());
+        let sources = built.sources.into_iter().map(Arc::from).collect();
+        Engine::with_sources(config, store, team, sources, built.runtime)
+    }
+
+    /// An engine over sources the caller made (the backtest's replay of a
+    /// period, whose writes land in memory), instead of the config's.
+    pub fn with_sources(
+        config: Config,
+        store: S,
+        team: Team,
+        sources: Vec<Arc<dyn CalendarSource>>,
+        runtime: Option<Arc<tokio::runtime::Runtime>>,
+    ) -> Engine<S> {
         let mut engine = Engine {
             config,
             store,
             team,
-            sources: built.sources.into_iter().map(Arc::from).collect(),
-            runtime: built.runtime,
+            sources,
+            runtime,
             channels: ChannelRegistry::default(),
             burdens: HashMap::new(),
             busy: HashMap::new(),
