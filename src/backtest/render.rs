@@ -269,6 +269,7 @@ fn html(b: &Backtest) -> String {
             zone_chart(out),
             "Weighted after-hours burden by time zone: every meeting the members did not decline themselves (before), without the ones this policy declines (after).",
         );
+        let _ = writeln!(o, "<h3>By rule</h3>");
         table(
             &mut o,
             &["rule", "annotated", "declined"],
@@ -280,6 +281,7 @@ fn html(b: &Backtest) -> String {
                 ]
             }),
         );
+        let _ = writeln!(o, "<h3>By organizer</h3>");
         table(
             &mut o,
             &["organizer", "screened", "annotated", "declined", "to fix"],
@@ -293,6 +295,7 @@ fn html(b: &Backtest) -> String {
                 ]
             }),
         );
+        let _ = writeln!(o, "<h3>Hours given back</h3>");
         table(
             &mut o,
             &["member", "zone", "declined", "hours given back"],
@@ -305,6 +308,7 @@ fn html(b: &Backtest) -> String {
                 ]
             }),
         );
+        let _ = writeln!(o, "<h3>After-hours burden by time zone</h3>");
         table(
             &mut o,
             &[
@@ -346,7 +350,11 @@ fn html(b: &Backtest) -> String {
                         s.format("%Y-%m-%d %H:%M UTC").to_string()
                     }),
                     rules(&d.rules),
-                    d.suggestions.join(" · "),
+                    if d.suggestions.is_empty() {
+                        "none offered".to_string()
+                    } else {
+                        d.suggestions.join(" · ")
+                    },
                 ]
             }),
         );
