@@ -231,18 +231,6 @@ impl<S: Store> Engine<S> {
 
     /// One pass over every source.
     pub fn run_once(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
-        // A pass's writes go to the store in few transactions, not one per
-        // cursor and screening (issue 12); `begin_decision` still makes
-        // everything before an action durable first.
-        self.store.begin_batch()?;
-        let result = self.run_pass(now);
-        let ended = self.store.end_batch();
-        let report = result?;
-        ended?;
-        Ok(report)
-    }
-
-    fn run_pass(&mut self, now: DateTime<Utc>) -> Result<RunReport, StoreError> {
         let mut report = RunReport::default();
         self.rescreen_changed_teams()?;
         let sources = self.sources.clone();
