@@ -486,7 +486,9 @@ impl Store for SqliteStore {
         s.decision_id = Some(id);
         put_screening_on(&tx, &s)?;
         tx.commit()?;
-        self.wrote()
+        // A finished decision is printed and shown by `gatekeeper log` at
+        // once: durable when it returns, as outside a batch.
+        self.commit_batch()
     }
 
     fn decision(&self, id: i64) -> Result<Option<DecisionRecord>> {
@@ -897,9 +899,9 @@ mod tests {
         let id = s.begin_decision(&record(), &screening()).unwrap();
         assert!(other.decision(id).unwrap().is_some());
         assert_eq!(other.cursors("s").unwrap().len(), 1);
-        s.set_cursor("s", "c", "b.ics", "etag-b").unwrap();
         s.finish_decision(id, Outcome::Applied, None, &screening())
             .unwrap();
+        s.set_cursor("s", "c", "b.ics", "etag-b").unwrap();
         assert_eq!(other.cursors("s").unwrap().len(), 1);
         s.end_batch().unwrap();
         assert_eq!(other.cursors("s").unwrap().len(), 2);
