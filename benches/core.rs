@@ -192,6 +192,46 @@ fn main() {
         }),
     );
 
+    // A series as the daemon judges it: from its parsed events, its next
+    // occurrences over the horizon (as `upcoming_spans` takes them), then
+    // the verdict. Expansion used to start at DTSTART, so the cost grew
+    // with the series' age; it now starts a whole number of weeks before
+    // `now` (issue 12).
+    let weekly_ics = |dtstart: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:w@x\r\nDTSTART;TZID=Europe/Berlin:{dtstart}T170000\r\nDTEND;TZID=Europe/Berlin:{dtstart}T174500\r\nRRULE:FREQ=WEEKLY\r\nSUMMARY:Weekly export review\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    for (age, dtstart) in [
+        ("started last month", "20261029"),
+        ("started 3 years ago", "20231130"),
+        ("started 10 years ago", "20161201"),
+    ] {
+        let group = group_by_uid(parse_ics(&weekly_ics(dtstart)).unwrap().events).remove(0);
+        let horizon = now + chrono::Duration::days(180);
+        report(
+            &format!("expand + evaluate: weekly series {age}, next 10 judged"),
+            "invites",
+            measure(7, 20_000, || {
+                let exp = expand(black_box(&group), chrono_tz::Tz::UTC, now, horizon, 40);
+                let spans: Vec<Span> = exp
+                    .occurrences
+                    .iter()
+                    .take(10)
+                    .map(|o| Span {
+                        start: o.start.to_utc(chrono_tz::Tz::UTC),
+                        end: o.end.to_utc(chrono_tz::Tz::UTC),
+                    })
+                    .collect();
+                let invite = Invite {
+                    occurrences: &spans,
+                    ..series
+                };
+                black_box(evaluate(black_box(&invite), &policy, &ctx));
+            }),
+        );
+    }
+
     println!("\nrecurrence expansion (rrule crate, bounded)");
     let series_ics = |dtstart: &str, rule: &str| {
         format!(

@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use rrule::{RRule, RRuleSet, Unvalidated};
 
@@ -135,12 +135,28 @@ fn keep_winning_revisions(group: Vec<(usize, Event)>) -> Vec<Event> {
 /// `RANGE=THISANDFUTURE` override also moves every later instance by the
 /// same shift and gives it the override's length and properties. An
 /// override whose master is missing is listed as its own occurrence.
+///
+/// The cost does not grow with the series' age: a rule without COUNT is
+/// iterated from a whole number of its periods before the window instead
+/// of from DTSTART (see [`fast_forward`]), and gives the same occurrences.
 pub fn expand(
     events: &[Event],
     reader_tz: Tz,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     max_occurrences: usize,
+) -> Expansion {
+    expand_from(events, reader_tz, from, to, max_occurrences, true)
+}
+
+/// [`expand`], with the fast-forward optional: the tests compare both.
+fn expand_from(
+    events: &[Event],
+    reader_tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    max_occurrences: usize,
+    may_fast_forward: bool,
 ) -> Expansion {
     let mut out = Expansion::default();
     // The winning revision of the master and of each override.
@@ -225,6 +241,9 @@ pub fn expand(
     // How far the series was looked at: an override of an instance up to
     // here that was not matched is stale. `None`: the whole series.
     let mut seen_until: Option<DateTime<Utc>> = None;
+    // Where iteration started when it did not start at DTSTART: an
+    // override of an instance before it was not looked at either.
+    let mut seen_from: Option<DateTime<Utc>> = None;
     match &set {
         None => {
             // A single event: its one instance is DTSTART.
@@ -297,7 +316,30 @@ pub fn expand(
                 hit_max: false,
             };
             let dtstart = set.get_dt_start().with_timezone(&Utc);
-            let mut dtstart_pending = true;
+            let forwarded = if may_fast_forward && this_and_future.is_empty() {
+                fast_forward(
+                    set,
+                    master,
+                    events,
+                    &override_indices,
+                    &frame,
+                    reader_tz,
+                    from,
+                    to,
+                )
+            } else {
+                None
+            };
+            // DTSTART, the first instance whatever the rule says, lies
+            // before where a fast-forwarded iteration starts.
+            let mut dtstart_pending = forwarded.is_none();
+            let set = match &forwarded {
+                Some((set, start)) => {
+                    seen_from = Some(*start);
+                    set
+                }
+                None => set,
+            };
             let mut iterations = 0usize;
             let mut exhausted = true;
             for instant in set {
@@ -342,12 +384,11 @@ pub fn expand(
     for &i in &override_indices {
         let e = &events[i];
         let Some(rid) = e.recurrence_id else { continue };
-        let looked_at = seen_until.is_none_or(|until| {
-            frame
-                .instant(&rid)
-                .unwrap_or_else(|| frame.wall(&rid).and_utc())
-                <= until
-        });
+        let rid_at = frame
+            .instant(&rid)
+            .unwrap_or_else(|| frame.wall(&rid).and_utc());
+        let looked_at = seen_until.is_none_or(|until| rid_at <= until)
+            && seen_from.is_none_or(|start| rid_at >= start);
         if !matched.contains(&i) && looked_at {
             out.problems.push(format!(
                 "UID {:?}: the override of {} is dropped: the series has no such instance (excluded or no longer generated)",
@@ -376,6 +417,123 @@ pub fn expand(
     }
     finish(&mut out, reader_tz, max_occurrences);
     out
+}
+
+/// How far before a window iteration starts: the length of an instance
+/// is added to this, which covers DST steps and, for floating and date
+/// series (expanded as if in UTC), any zone offset.
+const FAST_FORWARD_MARGIN_DAYS: i64 = 7;
+
+/// A set equal to `set` but iterated from a start a whole number of the
+/// rule's periods after DTSTART and at least an instance's length plus a
+/// margin before the window, with that start (an instant in the series
+/// frame); `None` when iteration must start at DTSTART.
+///
+/// This is exact when the rule is one RRULE without COUNT (COUNT numbers
+/// instances from DTSTART) and of a frequency whose periods are whole days,
+/// weeks, months or years: `rrule` has already filled in every BY* part
+/// DTSTART implies (weekday, day of month, time of day) when it validated
+/// the rule, so from a start on the same grid of periods it draws the same
+/// instances, less those before the start. Sub-daily rules keep DTSTART
+/// (their grid is not wall-clock days across DST). RDATE periods and
+/// THISANDFUTURE overrides (which can carry an early instance into the
+/// window) keep it too, and so does an override of an instance before the
+/// start that shows in the window at its own time: whether the series has
+/// that instance (or the override is stale) is only known by iterating to
+/// it. Any other override before the start is not in the window and is
+/// neither matched nor called stale.
+#[allow(clippy::too_many_arguments)]
+fn fast_forward(
+    set: &RRuleSet,
+    master: &Event,
+    events: &[Event],
+    override_indices: &[usize],
+    frame: &Frame,
+    reader_tz: Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Option<(RRuleSet, DateTime<Utc>)> {
+    use rrule::Frequency;
+    let [rule] = set.get_rrule().as_slice() else {
+        return None;
+    };
+    if rule.get_count().is_some()
+        || !set.get_exrule().is_empty()
+        || !master.recurrence.periods.is_empty()
+    {
+        return None;
+    }
+    let length =
+        (master.end.to_utc(reader_tz) - master.start.to_utc(reader_tz)).max(TimeDelta::zero());
+    let target = from
+        .checked_sub_signed(length)?
+        .checked_sub_signed(TimeDelta::days(FAST_FORWARD_MARGIN_DAYS))?;
+    let dtstart = frame.instant(&master.start)?;
+    if target <= dtstart {
+        return None;
+    }
+    let start_wall = frame.wall(&master.start);
+    let target_day = frame.wall(&EventTime::Utc(target)).date();
+    let interval = i64::from(rule.get_interval().max(1));
+    // One period less than fits, so the new start is surely before the
+    // target whatever the time of day.
+    let start_wall = match rule.get_freq() {
+        Frequency::Daily | Frequency::Weekly => {
+            let days = if rule.get_freq() == Frequency::Daily {
+                interval
+            } else {
+                7 * interval
+            };
+            let periods = (target_day - start_wall.date()).num_days() / days - 1;
+            if periods <= 0 {
+                return None;
+            }
+            start_wall.checked_add_signed(TimeDelta::days(periods.checked_mul(days)?))?
+        }
+        Frequency::Monthly | Frequency::Yearly => {
+            let months_per = if rule.get_freq() == Frequency::Monthly {
+                interval
+            } else {
+                12 * interval
+            };
+            let month_of = |d: NaiveDate| i64::from(d.year()) * 12 + i64::from(d.month0());
+            let periods = (month_of(target_day) - month_of(start_wall.date())) / months_per - 1;
+            if periods <= 0 {
+                return None;
+            }
+            // The first day of the period's first month: every BY* part
+            // is explicit, so the start's own day only cuts instances
+            // before it in that period.
+            let month = month_of(start_wall.date()) + periods.checked_mul(months_per)?;
+            let day = NaiveDate::from_ymd_opt(
+                i32::try_from(month.div_euclid(12)).ok()?,
+                u32::try_from(month.rem_euclid(12)).ok()? + 1,
+                1,
+            )?;
+            day.and_time(start_wall.time())
+        }
+        _ => return None,
+    };
+    let start = frame.instant(&EventTime::Floating(start_wall))?;
+    if start <= dtstart || start > target {
+        return None;
+    }
+    for &i in override_indices {
+        let e = &events[i];
+        let Some(rid) = e.recurrence_id else { continue };
+        let rid_at = frame
+            .instant(&rid)
+            .unwrap_or_else(|| frame.wall(&rid).and_utc());
+        if rid_at < start && overlaps(e.start.to_utc(reader_tz), e.end.to_utc(reader_tz), from, to)
+        {
+            return None;
+        }
+    }
+    let forwarded = RRuleSet::new(start.with_timezone(&frame.rrule_tz()))
+        .limit()
+        .set_rrules(vec![rule.clone()])
+        .set_rdates(set.get_rdate().clone());
+    Some((forwarded, start))
 }
 
 /// Sort, and cut to `max` results.
@@ -1219,5 +1377,157 @@ mod tests {
             exp.occurrences.iter().filter(|o| o.event_index > 0).count(),
             1500
         );
+    }
+
+    /// Fast-forwarding gives exactly the occurrences (and cancellations)
+    /// that iterating from DTSTART gives, for rules of every frequency it
+    /// applies to, in zones with DST, floating and all-day series, with
+    /// exceptions and moved or cancelled instances before, in and after the
+    /// window.
+    mod fast_forward_props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn series() -> impl Strategy<Value = (String, DateTime<Utc>, i64)> {
+            let freq = prop_oneof![
+                Just("DAILY"),
+                Just("WEEKLY"),
+                Just("MONTHLY"),
+                Just("YEARLY")
+            ];
+            let byday = prop_oneof![
+                Just(""),
+                Just(";BYDAY=MO,WE,FR"),
+                Just(";BYDAY=TU"),
+                Just(";BYDAY=SA,SU")
+            ];
+            let extra = prop_oneof![
+                Just(""),
+                Just(";BYMONTHDAY=31"),
+                Just(";BYMONTHDAY=1,15"),
+                Just(";BYSETPOS=-1;BYDAY=MO,TU,WE,TH,FR"),
+                Just(";BYMONTH=3,10"),
+                Just(";UNTIL=20270301T000000Z"),
+                Just(";UNTIL=20200101T000000Z"),
+                Just(";WKST=SU"),
+            ];
+            let zone = prop_oneof![
+                Just((
+                    "DTSTART;TZID=Europe/Berlin:",
+                    "DTEND;TZID=Europe/Berlin:",
+                    ""
+                )),
+                Just((
+                    "DTSTART;TZID=America/New_York:",
+                    "DTEND;TZID=America/New_York:",
+                    ""
+                )),
+                Just(("DTSTART:", "DTEND:", "Z")),
+                Just(("DTSTART:", "DTEND:", "")),
+                Just(("DTSTART;VALUE=DATE:", "DTEND;VALUE=DATE:", "date")),
+            ];
+            (
+                freq,
+                1u16..4,
+                byday,
+                extra,
+                zone,
+                (2012i32..2027, 1u32..13, 1u32..29, 0u32..24, 0u32..4),
+                15i64..(3 * 24 * 60),
+                (0i64..900, 1i64..70),
+                proptest::collection::vec((0i64..2000, 0i64..3, -3000i64..3000), 0..4),
+            )
+                .prop_map(
+                    |(freq, interval, byday, extra, (ds, de, suffix), (y, mo, d, h, q), minutes, (from_days, window_days), changes)| {
+                        let start = chrono::NaiveDate::from_ymd_opt(y, mo, d)
+                            .expect("valid")
+                            .and_hms_opt(h, q * 15, 0)
+                            .expect("valid");
+                        let fmt = |t: NaiveDateTime| -> String {
+                            if suffix == "date" {
+                                t.format("%Y%m%d").to_string()
+                            } else {
+                                format!("{}{suffix}", t.format("%Y%m%dT%H%M%S"))
+                            }
+                        };
+                        let minutes = if suffix == "date" { 24 * 60 * (1 + minutes % 3) } else { minutes };
+                        let end = start + TimeDelta::minutes(minutes);
+                        let rid_prefix = ds.replace("DTSTART", "RECURRENCE-ID");
+                        let ex_prefix = ds.replace("DTSTART", "EXDATE");
+                        let mut text = format!(
+                            "BEGIN:VEVENT\nUID:x\n{ds}{}\n{de}{}\nRRULE:FREQ={freq};INTERVAL={interval}{byday}{extra}\n",
+                            fmt(start),
+                            fmt(end)
+                        );
+                        // Exceptions and overrides of instances on the
+                        // series' grid (a whole number of days after
+                        // DTSTART, at its time), some of them not instances.
+                        let mut overrides = String::new();
+                        for (k, (days, kind, moved_hours)) in changes.into_iter().enumerate() {
+                            let at = start + TimeDelta::days(days);
+                            match kind {
+                                0 => text.push_str(&format!("{ex_prefix}{}\n", fmt(at))),
+                                _ => {
+                                    let s = at + TimeDelta::hours(moved_hours);
+                                    overrides.push_str(&format!(
+                                        "BEGIN:VEVENT\nUID:x\n{rid_prefix}{}\n{ds}{}\n{de}{}\n{}SUMMARY:o{k}\nEND:VEVENT\n",
+                                        fmt(at),
+                                        fmt(s),
+                                        fmt(s + TimeDelta::minutes(minutes)),
+                                        if kind == 2 { "STATUS:CANCELLED\n" } else { "" }
+                                    ));
+                                }
+                            }
+                        }
+                        text.push_str("END:VEVENT\n");
+                        text.push_str(&overrides);
+                        let from = Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().expect("valid")
+                            + TimeDelta::days(from_days)
+                            + TimeDelta::hours(from_days % 24);
+                        (text, from, window_days)
+                    },
+                )
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(400))]
+            #[test]
+            fn fast_forward_changes_no_occurrence((text, from, days) in series()) {
+                let text = format!("BEGIN:VCALENDAR\nVERSION:2.0\n{text}END:VCALENDAR\n");
+                let evs = parse_ics(&text).expect("parses").events;
+                let to = from + TimeDelta::days(days);
+                for tz in [chrono_tz::UTC, chrono_tz::Asia::Kolkata, chrono_tz::America::Los_Angeles] {
+                    let fast = expand_from(&evs, tz, from, to, 10_000, true);
+                    let full = expand_from(&evs, tz, from, to, 10_000, false);
+                    prop_assert_eq!(&fast.occurrences, &full.occurrences, "{} in {}", text, tz);
+                    prop_assert_eq!(&fast.cancelled, &full.cancelled, "{} in {}", text, tz);
+                    prop_assert_eq!(fast.truncated, full.truncated);
+                }
+            }
+        }
+
+        #[test]
+        fn an_old_daily_series_is_not_walked_from_dtstart() {
+            // Started in 1700: from DTSTART the window is past the
+            // iteration bound, so only the fast-forward reaches it.
+            let evs = events(
+                "BEGIN:VEVENT\nUID:x\nDTSTART:17000101T090000Z\nDTEND:17000101T093000Z\nRRULE:FREQ=DAILY\nEND:VEVENT\n",
+            );
+            let exp = expand(&evs, chrono_tz::UTC, utc(3, 2, 0, 0), utc(3, 4, 0, 0), 10);
+            assert!(!exp.truncated);
+            assert_eq!(
+                starts(&exp, chrono_tz::UTC),
+                vec!["03-02 09:00", "03-03 09:00"]
+            );
+            let full = expand_from(
+                &evs,
+                chrono_tz::UTC,
+                utc(3, 2, 0, 0),
+                utc(3, 4, 0, 0),
+                10,
+                false,
+            );
+            assert!(full.truncated);
+        }
     }
 }

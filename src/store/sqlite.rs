@@ -27,7 +27,14 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Connection,
+    /// Writes since the open batch transaction began; `None` outside a
+    /// batch (every write is then its own transaction).
+    batch: Option<usize>,
 }
+
+/// A batch is committed after this many writes, so its transaction (and
+/// the WAL it fills before a checkpoint) stays small.
+const BATCH_WRITES: usize = 2_000;
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore> {
@@ -66,7 +73,7 @@ impl SqliteStore {
         // FULL would fsync twice per decision, which dominated a first sync.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = SqliteStore { conn };
+        let mut store = SqliteStore { conn, batch: None };
         // The version is read inside the write transaction: a second
         // process opening a fresh database at the same moment waits, then
         // sees the migrations done and applies nothing twice.
@@ -161,8 +168,75 @@ fn wait_when_busy(attempt: i32) -> bool {
 /// A write transaction that takes the write lock when it begins, so the
 /// busy handler can wait for it (a deferred one that upgrades late fails at
 /// once instead).
-fn write_tx(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+/// Inside a batch (a transaction is open) it is a savepoint of the batch.
+fn write_tx(conn: &mut Connection) -> rusqlite::Result<WriteTx<'_>> {
+    if conn.is_autocommit() {
+        conn.transaction_with_behavior(TransactionBehavior::Immediate)
+            .map(WriteTx::Own)
+    } else {
+        conn.savepoint().map(WriteTx::InBatch)
+    }
+}
+
+/// A write transaction of its own, or a part of the open batch.
+enum WriteTx<'a> {
+    Own(rusqlite::Transaction<'a>),
+    InBatch(rusqlite::Savepoint<'a>),
+}
+
+impl WriteTx<'_> {
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            WriteTx::Own(tx) => tx.commit(),
+            WriteTx::InBatch(sp) => sp.commit(),
+        }
+    }
+}
+
+impl std::ops::Deref for WriteTx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        match self {
+            WriteTx::Own(tx) => tx,
+            WriteTx::InBatch(sp) => sp,
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Count a write of the open batch; commit the batch when it is full.
+    fn wrote(&mut self) -> Result<()> {
+        if let Some(n) = &mut self.batch {
+            *n += 1;
+            if *n >= BATCH_WRITES {
+                self.commit_batch()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Make everything written so far durable and, inside a batch, go on
+    /// in a new transaction.
+    fn commit_batch(&mut self) -> Result<()> {
+        if self.batch.is_some() {
+            self.conn.execute_batch("COMMIT")?;
+            self.batch = None;
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.batch = Some(0);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteStore {
+    /// A batch left open (an error ended the pass) is committed: every
+    /// write in it was one a store without batching would have committed
+    /// on its own.
+    fn drop(&mut self) {
+        if self.batch.is_some() {
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -291,7 +365,7 @@ impl Store for SqliteStore {
             )?;
         }
         tx.commit()?;
-        Ok(())
+        self.wrote()
     }
 
     fn protected_blocks(
@@ -356,7 +430,8 @@ impl Store for SqliteStore {
     }
 
     fn put_screening(&mut self, s: &Screening) -> Result<()> {
-        Ok(put_screening_on(&self.conn, s)?)
+        put_screening_on(&self.conn, s)?;
+        self.wrote()
     }
 
     fn begin_decision(&mut self, d: &DecisionRecord, screening: &Screening) -> Result<i64> {
@@ -389,6 +464,9 @@ impl Store for SqliteStore {
         s.decision_id = Some(id);
         put_screening_on(&tx, &s)?;
         tx.commit()?;
+        // The action follows: the pending row, and everything a batch
+        // wrote before it, must be durable first.
+        self.commit_batch()?;
         Ok(id)
     }
 
@@ -408,7 +486,9 @@ impl Store for SqliteStore {
         s.decision_id = Some(id);
         put_screening_on(&tx, &s)?;
         tx.commit()?;
-        Ok(())
+        // A finished decision is printed and shown by `gatekeeper log` at
+        // once: durable when it returns, as outside a batch.
+        self.commit_batch()
     }
 
     fn decision(&self, id: i64) -> Result<Option<DecisionRecord>> {
@@ -459,7 +539,7 @@ impl Store for SqliteStore {
             "INSERT OR IGNORE INTO urgent_uses (organizer, month, uid, recurrence_id, used_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![organizer, month, uid, recurrence_id, ts(at)],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn cursors(&self, source: &str) -> Result<HashMap<(String, String), String>> {
@@ -476,7 +556,7 @@ impl Store for SqliteStore {
              ON CONFLICT (source, calendar, item) DO UPDATE SET cursor = excluded.cursor",
             params![source, calendar, item, cursor],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn remove_cursor(&mut self, source: &str, calendar: &str, item: &str) -> Result<()> {
@@ -484,12 +564,12 @@ impl Store for SqliteStore {
             "DELETE FROM sync_cursors WHERE source = ?1 AND calendar = ?2 AND item = ?3",
             params![source, calendar, item],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn clear_cursors(&mut self) -> Result<()> {
         self.conn.execute("DELETE FROM sync_cursors", [])?;
-        Ok(())
+        self.wrote()
     }
 
     fn meta(&self, key: &str) -> Result<Option<String>> {
@@ -506,11 +586,27 @@ impl Store for SqliteStore {
             "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn upsert_burden(&mut self, entry: &BurdenEntry) -> Result<()> {
-        Ok(upsert_burden_on(&self.conn, entry)?)
+        upsert_burden_on(&self.conn, entry)?;
+        self.wrote()
+    }
+
+    fn begin_batch(&mut self) -> Result<()> {
+        if self.batch.is_none() {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.batch = Some(0);
+        }
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> Result<()> {
+        if self.batch.take().is_some() {
+            self.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
     }
 
     fn remove_burden(
@@ -531,7 +627,7 @@ impl Store for SqliteStore {
                 member
             ],
         )?;
-        Ok(())
+        self.wrote()
     }
 
     fn replace_burden(
@@ -558,7 +654,7 @@ impl Store for SqliteStore {
             upsert_burden_on(&tx, e)?;
         }
         tx.commit()?;
-        Ok(())
+        self.wrote()
     }
 
     fn burden_totals(
@@ -777,5 +873,55 @@ mod tests {
         }
         let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.meta("k").unwrap().as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn a_batch_is_one_transaction_that_a_decision_makes_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gk.db");
+        let mut s = SqliteStore::open(&path).unwrap();
+        // What another process sees: only what is committed.
+        let other = SqliteStore::open(&path).unwrap();
+        s.begin_batch().unwrap();
+        s.put_screening(&screening()).unwrap();
+        s.set_cursor("s", "c", "a.ics", "etag-a").unwrap();
+        assert_eq!(
+            s.screening(&key()).unwrap(),
+            Some(screening()),
+            "the batch reads its own writes"
+        );
+        assert!(
+            other.cursors("s").unwrap().is_empty(),
+            "nothing is committed yet"
+        );
+        // The action follows a logged decision: the log row and what came
+        // before it are durable first.
+        let id = s.begin_decision(&record(), &screening()).unwrap();
+        assert!(other.decision(id).unwrap().is_some());
+        assert_eq!(other.cursors("s").unwrap().len(), 1);
+        s.finish_decision(id, Outcome::Applied, None, &screening())
+            .unwrap();
+        s.set_cursor("s", "c", "b.ics", "etag-b").unwrap();
+        assert_eq!(other.cursors("s").unwrap().len(), 1);
+        s.end_batch().unwrap();
+        assert_eq!(other.cursors("s").unwrap().len(), 2);
+        // Outside a batch every write is its own transaction again.
+        s.set_cursor("s", "c", "c.ics", "etag-c").unwrap();
+        assert_eq!(other.cursors("s").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_batch_left_open_is_committed_when_the_store_goes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gk.db");
+        {
+            let mut s = SqliteStore::open(&path).unwrap();
+            s.begin_batch().unwrap();
+            for i in 0..(BATCH_WRITES + 10) {
+                s.set_cursor("s", "c", &format!("{i}.ics"), "e").unwrap();
+            }
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        assert_eq!(s.cursors("s").unwrap().len(), BATCH_WRITES + 10);
     }
 }
