@@ -1074,6 +1074,112 @@ fn the_daemon_serves_metrics_health_and_readiness() {
     daemon.interrupt();
 }
 
+/// `gatekeeper_passes_total` as `/metrics` says it.
+fn passes(addr: &str) -> u64 {
+    let (_, body) = http_get(addr, "/metrics");
+    body.lines()
+        .find_map(|l| l.strip_prefix("gatekeeper_passes_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no pass counter in\n{body}"))
+}
+
+/// The pass count once it has stopped moving: unchanged over a quiet
+/// stretch, looked for within a minute. A daemon that wakes itself for
+/// ever never gets there; a slow machine only makes the stretch quieter.
+fn settled_passes(addr: &str) -> u64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut last = passes(addr);
+    let mut quiet = 0;
+    while quiet < 30 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "passes never stop: {last}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let now = passes(addr);
+        if now == last {
+            quiet += 1;
+        } else {
+            (last, quiet) = (now, 0);
+        }
+    }
+    last
+}
+
+/// With an hour's poll, a new invite file in a member's folder is screened
+/// and answered at once (inotify wakes the loop), and then the daemon is
+/// idle again: its own answer wakes it at most once, and that pass writes
+/// nothing that would wake it again.
+#[test]
+fn a_new_invite_file_wakes_the_daemon_and_it_settles_after_answering() {
+    let dir = demo_copy();
+    let port = free_port();
+    let config = dir.path().join("gatekeeper.toml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("poll_seconds = 30", "poll_seconds = 3600");
+    assert!(text.contains("poll_seconds = 3600"));
+    std::fs::write(
+        &config,
+        format!("{text}\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    )
+    .unwrap();
+    let daemon = Running::start(&[
+        "run",
+        "--config",
+        config.to_str().unwrap(),
+        "--now",
+        DEMO_NOW,
+    ]);
+    daemon.wait_for_err("metrics on http://");
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while http_get(&addr, "/readyz").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The first pass answered the demo's invites; those answers wake it
+    // at most once more.
+    let before = settled_passes(&addr);
+    assert!(before <= 2, "{before} passes before anything changed");
+
+    let work = dir.path().join("calendars/ana/work");
+    let invite = std::fs::read_to_string(work.join("sync-1.ics"))
+        .unwrap()
+        .replace("UID:sync-1@example.com", "UID:watched-1@example.com")
+        .replace("SUMMARY:Sync", "SUMMARY:Watched without an agenda")
+        .replace("DTSTART:20261201T150000Z", "DTSTART:20261202T150000Z")
+        .replace("DTEND:20261201T153000Z", "DTEND:20261202T153000Z");
+    // Written beside the folder and renamed in: the daemon never sees it
+    // half written.
+    let staged = dir.path().join("watched.ics.part");
+    std::fs::write(&staged, invite).unwrap();
+    std::fs::rename(&staged, work.join("watched.ics")).unwrap();
+
+    let line = daemon.wait_for("Watched without an agenda");
+    assert!(line.contains("decline"), "{line}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ics = std::fs::read_to_string(work.join("watched.ics")).unwrap();
+        if ics.contains("PARTSTAT=DECLINED") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never answered:\n{ics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // The new file woke one pass, its answer at most one more; then quiet.
+    let after = settled_passes(&addr);
+    assert!(
+        after > before && after <= before + 2,
+        "{before} passes before the invite, {after} after"
+    );
+    let err = daemon.interrupt();
+    assert!(!err.contains("WARN"), "{err}");
+}
+
 #[test]
 fn logs_can_be_json_lines_for_log_shippers() {
     let dir = demo_copy();

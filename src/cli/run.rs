@@ -234,6 +234,27 @@ pub fn run(args: Args) -> Exit {
         };
     };
     let (mut events, pushes) = LiveEvents::new(signals, policies);
+    // Local calendar folders wake the loop as they change; the poll stays
+    // the backstop.
+    let folders: Vec<PathBuf> = engine
+        .config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            crate::config::SourceConfig::Vdir { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect();
+    if !folders.is_empty() {
+        let warn = Box::new(|line: String| super::logging::warn(line));
+        if let Some(changed) = crate::daemon::folder_watch::spawn(
+            &folders,
+            crate::daemon::folder_watch::MAX_WATCHES,
+            warn,
+        ) {
+            events.watch_folders(changed);
+        }
+    }
     if let (Some(webhook), Some(rt)) = (engine.config.webhook.clone(), engine.runtime()) {
         // On PostgreSQL a push may reach an instance that does not hold its
         // member: it goes round every instance, and the holder acts.

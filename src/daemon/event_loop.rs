@@ -37,6 +37,8 @@ pub enum DaemonEvent {
     PolicyChanged,
     /// Google said a member's calendar changed.
     CalendarChanged(Notification),
+    /// Something changed in a watched local calendar folder: a pass now.
+    FoldersChanged,
     /// The weekly report's scheduled time has come (see
     /// `report::schedule`).
     ReportDue,
@@ -54,6 +56,8 @@ pub enum Arrival {
     PoliciesEdited,
     /// A push notification for one member's calendar.
     Push(Notification),
+    /// Something changed in a watched local calendar folder.
+    FoldersChanged,
 }
 
 /// Where the loop's outside events come from, and how it waits for them.
@@ -185,6 +189,7 @@ fn next_event(
             Some(Arrival::Stop) => return DaemonEvent::Shutdown,
             Some(Arrival::PoliciesEdited) => return DaemonEvent::PolicyChanged,
             Some(Arrival::Push(n)) => return DaemonEvent::CalendarChanged(n),
+            Some(Arrival::FoldersChanged) => return DaemonEvent::FoldersChanged,
             None => {}
         }
         let now = clock.now();
@@ -224,7 +229,10 @@ pub fn watch(
         let sync_at = clock.now() + poll;
         loop {
             match next_event(events, clock, sync_at, report_at) {
-                DaemonEvent::SyncDue => break,
+                // The poll is the backstop: a watched folder's change is
+                // looked at now. A pass after gatekeeper's own writes
+                // finds nothing to do and writes nothing, so it settles.
+                DaemonEvent::SyncDue | DaemonEvent::FoldersChanged => break,
                 DaemonEvent::ReportDue => {
                     let now = clock.now();
                     let (done, problems) = screener.produce_reports(now);

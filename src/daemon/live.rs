@@ -1,7 +1,7 @@
 //! The event source of a running daemon: SIGINT and SIGTERM (stop), SIGHUP
 //! (`systemctl reload`: read the policies again), edits to the policy files
-//! (looked at once a second), and push notifications from the webhook
-//! listener. Waiting here is real waiting; the loop it serves
+//! (looked at once a second), push notifications from the webhook
+//! listener, and changes in local calendar folders (`folder_watch`). Waiting here is real waiting; the loop it serves
 //! (`event_loop`) never sleeps itself.
 //!
 //! Must not decide anything: it only says what arrived.
@@ -59,6 +59,8 @@ pub struct LiveEvents {
     /// Shared with the interrupter, which runs inside a pass on this same
     /// thread, never during a wait.
     policies: Rc<RefCell<PolicyWatch>>,
+    /// Raised by `folder_watch` when a local calendar folder changed.
+    folders: Option<Arc<AtomicBool>>,
 }
 
 impl LiveEvents {
@@ -84,8 +86,14 @@ impl LiveEvents {
             wake,
             pushes,
             policies: Rc::new(RefCell::new(policies)),
+            folders: None,
         };
         (events, tx)
+    }
+
+    /// Wake on this flag too (`folder_watch::spawn`'s), lowering it.
+    pub fn watch_folders(&mut self, changed: Arc<AtomicBool>) {
+        self.folders = Some(changed);
     }
 }
 
@@ -106,6 +114,13 @@ impl EventSource for LiveEvents {
                 if self.policies.borrow_mut().edited() {
                     return Some(Arrival::PoliciesEdited);
                 }
+            }
+            if self
+                .folders
+                .as_ref()
+                .is_some_and(|f| f.swap(false, Ordering::SeqCst))
+            {
+                return Some(Arrival::FoldersChanged);
             }
             let left = match (until - clock.now()).to_std() {
                 Ok(d) if !d.is_zero() => d.min(TICK),
