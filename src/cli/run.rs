@@ -236,15 +236,7 @@ pub fn run(args: Args) -> Exit {
     let (mut events, pushes) = LiveEvents::new(signals, policies);
     // Local calendar folders wake the loop as they change; the poll stays
     // the backstop.
-    let folders: Vec<PathBuf> = engine
-        .config
-        .sources
-        .iter()
-        .filter_map(|s| match s {
-            crate::config::SourceConfig::Vdir { path, .. } => Some(path.clone()),
-            _ => None,
-        })
-        .collect();
+    let folders = crate::source::local_folders(&engine.config);
     if !folders.is_empty() {
         let warn = Box::new(|line: String| super::logging::warn(line));
         if let Some(changed) = crate::daemon::folder_watch::spawn(

@@ -379,6 +379,19 @@ pub struct Sources {
 /// Build every source of the config. `team` is every member of every
 /// policy (a source that names no members holds theirs). A backend that
 /// cannot start is logged and left out; the others go on.
+/// The local calendar folders the config names (its vdir sources), for the
+/// daemon to watch for changes.
+pub fn local_folders(config: &Config) -> Vec<std::path::PathBuf> {
+    config
+        .sources
+        .iter()
+        .filter_map(|s| match s {
+            SourceConfig::Vdir { path, .. } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 pub fn build(config: &Config, team: &[String]) -> Sources {
     let mut runtime: Option<Arc<tokio::runtime::Runtime>> = None;
     let mut sources: Vec<Box<dyn CalendarSource>> = Vec::new();
