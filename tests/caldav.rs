@@ -852,3 +852,60 @@ fn the_daemon_answers_on_xandikos_too() {
     assert_eq!(server.get(item).etag, answered.etag, "{err}");
     assert_eq!(common::log_rows(&config).len(), rows);
 }
+
+/// A first sync of a calendar with 250 items reads them with
+/// `calendar-multiget`, 100 at a time: a handful of requests (discovery,
+/// the sync report, three multigets), not one GET per item. Each batch
+/// carries the etag the server has for the bytes it came with.
+#[test]
+fn a_first_sync_reads_items_in_bulk_not_one_by_one() {
+    use gatekeeper::source::{CalendarSource, Change, Cursors, SyncRequest};
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let client = source_as(&server, dir.path(), DELEGATE, None, &["ana@example.com"]);
+    let source = gatekeeper::source::caldav::calendar::CaldavCalendar::new(
+        client,
+        gatekeeper::calendar::ical::Limits::DEFAULT,
+    );
+    let mut etags = std::collections::HashMap::new();
+    for i in 0..250 {
+        let name = format!("i{i:03}.ics");
+        let etag = server.put_ok(
+            "ana",
+            &format!("{cal}{name}"),
+            invite(&format!("i{i}@x"), &format!("Item {i}")).as_bytes(),
+        );
+        etags.insert(name, etag);
+    }
+    let members = ["ana@example.com".to_string()];
+    let request = SyncRequest {
+        members: Some(&members),
+        now: chrono::Utc::now(),
+        horizon_days: 180,
+    };
+    source.take_calls();
+    let batches: Vec<_> = source
+        .changes(&Cursors::new(), request)
+        .filter_map(|c| match c {
+            Change::Batch(b) => Some(b),
+            Change::Cursor(_) => None,
+            Change::Failed { error, .. } => panic!("{error}"),
+        })
+        .collect();
+    let calls = source.take_calls();
+    assert_eq!(batches.len(), 250);
+    for b in &batches {
+        assert_eq!(
+            Some(&b.item.etag),
+            etags.get(&b.item.href),
+            "{}",
+            b.item.href
+        );
+        assert_eq!(b.series.len(), 1, "{}: {:?}", b.item.href, b.problems);
+        let n: usize = b.item.href[1..4].parse().unwrap();
+        assert_eq!(b.series[0][0].event.uid, format!("i{n}@x"));
+    }
+    eprintln!("first sync of 250 items: {calls} requests");
+    assert!(calls <= 12, "{calls} requests for 250 items");
+}
