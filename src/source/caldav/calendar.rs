@@ -18,7 +18,11 @@
 //! A token the server refuses is dropped at once and the calendar listed
 //! in full; the screenings make that answer nothing twice.
 //!
-//! **Writes**: the member's copy as read with GET, edited with
+//! **Reads**: new and changed items with `calendar-multiget`, 100 per
+//! request, a chunk at a time as the pass reaches it; an item the multiget
+//! does not bring is read with its own GET.
+//!
+//! **Writes**: the member's copy as read, edited with
 //! `ItemEditor` (their PARTSTAT, gatekeeper's comment and marker; every
 //! other byte as it was), sent with `If-Match` of the version read. The
 //! etag the server gives back is the new version; gatekeeper's own write,
@@ -423,9 +427,10 @@ impl CaldavCalendar {
         }
     }
 
-    /// Read one changed item into a batch. An item over the size limit or
-    /// that cannot be parsed is skipped with a problem, its version
-    /// remembered, so later passes do not trip on it again.
+    /// Read one changed item into a batch: `prefetched` is its bytes and
+    /// etag from its chunk's multiget; without it, a GET. An item over the
+    /// size limit or that cannot be parsed is skipped with a problem, its
+    /// version remembered, so later passes do not trip on it again.
     fn read_item(
         &self,
         member: &str,
