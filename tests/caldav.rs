@@ -852,3 +852,124 @@ fn the_daemon_answers_on_xandikos_too() {
     assert_eq!(server.get(item).etag, answered.etag, "{err}");
     assert_eq!(common::log_rows(&config).len(), rows);
 }
+
+/// A first sync of a calendar with 250 items reads them with
+/// `calendar-multiget`, 100 at a time: a handful of requests (discovery,
+/// the sync report, three multigets), not one GET per item. Each batch
+/// carries the etag the server has for the bytes it came with.
+#[test]
+fn a_first_sync_reads_items_in_bulk_not_one_by_one() {
+    use gatekeeper::source::{CalendarSource, Change, Cursors, SyncRequest};
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    let client = source_as(&server, dir.path(), DELEGATE, None, &["ana@example.com"]);
+    let source = gatekeeper::source::caldav::calendar::CaldavCalendar::new(
+        client,
+        gatekeeper::calendar::ical::Limits::DEFAULT,
+    );
+    let mut etags = std::collections::HashMap::new();
+    for i in 0..250 {
+        let name = format!("i{i:03}.ics");
+        let etag = server.put_ok(
+            "ana",
+            &format!("{cal}{name}"),
+            invite(&format!("i{i}@x"), &format!("Item {i}")).as_bytes(),
+        );
+        etags.insert(name, etag);
+    }
+    let members = ["ana@example.com".to_string()];
+    let request = SyncRequest {
+        members: Some(&members),
+        now: chrono::Utc::now(),
+        horizon_days: 180,
+    };
+    source.take_calls();
+    let batches: Vec<_> = source
+        .changes(&Cursors::new(), request)
+        .filter_map(|c| match c {
+            Change::Batch(b) => Some(b),
+            Change::Cursor(_) => None,
+            Change::Failed { error, .. } => panic!("{error}"),
+        })
+        .collect();
+    let calls = source.take_calls();
+    assert_eq!(batches.len(), 250);
+    for b in &batches {
+        assert_eq!(
+            Some(&b.item.etag),
+            etags.get(&b.item.href),
+            "{}",
+            b.item.href
+        );
+        assert_eq!(b.series.len(), 1, "{}: {:?}", b.item.href, b.problems);
+        let n: usize = b.item.href[1..4].parse().unwrap();
+        assert_eq!(b.series[0][0].event.uid, format!("i{n}@x"));
+    }
+    eprintln!("first sync of 250 items: {calls} requests");
+    assert!(calls <= 12, "{calls} requests for 250 items");
+}
+
+/// What a multiget brings is what a GET brings, byte for byte and etag for
+/// etag, on both servers: an answer is edited into the member's copy as
+/// read, and conditional on the etag that came with it.
+#[test]
+fn multiget_bytes_and_etags_are_the_gets() {
+    let odd = invite("odd@x", "Odd")
+        .replace(
+            "SUMMARY:Odd\r\n",
+            "SUMMARY:Odd & <odd> \u{e9}t\u{e9}\r\nDESCRIPTION:a long line folded h\r\n ere; with \\, escapes\\n and \"quotes\"\r\nX-EMPTY:\r\n",
+        )
+        .replace("BEGIN:VEVENT", "X-WR-CALNAME:\tTab\r\nBEGIN:VEVENT");
+    let items = [
+        ("plain.ics".to_string(), invite("plain@x", "Plain")),
+        ("a@b.ics".to_string(), odd),
+    ];
+    let names: Vec<String> = items.iter().map(|(n, _)| n.clone()).collect();
+    let check = |source: &CaldavSource, calendar: &CalendarInfo| {
+        let fetched = source.multiget(&calendar.url, &names).unwrap();
+        assert_eq!(fetched.len(), items.len(), "{fetched:?}");
+        for f in fetched {
+            let got = source.get(&calendar.url, &f.name).unwrap().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&f.data),
+                String::from_utf8_lossy(&got.bytes),
+                "{}",
+                f.name
+            );
+            assert_eq!(f.etag, got.etag, "{}", f.name);
+        }
+    };
+
+    let server = Radicale::start(&[("ana", "ana-pw")]);
+    let cal = server.mkcalendar("ana", "work");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, ics) in &items {
+        server.put_ok("ana", &format!("{cal}{name}"), ics.as_bytes());
+    }
+    let source = source_as(&server, dir.path(), DELEGATE, None, &["ana@example.com"]);
+    check(&source, &only_calendar(&source, "ana@example.com"));
+
+    let server = Xandikos::start("ana");
+    for (name, ics) in &items {
+        server.put_ok(&format!("/ana/calendars/calendar/{name}"), ics.as_bytes());
+    }
+    let token = dir.path().join("token");
+    std::fs::write(&token, "unused").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = SourceConfig::Caldav {
+        name: "x".into(),
+        url: server.base_url() + "/",
+        user: None,
+        password_file: None,
+        token_file: Some(token),
+        member: Some("ana@example.com".into()),
+        members: None,
+        principal_url: None,
+        mode: None,
+    };
+    let settings = CaldavSettings::from_config(&cfg, &[], 1 << 20).unwrap();
+    let source = CaldavSource::new(settings, own_runtime().unwrap()).unwrap();
+    check(&source, &only_calendar(&source, "ana@example.com"));
+}

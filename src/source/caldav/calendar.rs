@@ -18,7 +18,11 @@
 //! A token the server refuses is dropped at once and the calendar listed
 //! in full; the screenings make that answer nothing twice.
 //!
-//! **Writes**: the member's copy as read with GET, edited with
+//! **Reads**: new and changed items with `calendar-multiget`, 100 per
+//! request, a chunk at a time as the pass reaches it; an item the multiget
+//! does not bring is read with its own GET.
+//!
+//! **Writes**: the member's copy as read, edited with
 //! `ItemEditor` (their PARTSTAT, gatekeeper's comment and marker; every
 //! other byte as it was), sent with `If-Match` of the version read. The
 //! etag the server gives back is the new version; gatekeeper's own write,
@@ -32,7 +36,7 @@ use chrono::{DateTime, Utc};
 use reqwest::Url;
 
 use super::discovery::CalendarInfo;
-use super::{CaldavSettings, CaldavSource, MemberSync, WriteError};
+use super::{CaldavSettings, CaldavSource, Item, MemberSync, WriteError};
 use crate::calendar::Event;
 use crate::calendar::ical::{Limits, parse_ics_bytes_with};
 use crate::calendar::recurrence::group_by_uid;
@@ -41,6 +45,9 @@ use crate::source::{
     Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Gone, ItemRef, SourceError,
     SyncRequest, Target, Window,
 };
+
+/// Items fetched per `calendar-multiget` (the most hrefs one request names).
+const MULTIGET_CHUNK: usize = 100;
 
 /// The cursor row that holds a calendar's sync state.
 pub const SYNC_ITEM: &str = "";
@@ -359,25 +366,85 @@ impl CaldavCalendar {
             );
         }
         reads.sort_by(|a, b| (&a.1.calendar, &a.1.href).cmp(&(&b.1.calendar, &b.1.href)));
+        // Items are fetched a chunk at a time with `calendar-multiget`
+        // when the caller gets to the chunk (one chunk's bytes in memory,
+        // one response bounded by `max_item_bytes`), not one GET each.
+        let mut chunks: Vec<(CalendarInfo, Vec<ItemRef>)> = Vec::new();
+        for (calendar, item) in reads {
+            match chunks.last_mut() {
+                Some((c, items)) if c.path == calendar.path && items.len() < MULTIGET_CHUNK => {
+                    items.push(item);
+                }
+                _ => chunks.push((calendar, vec![item])),
+            }
+        }
         Box::new(
             first
                 .into_iter()
-                .chain(
-                    reads
-                        .into_iter()
-                        .map(move |(calendar, item)| self.read_item(&member, &calendar, item)),
-                )
+                .chain(chunks.into_iter().flat_map(move |(calendar, items)| {
+                    let mut fetched = self.prefetch(&calendar, &items);
+                    let member = member.clone();
+                    items.into_iter().map(move |item| {
+                        let prefetched = fetched.remove(&item.href);
+                        self.read_item(&member, &calendar, item, prefetched)
+                    })
+                }))
                 .chain(gone),
         )
     }
 
-    /// Read one changed item into a batch. An item over the size limit or
-    /// that cannot be parsed is skipped with a problem, its version
-    /// remembered, so later passes do not trip on it again.
-    fn read_item(&self, member: &str, calendar: &CalendarInfo, item: ItemRef) -> Change {
+    /// The items of one chunk with their data and etags, in one
+    /// `calendar-multiget`. Whatever it does not bring (the report refused
+    /// or over the size limit, an item missing from the answer or without
+    /// its etag) is left to a GET of its own in `read_item`: each etag
+    /// stays paired with the bytes it came with.
+    fn prefetch(&self, calendar: &CalendarInfo, items: &[ItemRef]) -> HashMap<String, Item> {
+        if items.is_empty() {
+            return HashMap::new();
+        }
+        let names: Vec<String> = items.iter().map(|i| i.href.clone()).collect();
+        match self.source.multiget(&calendar.url, &names) {
+            Ok(fetched) => fetched
+                .into_iter()
+                .filter(|f| !f.etag.is_empty() && names.contains(&f.name))
+                .map(|f| {
+                    (
+                        f.name,
+                        Item {
+                            bytes: f.data,
+                            etag: f.etag,
+                        },
+                    )
+                })
+                .collect(),
+            Err(e) => {
+                tracing::debug!(
+                    "{}: calendar-multiget failed ({e}); reading items one by one",
+                    calendar.url
+                );
+                HashMap::new()
+            }
+        }
+    }
+
+    /// Read one changed item into a batch: `prefetched` is its bytes and
+    /// etag from its chunk's multiget; without it, a GET. An item over the
+    /// size limit or that cannot be parsed is skipped with a problem, its
+    /// version remembered, so later passes do not trip on it again.
+    fn read_item(
+        &self,
+        member: &str,
+        calendar: &CalendarInfo,
+        item: ItemRef,
+        prefetched: Option<Item>,
+    ) -> Change {
         let path = self.item_path(&item);
         let mut batch = self.batch(member, item);
-        let fetched = match self.source.get(&calendar.url, &batch.item.href) {
+        let got = match prefetched {
+            Some(i) => Ok(Some(i)),
+            None => self.source.get(&calendar.url, &batch.item.href),
+        };
+        let fetched = match got {
             Ok(Some(i)) => i,
             // Deleted since it was listed: the next sync says so.
             Ok(None) => {
