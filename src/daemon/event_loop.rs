@@ -625,6 +625,27 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_change_passes_at_once_and_the_poll_counts_from_that_pass() {
+        let (log, _) = drive(
+            |c| FakeScreener::new(c, 2),
+            &[(3.0, Arrival::FoldersChanged), (12.0, Arrival::Stop)],
+        );
+        assert_eq!(
+            log,
+            [
+                "0m pass 2/2",
+                "2m channels",
+                // The change does not wait for the poll.
+                "3m pass 2/2",
+                "5m channels",
+                "10m pass 2/2",
+                "12m channels",
+                "12m stop channels",
+            ]
+        );
+    }
+
+    #[test]
     fn a_policy_edit_rescreens_at_once_and_a_broken_one_keeps_the_last_good() {
         let (log, said) = drive(
             |c| {

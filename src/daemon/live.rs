@@ -231,8 +231,19 @@ working_hours = "09:00-17:00"
         );
         assert_eq!(events.wait(&SystemClock, past), None);
 
+        let folders = Arc::new(AtomicBool::new(false));
+        events.watch_folders(Arc::clone(&folders));
+        assert_eq!(events.wait(&SystemClock, past), None);
+        folders.store(true, Ordering::SeqCst);
+        assert_eq!(
+            events.wait(&SystemClock, future),
+            Some(Arrival::FoldersChanged)
+        );
+        assert_eq!(events.wait(&SystemClock, past), None, "a change comes once");
+
         signals.stop.store(true, Ordering::Relaxed);
         signals.reload.store(true, Ordering::Relaxed);
+        folders.store(true, Ordering::SeqCst);
         assert!(interrupt());
         assert_eq!(events.wait(&SystemClock, past), Some(Arrival::Stop));
     }
