@@ -973,3 +973,135 @@ fn multiget_bytes_and_etags_are_the_gets() {
     let source = CaldavSource::new(settings, own_runtime().unwrap()).unwrap();
     check(&source, &only_calendar(&source, "ana@example.com"));
 }
+
+/// A server that answers every request with `response` (a whole HTTP/1.1
+/// response) and counts the requests: for the answers real servers give
+/// under stress, which Radicale cannot be made to give on demand.
+fn canned_server(
+    response: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = std::sync::Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Read the request head and its body (Content-Length).
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let mut need: Option<usize> = None;
+            while let Ok(n) = stream.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                if need.is_none()
+                    && let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n")
+                {
+                    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    need = Some(end + 4 + len);
+                }
+                if need.is_some_and(|n| buf.len() >= n) {
+                    break;
+                }
+            }
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    (url, count)
+}
+
+fn source_at(url: &str, dir: &std::path::Path) -> CaldavSource {
+    use std::os::unix::fs::PermissionsExt;
+    let token = dir.join("token");
+    std::fs::write(&token, "t0ken").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = SourceConfig::Caldav {
+        name: "dav".into(),
+        url: url.to_string(),
+        user: None,
+        password_file: None,
+        token_file: Some(token),
+        member: Some("ana@example.com".into()),
+        members: None,
+        principal_url: None,
+        mode: None,
+    };
+    let settings = CaldavSettings::from_config(&cfg, &[], 1 << 20).expect("settings");
+    CaldavSource::new(settings, own_runtime().unwrap()).expect("source")
+}
+
+/// A 503 (or any answer that says the server is in trouble, not that it
+/// refuses this content) is not a refusal: the write's fate is unknown, the
+/// item is read again, and the answer is tried again next pass. Remembered
+/// as refused, the invite would stay unanswered until it changed or
+/// gatekeeper restarted.
+#[test]
+fn a_server_in_trouble_is_not_a_refusal_and_a_missing_etag_is_no_etag() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, count) = canned_server(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    );
+    let source = source_at(&url, dir.path());
+    let calendar = reqwest::Url::parse(&format!("{url}ana/work/")).unwrap();
+    match source.put_if_match(
+        &calendar,
+        "a.ics",
+        "\"1\"",
+        b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n",
+    ) {
+        Err(WriteError::Dav(_)) => {}
+        other => panic!("a 503 must leave the write's fate unknown, got {other:?}"),
+    }
+    // Sent once: a write is never repeated blindly.
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 1);
+    for status in [
+        "429 Too Many Requests",
+        "500 Internal Server Error",
+        "408 Request Timeout",
+    ] {
+        let response: &'static str = Box::leak(
+            format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .into_boxed_str(),
+        );
+        let (url, _) = canned_server(response);
+        let source = source_at(&url, dir.path());
+        let calendar = reqwest::Url::parse(&format!("{url}ana/work/")).unwrap();
+        assert!(
+            matches!(
+                source.put_if_match(&calendar, "a.ics", "\"1\"", b"x"),
+                Err(WriteError::Dav(_))
+            ),
+            "{status}"
+        );
+    }
+    // A refusal of the content stays a refusal.
+    let (url, _) =
+        canned_server("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let source = source_at(&url, dir.path());
+    let calendar = reqwest::Url::parse(&format!("{url}ana/work/")).unwrap();
+    assert!(matches!(
+        source.put_if_match(&calendar, "a.ics", "\"1\"", b"x"),
+        Err(WriteError::Refused { status: 403, .. })
+    ));
+    // A write accepted without an ETag gives no etag (never one read back
+    // afterwards, which could be someone else's version).
+    let (url, _) =
+        canned_server("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let source = source_at(&url, dir.path());
+    let calendar = reqwest::Url::parse(&format!("{url}ana/work/")).unwrap();
+    assert_eq!(
+        source
+            .put_if_match(&calendar, "a.ics", "\"1\"", b"x")
+            .unwrap(),
+        ""
+    );
+}

@@ -464,17 +464,30 @@ impl CaldavSource {
         let url = sync::item_url(calendar, name);
         let resp = self.block_on(self.client.send("GET", &url, &[], None, true))?;
         match resp.status {
-            200 => {
-                let etag = match resp.etag {
-                    Some(e) => e,
-                    // A server that sends no ETag on GET: ask for it.
-                    None => self.etag_of(&url)?.unwrap_or_default(),
-                };
-                Ok(Some(Item {
+            200 => match resp.etag {
+                Some(etag) => Ok(Some(Item {
                     bytes: resp.body,
                     etag,
-                }))
-            }
+                })),
+                // A server that sends no ETag on GET: the etag must be the
+                // version of these very bytes, or a write conditional on it
+                // could land over someone else's change. Ask before and
+                // after a second read; unless both agree the item gets no
+                // etag, which no write accepts (read again next pass).
+                None => {
+                    let before = self.etag_of(&url)?;
+                    let again = self.block_on(self.client.send("GET", &url, &[], None, true))?;
+                    let after = self.etag_of(&url)?;
+                    let etag = match (before, after, again.status) {
+                        (Some(b), Some(a), 200) if a == b => b,
+                        _ => String::new(),
+                    };
+                    Ok(Some(Item {
+                        bytes: again.body,
+                        etag,
+                    }))
+                }
+            },
             404 | 410 => Ok(None),
             _ => Err(client::status_error(&url, &resp)),
         }
@@ -517,11 +530,12 @@ impl CaldavSource {
             200 | 201 | 204 => match resp.etag {
                 Some(e) => Ok(e),
                 // RFC 4791 section 5.3.4: a server that changed what was
-                // PUT may send no ETag. The version is read back; should
-                // someone have written in between, the next pass sees
-                // their version as a change and reads it, which costs a
-                // read, never an answer.
-                None => Ok(self.etag_of(&url)?.unwrap_or_default()),
+                // PUT may send no ETag. An etag read back now might be a
+                // version someone wrote since: taking it would let the next
+                // answer in this item land over their change, and mark
+                // their change as seen. No etag instead: no further write
+                // to the item this pass, and the next pass reads it again.
+                None => Ok(String::new()),
             },
             412 => {
                 let conditions = xml::error_conditions(&resp.body);
@@ -546,11 +560,18 @@ impl CaldavSource {
             404 | 410 => Err(WriteError::Conflict {
                 url: url.to_string(),
             }),
-            status => Err(WriteError::Refused {
+            // Refusals of this content whatever the version: not retried
+            // until the item changes.
+            status @ (400 | 403 | 405 | 409 | 413 | 415 | 422) => Err(WriteError::Refused {
                 url: url.to_string(),
                 status,
                 conditions: xml::error_conditions(&resp.body),
             }),
+            // 5xx, 429, 408 and anything else: the server may or may not
+            // have written it. Read again next pass, never remembered as
+            // refused (that would leave the invite unanswered until it
+            // changed or gatekeeper restarted).
+            _ => Err(WriteError::Dav(client::status_error(&url, &resp))),
         }
     }
 
