@@ -1105,3 +1105,38 @@ fn a_server_in_trouble_is_not_a_refusal_and_a_missing_etag_is_no_etag() {
         ""
     );
 }
+
+/// A server that cuts every sync report short (507 on the collection, as
+/// RFC 6578 section 3.6 allows) more times than gatekeeper follows: what it
+/// listed is handed over, but the listing is not complete, so the items it
+/// did not reach are not taken for deleted (their meetings would leave the
+/// burden ledger until a later pass listed them again).
+#[test]
+fn a_full_listing_the_server_keeps_cutting_short_is_not_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, count) = canned_server(
+        "HTTP/1.1 207 Multi-Status\r\nContent-Type: application/xml\r\nContent-Length: 506\r\nConnection: close\r\n\r\n\
+<?xml version=\"1.0\" encoding=\"utf-8\"?>\
+<d:multistatus xmlns:d=\"DAV:\">\
+<d:response><d:href>/ana/work/a.ics</d:href><d:propstat><d:prop><d:getetag>\"1\"</d:getetag></d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>\
+<d:response><d:href>/ana/work/</d:href><d:status>HTTP/1.1 507 Insufficient Storage</d:status></d:response>\
+<d:sync-token>http://example.com/sync/2</d:sync-token>\
+</d:multistatus>                                                                                                     ",
+    );
+    let source = source_at(&url, dir.path());
+    let calendar = CalendarInfo {
+        url: reqwest::Url::parse(&format!("{url}ana/work/")).unwrap(),
+        path: "/ana/work/".into(),
+        display_name: None,
+        ctag: None,
+        sync_token: None,
+        supports_sync: true,
+    };
+    let delta = source.changes(&calendar, None).unwrap();
+    assert!(delta.truncated, "{delta:?}");
+    assert!(!delta.complete, "a listing cut short is not complete");
+    assert_eq!(names(&delta), ["a.ics"]);
+    assert_eq!(delta.cursor, "sync http://example.com/sync/2");
+    // Bounded: the rounds stop at gatekeeper's cap.
+    assert!(count.load(std::sync::atomic::Ordering::SeqCst) <= 101);
+}

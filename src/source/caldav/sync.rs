@@ -33,6 +33,9 @@ pub struct Delta {
     /// `changed` lists every item in the calendar: anything the caller
     /// knows that is not in it is gone.
     pub complete: bool,
+    /// The server cut the report short more times than gatekeeper follows:
+    /// the rest comes with the next pass.
+    pub truncated: bool,
     /// Where the next call starts.
     pub cursor: String,
 }
@@ -74,7 +77,7 @@ pub async fn changes(
     if supports_sync {
         match sync_collection(client, calendar, "").await {
             Ok(mut delta) => {
-                delta.complete = true;
+                delta.complete = !delta.truncated;
                 return Ok(delta);
             }
             // The server claimed RFC 6578 but does not take the report:
@@ -99,11 +102,17 @@ async fn sync_collection(
     let own = decoded_path(calendar);
     let mut delta = Delta::default();
     let mut token = token.to_string();
+    // Each item's last word across the rounds: its etag, or `None` when
+    // deleted. A map, so a large report costs a lookup per entry, not a
+    // scan of what came before.
+    let mut last: std::collections::BTreeMap<String, Option<String>> =
+        std::collections::BTreeMap::new();
+    let mut truncated = false;
     for _ in 0..MAX_ROUNDS {
         let ms = client
             .report(calendar, "0", &super::xml::sync_collection(&token))
             .await?;
-        let mut truncated = false;
+        truncated = false;
         for r in &ms.responses {
             let url = client.resolve(calendar, &r.href)?;
             if decoded_path(&url) == own {
@@ -115,13 +124,10 @@ async fn sync_collection(
             };
             match (r.status, r.text(DAV, "getetag")) {
                 (Some(404), _) => {
-                    delta.changed.retain(|e| e.name != name);
-                    delta.deleted.push(name);
+                    last.insert(name, None);
                 }
                 (_, Some(etag)) => {
-                    delta.deleted.retain(|d| *d != name);
-                    delta.changed.retain(|e| e.name != name);
-                    delta.changed.push(Entry { name, etag });
+                    last.insert(name, Some(etag));
                 }
                 _ => {}
             }
@@ -137,6 +143,16 @@ async fn sync_collection(
             break;
         }
     }
+    for (name, etag) in last {
+        match etag {
+            Some(etag) => delta.changed.push(Entry { name, etag }),
+            None => delta.deleted.push(name),
+        }
+    }
+    // Still cut short after `MAX_ROUNDS`: what was listed is real, but a
+    // full listing that stopped early is not complete, or the items it did
+    // not reach would be taken for deleted.
+    delta.truncated = truncated;
     delta.cursor = format!("sync {token}");
     Ok(delta)
 }
