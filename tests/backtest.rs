@@ -387,15 +387,6 @@ fn backtest_demo(config: &Path, extra: &[&str]) -> std::process::Output {
 #[test]
 fn backtest_writes_nothing() {
     let fresh = common::demo_copy();
-    // A temporary file a crashed gatekeeper left behind (pid 0x7fffffff is
-    // no running process): the daemon tidies it before its first write, a
-    // backtest must not touch it.
-    let ana_work = fresh.path().join("calendars/ana/work");
-    std::fs::write(
-        ana_work.join(".gatekeeper-tmp.2147483647.0.sync-1.ics"),
-        "left by a crash",
-    )
-    .unwrap();
     let before = tree(fresh.path());
     let config = fresh.path().join("gatekeeper.toml");
     let candidate = common::repo().join("examples/demo/candidate.toml");
