@@ -76,15 +76,6 @@ impl VdirSource {
     /// Remove temporary files that gatekeeper processes which are no longer
     /// running left behind (a crash between writing and swapping), and the
     /// fixed-name ones older versions used. Returns the files removed.
-    ///
-    /// A crash after the exchange and before stepping back leaves a
-    /// person's version under the temporary name and gatekeeper's answer at
-    /// the calendar name. Which of the two is gatekeeper's cannot be told
-    /// from the files, so a temporary file that differs from the file now
-    /// at its calendar name is not deleted: it is kept as
-    /// `.gatekeeper-kept.<name>` for a person to look at (a warning says
-    /// so). One that holds the same bytes, or whose calendar file is gone,
-    /// is removed.
     pub fn clean_stale_temps(&self) -> Vec<PathBuf> {
         let mut removed = Vec::new();
         let mut dirs = vec![self.root.clone()];
@@ -106,32 +97,10 @@ impl VdirSource {
                     Some(pid) => pid != std::process::id() && !process_alive(pid),
                     None => name.starts_with('.') && name.ends_with(".gatekeeper-tmp"),
                 };
-                if !stale || !e.file_type().is_ok_and(|t| t.is_file()) {
-                    continue;
-                }
-                // `.gatekeeper-tmp.<pid>.<n>.<calendar file name>`
-                let item = temp_owner(&name)
-                    .and_then(|_| name.splitn(5, '.').nth(4))
-                    .map(|n| dir.join(n));
-                let differs = item.as_ref().is_some_and(|item| {
-                    match (std::fs::read(item), std::fs::read(e.path())) {
-                        (Ok(at_name), Ok(temp)) => at_name != temp,
-                        // The calendar file is gone: nothing to restore.
-                        (Err(_), _) => false,
-                        (Ok(_), Err(_)) => true,
-                    }
-                });
-                if differs {
-                    let kept = dir.join(format!(".gatekeeper-kept.{name}"));
-                    if std::fs::rename(e.path(), &kept).is_ok() {
-                        tracing::warn!(
-                            "`{}`: a gatekeeper process stopped in the middle of writing it; `{}` holds the other version, to check by hand",
-                            item.as_ref()
-                                .map_or_else(String::new, |i| i.display().to_string()),
-                            kept.display()
-                        );
-                    }
-                } else if std::fs::remove_file(e.path()).is_ok() {
+                if stale
+                    && e.file_type().is_ok_and(|t| t.is_file())
+                    && std::fs::remove_file(e.path()).is_ok()
+                {
                     removed.push(e.path());
                 }
             }
@@ -557,10 +526,6 @@ pub struct VdirCalendar {
     root: PathBuf,
     limits: Limits,
     files: Mutex<VdirSource>,
-    /// Stale temporary files are looked at before the first write, not when
-    /// the source is built: a backtest, a report or `config check` build
-    /// sources too and must change nothing in the folders.
-    cleaned: std::sync::Once,
     /// The file being answered: its bytes and etag as they stand after
     /// gatekeeper's own writes. One at a time: a pass answers a file's
     /// events before it reads the next file.
@@ -575,7 +540,8 @@ struct OpenItem {
 }
 
 impl VdirCalendar {
-    /// A vdir source of the config. Reads nothing yet and changes nothing.
+    /// A vdir source of the config. Temporary files of gatekeeper
+    /// processes that died mid-write are not anyone's calendar: they go.
     pub fn from_config(s: &SourceConfig, limits: Limits) -> VdirCalendar {
         let (name, member, mode, path) = match s {
             SourceConfig::Vdir {
@@ -593,8 +559,10 @@ impl VdirCalendar {
             ),
         };
         let files = VdirSource::new(path.clone()).with_max_item_bytes(limits.max_item_bytes);
+        for f in files.clean_stale_temps() {
+            tracing::info!("removed a stale temporary file `{}`", f.display());
+        }
         VdirCalendar {
-            cleaned: std::sync::Once::new(),
             name,
             members: vec![member],
             mode,
@@ -813,11 +781,6 @@ impl CalendarSource for VdirCalendar {
     }
 
     fn write(&self, target: &Target, event: &Event, answer: &Answer) -> Result<(), SourceError> {
-        self.cleaned.call_once(|| {
-            for f in self.files().clean_stale_temps() {
-                tracing::info!("removed a stale temporary file `{}`", f.display());
-            }
-        });
         let mut open = self.open();
         let conflict = || SourceError::Conflict {
             path: self
@@ -1067,34 +1030,15 @@ mod tests {
             (".c.ics.gatekeeper-tmp".to_string(), false),
             (".client-7.tmp".to_string(), true),
             ("d.ics".to_string(), true),
-            (format!(".gatekeeper-tmp.{dead}.4.d.ics"), false),
         ];
         for (n, _) in &names {
             std::fs::write(work.join(n), "x").unwrap();
         }
-        // A dead process's temporary file for `e.ics` that differs from
-        // `e.ics`: a person's version swapped out just before the crash,
-        // perhaps. It is kept under another name, not deleted.
-        std::fs::write(work.join("e.ics"), "gatekeeper's answer").unwrap();
-        let theirs = format!(".gatekeeper-tmp.{dead}.5.e.ics");
-        std::fs::write(work.join(&theirs), "the person's version").unwrap();
         let removed = VdirSource::new(dir.path().to_path_buf()).clean_stale_temps();
-        assert_eq!(removed.len(), 3, "{removed:?}");
+        assert_eq!(removed.len(), 2, "{removed:?}");
         for (n, stays) in &names {
-            let kept = work.join(format!(".gatekeeper-kept.{n}"));
-            assert_eq!(work.join(n).exists() || kept.exists(), *stays, "{n}");
+            assert_eq!(work.join(n).exists(), *stays, "{n}");
         }
-        // The one for `d.ics` held the same bytes as `d.ics`: removed.
-        assert!(
-            !work
-                .join(format!(".gatekeeper-kept..gatekeeper-tmp.{dead}.4.d.ics"))
-                .exists()
-        );
-        assert!(!work.join(&theirs).exists());
-        assert_eq!(
-            std::fs::read_to_string(work.join(format!(".gatekeeper-kept.{theirs}"))).unwrap(),
-            "the person's version"
-        );
     }
 
     /// The `CalendarSource` over a folder: only changed files are handed
