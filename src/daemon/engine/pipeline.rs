@@ -246,6 +246,13 @@ impl<S: Store> Engine<S> {
         // The row of a refused write, until a later round settles it.
         let mut refused: Option<Box<DecisionRecord>> = None;
         loop {
+            // Several instances: a lease that ran out during a long batch
+            // means another instance may hold the member now. Stop before
+            // deciding; the batch stays unfinished and its cursor where it
+            // was, so the holder decides it.
+            if !self.serves(&unit.member) {
+                return Ok(false);
+            }
             rounds += 1;
             let target = series.targets[idx].clone();
             let mut conflict = false;
