@@ -250,7 +250,7 @@ impl<S: Store> Engine<S> {
             // means another instance may hold the member now. Stop before
             // deciding; the batch stays unfinished and its cursor where it
             // was, so the holder decides it.
-            if !self.serves(&unit.member) {
+            if !self.serves(unit.member) {
                 return Ok(false);
             }
             rounds += 1;
