@@ -477,9 +477,14 @@ impl CaldavSource {
                 None => {
                     let before = self.etag_of(&url)?;
                     let again = self.block_on(self.client.send("GET", &url, &[], None, true))?;
+                    match again.status {
+                        200 => {}
+                        404 | 410 => return Ok(None),
+                        _ => return Err(client::status_error(&url, &again)),
+                    }
                     let after = self.etag_of(&url)?;
-                    let etag = match (before, after, again.status) {
-                        (Some(b), Some(a), 200) if a == b => b,
+                    let etag = match (before, after) {
+                        (Some(b), Some(a)) if a == b => b,
                         _ => String::new(),
                     };
                     Ok(Some(Item {
