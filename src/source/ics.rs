@@ -92,3 +92,45 @@ pub fn answer_bytes(
     };
     Ok(ItemEditor::new(bytes)?.edit(&edit)?.bytes().to_vec())
 }
+
+/// What the store remembers of an iCalendar item (a local file, a CalDAV
+/// resource): its etag, and the events it held (so a deleted item's
+/// meetings can leave the burden ledger). Stored as one string, fields
+/// split by control characters that never appear in an etag or a UID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemCursor {
+    pub etag: String,
+    /// (UID, recurrence id or "").
+    pub events: Vec<(String, String)>,
+}
+
+impl ItemCursor {
+    pub fn new(etag: String) -> ItemCursor {
+        ItemCursor {
+            etag,
+            events: Vec::new(),
+        }
+    }
+
+    pub fn parse(s: &str) -> ItemCursor {
+        let mut parts = s.split('\u{1f}');
+        let etag = parts.next().unwrap_or_default().to_string();
+        let events = parts
+            .map(|p| match p.split_once('\u{1e}') {
+                Some((uid, rid)) => (uid.to_string(), rid.to_string()),
+                None => (p.to_string(), String::new()),
+            })
+            .collect();
+        ItemCursor { etag, events }
+    }
+}
+
+impl std::fmt::Display for ItemCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.etag)?;
+        for (uid, rid) in &self.events {
+            write!(f, "\u{1f}{uid}\u{1e}{rid}")?;
+        }
+        Ok(())
+    }
+}

@@ -24,6 +24,7 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 
+use super::ics::ItemCursor;
 use super::{
     Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Gone, ItemRef, SourceError,
     SyncRequest, Target, Window,
@@ -599,7 +600,7 @@ impl VdirCalendar {
             cursor: vec![CursorOp::Set {
                 calendar: item.calendar.clone(),
                 item: item.href.clone(),
-                value: VdirCursor::new(item.etag.clone()).to_string(),
+                value: ItemCursor::new(item.etag.clone()).to_string(),
             }],
             item,
             series: Vec::new(),
@@ -642,7 +643,7 @@ impl VdirCalendar {
         batch.series = read.series;
         // The events the file holds, so its meetings leave the ledger when
         // it goes.
-        let cursor = VdirCursor {
+        let cursor = ItemCursor {
             etag: batch.item.etag.clone(),
             events: read.keys,
         };
@@ -709,7 +710,7 @@ impl CalendarSource for VdirCalendar {
                     etag: String::new(),
                 };
                 let mut batch = self.batch(item);
-                batch.gone = VdirCursor::parse(cursor)
+                batch.gone = ItemCursor::parse(cursor)
                     .events
                     .into_iter()
                     .map(|(uid, recurrence_id)| Gone {
@@ -737,7 +738,7 @@ impl CalendarSource for VdirCalendar {
             .filter(|item| {
                 cursors
                     .get(&(item.calendar.clone(), item.href.clone()))
-                    .is_none_or(|c| VdirCursor::parse(c).etag != item.etag)
+                    .is_none_or(|c| ItemCursor::parse(c).etag != item.etag)
             })
             .collect();
         Box::new(
@@ -767,7 +768,7 @@ impl CalendarSource for VdirCalendar {
                     item,
                     value,
                 } => {
-                    let mut c = VdirCursor::parse(value);
+                    let mut c = ItemCursor::parse(value);
                     c.etag = o.etag.clone();
                     CursorOp::Set {
                         calendar: calendar.clone(),
@@ -818,7 +819,7 @@ impl CalendarSource for VdirCalendar {
         cursors
             .iter()
             .map(|((calendar, item), value)| {
-                let mut c = VdirCursor::parse(value);
+                let mut c = ItemCursor::parse(value);
                 c.etag.clear();
                 CursorOp::Set {
                     calendar: calendar.clone(),
@@ -889,48 +890,6 @@ fn read_bounded(path: &Path, max: u64) -> Result<Vec<u8>, SourceError> {
         .read_to_end(&mut bytes)
         .map_err(io(path))?;
     Ok(bytes)
-}
-
-/// What the store remembers of a local calendar file: its etag, and the
-/// events it held (so a deleted file's meetings can leave the burden
-/// ledger). Stored as one string, fields split by control characters that
-/// never appear in an etag or a UID.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct VdirCursor {
-    etag: String,
-    /// (UID, recurrence id or "").
-    events: Vec<(String, String)>,
-}
-
-impl VdirCursor {
-    fn new(etag: String) -> VdirCursor {
-        VdirCursor {
-            etag,
-            events: Vec::new(),
-        }
-    }
-
-    fn parse(s: &str) -> VdirCursor {
-        let mut parts = s.split('\u{1f}');
-        let etag = parts.next().unwrap_or_default().to_string();
-        let events = parts
-            .map(|p| match p.split_once('\u{1e}') {
-                Some((uid, rid)) => (uid.to_string(), rid.to_string()),
-                None => (p.to_string(), String::new()),
-            })
-            .collect();
-        VdirCursor { etag, events }
-    }
-}
-
-impl std::fmt::Display for VdirCursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.etag)?;
-        for (uid, rid) in &self.events {
-            write!(f, "\u{1f}{uid}\u{1e}{rid}")?;
-        }
-        Ok(())
-    }
 }
 
 /// `config check` for a local folder: its calendars and items are

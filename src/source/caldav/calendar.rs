@@ -41,6 +41,7 @@ use crate::calendar::Event;
 use crate::calendar::ical::{Limits, parse_ics_bytes_with};
 use crate::calendar::recurrence::group_by_uid;
 use crate::config::{Mode, SourceConfig};
+use crate::source::ics::ItemCursor;
 use crate::source::{
     Answer, Batch, CalendarSource, Change, CursorOp, Cursors, Gone, ItemRef, SourceError,
     SyncRequest, Target, Window,
@@ -709,47 +710,6 @@ impl CalendarSource for CaldavCalendar {
         let now = self.source.requests();
         let before = self.reported.swap(now, Ordering::Relaxed);
         u32::try_from(now.saturating_sub(before)).unwrap_or(u32::MAX)
-    }
-}
-
-/// What the store remembers of a calendar item: its etag and the events it
-/// held, one string, fields split by control characters that never appear
-/// in an etag or a UID (the layout local folders use).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct ItemCursor {
-    etag: String,
-    /// (UID key, recurrence id or "").
-    events: Vec<(String, String)>,
-}
-
-impl ItemCursor {
-    fn new(etag: String) -> ItemCursor {
-        ItemCursor {
-            etag,
-            events: Vec::new(),
-        }
-    }
-
-    fn parse(s: &str) -> ItemCursor {
-        let mut parts = s.split('\u{1f}');
-        let etag = parts.next().unwrap_or_default().to_string();
-        let events = parts
-            .map(|p| match p.split_once('\u{1e}') {
-                Some((uid, rid)) => (uid.to_string(), rid.to_string()),
-                None => (p.to_string(), String::new()),
-            })
-            .collect();
-        ItemCursor { etag, events }
-    }
-}
-
-impl std::fmt::Display for ItemCursor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.etag)?;
-        for (uid, rid) in &self.events {
-            write!(f, "\u{1f}{uid}\u{1e}{rid}")?;
-        }
-        Ok(())
     }
 }
 
